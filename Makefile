@@ -1,0 +1,83 @@
+# libsbert — build with nothing but a C11 compiler (OpenMP is used when the compiler has it).
+#
+#   make            libsbert.a, libsbert.so, examples/encode
+#   make demo       encode the sample sentences with the bundled Korean model
+#   make test       every test (C unit tests, golden comparisons, converter tests)
+#   make test-asan  the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench      speed against ONNX Runtime and PyTorch (installs its peers; never part of test)
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
+
+CC       ?= cc
+PYTHON   ?= python3
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+BUILD    ?= build
+SANITIZE ?=
+
+# OpenMP is optional: probe the compiler once, build serial when it has none (OPENMP=0 forces it off).
+OPENMP ?= $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1 || echo 0)
+ifeq ($(OPENMP),1)
+  OMP_FLAGS = -fopenmp
+endif
+
+BASE_CFLAGS = -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -fvisibility=hidden \
+              -D_GNU_SOURCE -Iinclude -Ilibsbert $(OMP_FLAGS) $(SANITIZE)
+LDLIBS      = -lm $(OMP_FLAGS) $(SANITIZE) -lpthread
+
+# Kernels for one instruction set live in files named *_avx2.c / *_avx512.c; only those files are
+# compiled for that ISA, and the dispatcher picks one at run time from CPUID.
+AVX2_FLAGS   = -mavx2 -mfma -mf16c
+AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
+
+LIB_SRC  = $(sort $(wildcard libsbert/*.c libsbert/*/*.c))
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(sort $(wildcard tests/test_*.c))
+TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+EXAMPLES = examples/encode examples/demo
+
+.PHONY: all demo test test-asan bench fuzz clean
+all: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXAMPLES)
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h libsbert/*.h libsbert/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512_FLAGS)) $(if $(findstring _avx2,$<),$(AVX2_FLAGS)) -c $< -o $@
+
+$(BUILD)/libsbert.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libsbert.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+examples/%: examples/%.c examples/jsonl.h $(BUILD)/libsbert.a include/sbert.h
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+
+# Tests may include internal headers (libsbert/*.h) to reach internals, as llama2.c's tests do.
+$(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libsbert.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+
+# The bundled demo model: tests/data/models/ko-small (a small Korean model really trained in the
+# ko-sroberta layout) converted to f16. It is committed; the rule only runs when it is missing.
+DEMO_MODEL = models/ko-small-f16.sbert
+$(DEMO_MODEL):
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/convert_safetensors.py tests/data/models/ko-small $@ --dtype f16
+
+demo: all $(DEMO_MODEL)
+	examples/demo $(DEMO_MODEL) tests/data/seed_sentences.txt tests/data/korsts/sts-test.tsv
+
+# The test models are converted from the Hugging Face directories in tests/data/models (f32).
+TEST_MODELS = $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert
+$(BUILD)/models/%.sbert: tests/data/models/%/config.json tools/convert_safetensors.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/convert_safetensors.py tests/data/models/$* $@ --quiet
+
+test: all $(TEST_BIN) $(TEST_MODELS)
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
+
+test-asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 OPENMP=0 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+clean:
+	rm -rf build build-asan $(EXAMPLES)

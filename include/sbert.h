@@ -1,0 +1,248 @@
+/* libsbert — sentence-transformers embedding models in plain C.
+ *
+ * Same vectors as Python sentence-transformers, from a single mapped model file made by
+ * tools/convert_safetensors.py. C11, libc and libm only; OpenMP optional.
+ *
+ * Usage:
+ *
+ *     sbert_model *model = NULL;
+ *     char err[256];
+ *     if (sbert_model_load("ko-sroberta.sbert", NULL, &model, err, sizeof err) != SBERT_OK) {
+ *         fprintf(stderr, "%s\n", err);
+ *         return 1;
+ *     }
+ *     sbert_context *ctx = NULL;
+ *     sbert_context_create(model, NULL, &ctx);
+ *
+ *     const char *texts[2] = { "한 남자가 음식을 먹고 있다.", "한 남자가 말하고 있다." };
+ *     size_t dim = sbert_model_dim(model);
+ *     float *vectors = malloc(2 * dim * sizeof(float));
+ *     int rc = sbert_encode(ctx, texts, NULL, 2, NULL, vectors, 2 * dim);
+ *     if (rc != SBERT_OK) fprintf(stderr, "%s\n", sbert_context_errmsg(ctx));
+ *     float similarity = sbert_cosine(vectors, vectors + dim, dim);
+ *
+ *     free(vectors);
+ *     sbert_context_free(ctx);
+ *     sbert_model_free(model);
+ *
+ * Rules that hold for the whole API:
+ * - Every call that can fail returns an int status: SBERT_OK (0) or a negative sbert_status.
+ *   sbert_strerror(code) names the code; sbert_context_errmsg(ctx) gives the detailed message of
+ *   the context's last failure; sbert_model_load() writes its detailed message into `err`.
+ * - The library never aborts, exits or prints.
+ * - Output buffers belong to the caller. A call that fills one takes its capacity (in elements)
+ *   and returns SBERT_ERR_BUFFER_TOO_SMALL, with the size it needs, when it is too small.
+ * - Every *_free() function accepts NULL.
+ *
+ * Threads:
+ * - A loaded sbert_model is immutable. Any number of threads may use one model at once, each
+ *   through its own sbert_context. Free the model only after all its contexts are freed.
+ * - An sbert_context holds one thread's working memory. It must not be used by two threads at the
+ *   same time (use one context per thread, or a lock around it). It may move between threads.
+ * - Inside one call the work may be split over `n_threads` threads (sbert_context_params).
+ */
+#ifndef SBERT_H
+#define SBERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(SBERT_BUILD_SHARED)
+#define SBERT_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(SBERT_USE_SHARED)
+#define SBERT_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define SBERT_API __attribute__((visibility("default")))
+#else
+#define SBERT_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------------------------- */
+#define SBERT_VERSION_MAJOR 0
+#define SBERT_VERSION_MINOR 1
+#define SBERT_VERSION_PATCH 0
+#define SBERT_VERSION_STRING "0.1.0"
+/* SBERT_VERSION_NUMBER is MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
+#define SBERT_VERSION_NUMBER (SBERT_VERSION_MAJOR * 10000 + SBERT_VERSION_MINOR * 100 + SBERT_VERSION_PATCH)
+
+/* The version of the library actually linked (compare with SBERT_VERSION_STRING). */
+SBERT_API const char *sbert_version(void);
+/* The model-file format version this library reads (docs/FORMAT.md). */
+SBERT_API int sbert_format_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes
+ * ------------------------------------------------------------------------------------------- */
+typedef enum sbert_status {
+    SBERT_OK = 0,
+    SBERT_ERR_INVALID_ARGUMENT = -1, /* a NULL pointer, a zero size, an option out of range */
+    SBERT_ERR_IO = -2,               /* the file cannot be opened, read or mapped */
+    SBERT_ERR_NOT_A_MODEL = -3,      /* wrong magic: not a .sbert file (convert it first) */
+    SBERT_ERR_VERSION = -4,          /* a .sbert file of a format version this library cannot read */
+    SBERT_ERR_TRUNCATED = -5,        /* the file is shorter than its header says */
+    SBERT_ERR_CHECKSUM = -6,         /* header or tables damaged (CRC-32 mismatch) */
+    SBERT_ERR_CORRUPT = -7,          /* inconsistent content: offsets, sizes, counts, missing keys */
+    SBERT_ERR_SHAPE = -8,            /* a tensor's shape does not match the hyper-parameters */
+    SBERT_ERR_UNSUPPORTED = -9,      /* a valid file using something this build does not support */
+    SBERT_ERR_NO_MEMORY = -10,       /* an allocation failed */
+    SBERT_ERR_BUFFER_TOO_SMALL = -11,/* the caller's buffer is too small; the size needed is returned */
+    SBERT_ERR_INVALID_UTF8 = -12,    /* a text is not valid UTF-8 (see sbert_context_params.utf8) */
+    SBERT_ERR_NOT_FOUND = -13,       /* a named prompt that the model does not define */
+    SBERT_ERR_TOO_LARGE = -14,       /* a size that would overflow or exceed a hard limit */
+} sbert_status;
+
+/* A static, human-readable name for a status code; never NULL, even for unknown codes. */
+SBERT_API const char *sbert_strerror(int status);
+
+/* ---------------------------------------------------------------------------------------------
+ * Model: the immutable, shareable weights, tokenizer and pipeline of one .sbert file
+ * ------------------------------------------------------------------------------------------- */
+typedef struct sbert_model sbert_model;
+
+typedef struct sbert_model_params {
+    int use_mmap;        /* 1 (default): map the file read-only, weights are never copied;
+                            0: read it into memory (for file systems without mmap) */
+    int prefault;        /* 1: fault the whole mapping in at load (slower load, no first-call
+                            page faults); 0 (default): pages come in on first use */
+} sbert_model_params;
+
+SBERT_API sbert_model_params sbert_model_default_params(void);
+
+/* Opens and validates a .sbert file. params may be NULL (defaults). On success *model_out is the
+ * new model; on failure it is NULL and, when err is not NULL, err receives a NUL-terminated
+ * message of at most err_size bytes saying what is wrong and what to do. */
+SBERT_API int sbert_model_load(const char *path, const sbert_model_params *params,
+                               sbert_model **model_out, char *err, size_t err_size);
+
+/* The same from a buffer the caller owns; nothing is copied, so `data` must stay valid and
+ * unchanged until sbert_model_free(). data must be 64-byte aligned for the tensors to be used
+ * in place (the loader copies otherwise-unaligned buffers). */
+SBERT_API int sbert_model_load_from_memory(const void *data, size_t size, sbert_model **model_out,
+                                           char *err, size_t err_size);
+
+SBERT_API void sbert_model_free(sbert_model *model);
+
+/* Queries. All return 0 / NULL for a NULL model. */
+SBERT_API size_t sbert_model_dim(const sbert_model *model);            /* length of one embedding */
+SBERT_API size_t sbert_model_hidden_size(const sbert_model *model);    /* transformer width */
+SBERT_API size_t sbert_model_max_seq_length(const sbert_model *model); /* tokens, specials included */
+SBERT_API size_t sbert_model_vocab_size(const sbert_model *model);
+SBERT_API const char *sbert_model_type(const sbert_model *model);      /* "roberta", "bert", ... */
+SBERT_API const char *sbert_model_name(const sbert_model *model);      /* config _name_or_path */
+
+typedef enum sbert_similarity {
+    SBERT_SIMILARITY_COSINE = 0,
+    SBERT_SIMILARITY_DOT = 1,
+    SBERT_SIMILARITY_EUCLIDEAN = 2, /* negative Euclidean distance, as sentence-transformers */
+    SBERT_SIMILARITY_MANHATTAN = 3, /* negative Manhattan distance */
+} sbert_similarity;
+
+/* The similarity function the model was trained for (config_sentence_transformers.json). */
+SBERT_API sbert_similarity sbert_model_similarity(const sbert_model *model);
+
+/* Named prompts (config_sentence_transformers.json "prompts"). i in [0, sbert_model_n_prompts). */
+SBERT_API size_t sbert_model_n_prompts(const sbert_model *model);
+SBERT_API const char *sbert_model_prompt_name(const sbert_model *model, size_t i);
+SBERT_API const char *sbert_model_prompt_text(const sbert_model *model, size_t i);
+
+/* ---------------------------------------------------------------------------------------------
+ * Context: one thread's working memory for a model
+ * ------------------------------------------------------------------------------------------- */
+typedef struct sbert_context sbert_context;
+
+typedef enum sbert_utf8_policy {
+    SBERT_UTF8_REJECT = 0,  /* default: invalid UTF-8 fails with SBERT_ERR_INVALID_UTF8 */
+    SBERT_UTF8_REPLACE = 1, /* each maximal invalid subsequence is read as U+FFFD, which the
+                               BERT normalizer then drops, as Python's errors="replace" would */
+} sbert_utf8_policy;
+
+typedef struct sbert_context_params {
+    int n_threads;          /* threads inside one call; 0 (default) = all available cores */
+    size_t batch_size;      /* texts per forward pass in sbert_encode; default 32 */
+    sbert_utf8_policy utf8; /* what invalid UTF-8 does; default SBERT_UTF8_REJECT */
+} sbert_context_params;
+
+SBERT_API sbert_context_params sbert_context_default_params(void);
+
+/* Creates a context for `model` (params may be NULL). The model must outlive the context. */
+SBERT_API int sbert_context_create(const sbert_model *model, const sbert_context_params *params,
+                                   sbert_context **ctx_out);
+SBERT_API void sbert_context_free(sbert_context *ctx);
+
+/* The detailed message of the context's last failed call ("" when none). Valid until the next
+ * call on the context. */
+SBERT_API const char *sbert_context_errmsg(const sbert_context *ctx);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tokenizing
+ * ------------------------------------------------------------------------------------------- */
+enum {
+    SBERT_TOKENIZE_DEFAULT = 0,     /* exactly the ids sbert_encode feeds the model: the text
+                                       prepared as sentence-transformers does, special tokens
+                                       added, truncated to the model's max_seq_length */
+    SBERT_TOKENIZE_NO_SPECIAL = 1,  /* without the special tokens ([CLS] ... [SEP]) */
+    SBERT_TOKENIZE_NO_TRUNCATE = 2, /* do not truncate */
+    SBERT_TOKENIZE_RAW = 4,         /* skip sentence-transformers' strip / lower-case */
+};
+
+/* Tokenizes text[0..len) (len in bytes; the text need not be NUL-terminated). Writes at most
+ * `capacity` ids and stores the total count in *n_ids. When capacity is too small, returns
+ * SBERT_ERR_BUFFER_TOO_SMALL with *n_ids set to the count needed (call with capacity 0 to ask). */
+SBERT_API int sbert_tokenize(sbert_context *ctx, const char *text, size_t len, int flags,
+                             int32_t *ids, size_t capacity, size_t *n_ids);
+
+/* ---------------------------------------------------------------------------------------------
+ * Encoding
+ * ------------------------------------------------------------------------------------------- */
+typedef void (*sbert_progress_fn)(size_t texts_done, size_t texts_total, void *user_data);
+
+typedef struct sbert_encode_options {
+    int normalize;             /* 1: L2-normalize every output vector (normalize_embeddings=True) */
+    size_t max_length;         /* 0: the model's max_seq_length; else truncate to this many tokens
+                                  (at most what the position table allows) */
+    const char *prompt_name;   /* a prompt the model defines (e.g. "query"); NULL: the model's
+                                  default prompt if it names one */
+    const char *prompt;        /* a literal prompt prepended to every text; overrides prompt_name */
+    sbert_progress_fn progress;/* called after each batch when not NULL */
+    void *progress_user_data;
+} sbert_encode_options;
+
+SBERT_API sbert_encode_options sbert_encode_default_options(void);
+
+/* Encodes n_texts texts into out[n_texts * sbert_model_dim(model)], row i for texts[i].
+ * lengths may be NULL (texts are NUL-terminated) or give each text's length in bytes.
+ * out_capacity is in floats. opts may be NULL (defaults). Texts are batched by length inside;
+ * a text's vector does not depend on the other texts of the call. n_texts == 0 is a no-op. */
+SBERT_API int sbert_encode(sbert_context *ctx, const char *const *texts, const size_t *lengths,
+                           size_t n_texts, const sbert_encode_options *opts, float *out,
+                           size_t out_capacity);
+
+/* Token-level embeddings: the transformer's last hidden state for one text, out[n x hidden_size]
+ * for its n tokens (the ids sbert_tokenize gives with the same options). When out_capacity
+ * (floats) is too small, returns SBERT_ERR_BUFFER_TOO_SMALL with *n_tokens set. */
+SBERT_API int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t len,
+                                  const sbert_encode_options *opts, float *out, size_t out_capacity,
+                                  size_t *n_tokens);
+
+/* ---------------------------------------------------------------------------------------------
+ * Similarity
+ * ------------------------------------------------------------------------------------------- */
+SBERT_API float sbert_cosine(const float *a, const float *b, size_t dim); /* 0 if a norm is 0 */
+SBERT_API float sbert_dot(const float *a, const float *b, size_t dim);
+
+/* out[i * n_b + j] = similarity(a_i, b_j) for row-major a[n_a x dim], b[n_b x dim]. */
+SBERT_API int sbert_similarity_matrix(sbert_similarity fn, const float *a, size_t n_a,
+                                      const float *b, size_t n_b, size_t dim, float *out,
+                                      size_t out_capacity);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SBERT_H */

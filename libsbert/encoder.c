@@ -1,0 +1,172 @@
+/* The transformer forward pass of BERT / RoBERTa / XLM-RoBERTa (post-LayerNorm encoder).
+ *
+ * Read it top to bottom: sb_encoder_forward() is the whole model, one commented line a step;
+ * the arithmetic lives in kernels/ (GEMM, LayerNorm, softmax, activations).
+ *
+ * Shapes: T tokens in the batch (all texts concatenated, no padding), H hidden, I intermediate,
+ * n_heads heads of size D = H / n_heads. */
+#include "encoder.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "parallel.h"
+
+/* The feed-forward block runs over chunks of this many rows so that its [rows, I] activation
+ * stays small (I = 3072 would otherwise need T x I floats) and hot in cache. */
+#define SB_FFN_ROWS 512
+
+static void *alloc_floats(size_t n)
+{
+    /* 64-byte alignment: whole cache lines and aligned AVX-512 loads */
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int max_tokens,
+                          int max_text_tokens, int n_threads)
+{
+    memset(st, 0, sizeof *st);
+    const size_t H = (size_t)model->hp.hidden, I = (size_t)model->hp.intermediate;
+    if (max_tokens <= 0 || max_text_tokens <= 0 || max_tokens > (1 << 24))
+        return SBERT_ERR_TOO_LARGE;
+    st->max_tokens = max_tokens;
+    st->max_text_tokens = max_text_tokens;
+    st->n_threads = n_threads;
+    st->x = alloc_floats((size_t)max_tokens * H);
+    st->qkv = alloc_floats((size_t)max_tokens * 3 * H);
+    st->attn = alloc_floats((size_t)max_tokens * H);
+    st->ffn = alloc_floats((size_t)SB_FFN_ROWS * (I > H ? I : H));
+    st->scores = alloc_floats((size_t)n_threads * (size_t)max_text_tokens);
+    st->gemm_scratch = alloc_floats(sb_gemm_scratch_floats(n_threads));
+    if (!st->x || !st->qkv || !st->attn || !st->ffn || !st->scores || !st->gemm_scratch) {
+        sb_encoder_state_free(st);
+        return SBERT_ERR_NO_MEMORY;
+    }
+    return SBERT_OK;
+}
+
+void sb_encoder_state_free(sb_encoder_state *st)
+{
+    if (!st)
+        return;
+    free(st->x);
+    free(st->qkv);
+    free(st->attn);
+    free(st->ffn);
+    free(st->scores);
+    free(st->gemm_scratch);
+    memset(st, 0, sizeof *st);
+}
+
+/* ---- embeddings ---------------------------------------------------------------------------- */
+
+/* x[t] = LayerNorm(word[id_t] + position[offset + p_t] + token_type[0]), where p_t is the
+ * token's index inside its own text. RoBERTa's position ids start at pad_token_id + 1 (the
+ * model file's position_offset), BERT's at 0. Token type 0 everywhere: one text per input. */
+static void embed(const sbert_model *m, sb_encoder_state *st, const int32_t *ids,
+                  const int *text_start, int n_texts)
+{
+    const int H = m->hp.hidden;
+    SB_PARALLEL_FOR_DYNAMIC(st->n_threads)
+    for (int i = 0; i < n_texts; i++) {
+        for (int t = text_start[i]; t < text_start[i + 1]; t++) {
+            const int position = m->hp.position_offset + (t - text_start[i]);
+            const float *word = m->word_emb + (size_t)ids[t] * H;   /* [H] */
+            const float *pos = m->pos_emb + (size_t)position * H;   /* [H] */
+            const float *type = m->type_emb;                        /* [H], type 0 */
+            float *x = st->x + (size_t)t * H;
+            for (int j = 0; j < H; j++)
+                x[j] = word[j] + pos[j] + type[j];
+            sb_layernorm(x, m->emb_ln_w, m->emb_ln_b, H, m->hp.layer_norm_eps);
+        }
+    }
+}
+
+/* ---- attention ----------------------------------------------------------------------------- */
+
+/* One head of one text: out[i] = sum_j softmax_j(q_i . k_j / sqrt(D)) v_j over the text's own
+ * n tokens. Texts never see each other's tokens, which is what the padding mask achieves in a
+ * padded batch, so no mask is needed. q, k, v, out point at the head's first column; rows are
+ * `stride` floats apart. */
+static void attention_head(const float *q, const float *k, const float *v, float *out, int n,
+                           int D, size_t qkv_stride, size_t out_stride, float *scores)
+{
+    const float scale = 1.0f / sqrtf((float)D);
+    for (int i = 0; i < n; i++) {
+        const float *qi = q + (size_t)i * qkv_stride;
+        for (int j = 0; j < n; j++)
+            scores[j] = sb_dot(qi, k + (size_t)j * qkv_stride, D) * scale;
+        sb_softmax(scores, n);
+        float *oi = out + (size_t)i * out_stride;
+        memset(oi, 0, (size_t)D * sizeof(float));
+        for (int j = 0; j < n; j++)
+            sb_axpy(oi, scores[j], v + (size_t)j * qkv_stride, D);
+    }
+}
+
+/* attn[T, H] = multi-head self-attention of every text, from qkv[T, 3H]. Work items are
+ * (text, head) pairs, spread over the threads. */
+static void attention(const sbert_model *m, sb_encoder_state *st, const int *text_start,
+                      int n_texts)
+{
+    const int H = m->hp.hidden, n_heads = m->hp.n_heads, D = H / n_heads;
+    const size_t qkv_stride = 3 * (size_t)H;
+    SB_PARALLEL_FOR_DYNAMIC(st->n_threads)
+    for (int item = 0; item < n_texts * n_heads; item++) {
+        const int text = item / n_heads, head = item % n_heads;
+        const int first = text_start[text], n = text_start[text + 1] - first;
+        const float *q = st->qkv + (size_t)first * qkv_stride + (size_t)head * D;
+        float *scores = st->scores + (size_t)sb_thread_id() * st->max_text_tokens;
+        attention_head(q, q + H, q + 2 * H, st->attn + (size_t)first * H + (size_t)head * D, n, D,
+                       qkv_stride, (size_t)H, scores);
+    }
+}
+
+/* ---- the layers ---------------------------------------------------------------------------- */
+
+static void layernorm_rows(float *x, int rows, int H, const float *w, const float *b, float eps,
+                           int n_threads)
+{
+    SB_PARALLEL_FOR(n_threads)
+    for (int t = 0; t < rows; t++)
+        sb_layernorm(x + (size_t)t * H, w, b, H, eps);
+}
+
+static void encoder_layer(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
+                          const int *text_start, int n_texts)
+{
+    const int T = text_start[n_texts], H = m->hp.hidden, I = m->hp.intermediate;
+    const float eps = m->hp.layer_norm_eps;
+    const int nt = st->n_threads;
+    float *x = st->x, *scratch = st->gemm_scratch;
+
+    /* qkv[T, 3H] = x Wqkv^T + bqkv: the three projections in one GEMM */
+    sb_gemm(x, H, T, &layer->qkv, st->qkv, 3 * (size_t)H, SB_ACT_IDENTITY, NULL, 0, scratch, nt);
+    /* attn[T, H] = self-attention per text and head */
+    attention(m, st, text_start, n_texts);
+    /* x = LayerNorm(x + attn Wo^T + bo) */
+    sb_gemm(st->attn, H, T, &layer->attn_out, x, H, SB_ACT_IDENTITY, x, H, scratch, nt);
+    layernorm_rows(x, T, H, layer->attn_ln_w, layer->attn_ln_b, eps, nt);
+
+    /* feed-forward, a chunk of rows at a time: x = LayerNorm(x + act(x W1^T + b1) W2^T + b2) */
+    for (int row = 0; row < T; row += SB_FFN_ROWS) {
+        const int rows = T - row < SB_FFN_ROWS ? T - row : SB_FFN_ROWS;
+        float *xc = x + (size_t)row * H;
+        sb_gemm(xc, H, rows, &layer->ffn_up, st->ffn, I, m->hp.act, NULL, 0, scratch, nt);
+        sb_gemm(st->ffn, I, rows, &layer->ffn_down, xc, H, SB_ACT_IDENTITY, xc, H, scratch, nt);
+        layernorm_rows(xc, rows, H, layer->ffn_ln_w, layer->ffn_ln_b, eps, nt);
+    }
+}
+
+void sb_encoder_forward(const sbert_model *m, sb_encoder_state *st, const int32_t *ids,
+                        const int *text_start, int n_texts)
+{
+    /* x[T, H] = embeddings of every token */
+    embed(m, st, ids, text_start, n_texts);
+    /* x = layer_l(x) for l = 0 .. L-1 */
+    for (int l = 0; l < m->hp.n_layers; l++)
+        encoder_layer(m, &m->layers[l], st, text_start, n_texts);
+}

@@ -1,0 +1,116 @@
+/* The loaded model: hyper-parameters, tokenizer, sentence-transformers pipeline and weights.
+ *
+ * model_file.c fills it from a validated .sbert file (docs/FORMAT.md); after that it is
+ * immutable and shared by every context and thread. Weight pointers point into the read-only
+ * mapping when the file stores F32, or into `owned_f32` when the file stores F16/BF16 (converted
+ * once at load; the engine computes in fp32). */
+#ifndef SBERT_MODEL_H
+#define SBERT_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "sbert.h"
+#include "tokenizer.h"
+
+#define SB_MAX_DENSE 8     /* Dense modules in one pipeline (real models use 0 or 1) */
+#define SB_PANEL 16        /* PANEL16: a Linear weight is stored as panels of 16 output rows */
+
+typedef enum { SB_ARCH_BERT = 0, SB_ARCH_ROBERTA = 1, SB_ARCH_XLM_ROBERTA = 2 } sb_arch;
+
+typedef enum {
+    SB_ACT_IDENTITY = 0,
+    SB_ACT_GELU_ERF,    /* hidden_act "gelu": 0.5 x (1 + erf(x / sqrt 2)) */
+    SB_ACT_GELU_TANH,   /* "gelu_new", "gelu_pytorch_tanh" */
+    SB_ACT_RELU,
+    SB_ACT_TANH,        /* the Dense module's default */
+    SB_ACT_SIGMOID,
+} sb_activation;
+
+/* A Linear layer y = x W^T + b as the GEMM reads it: W in PANEL16 order (docs/FORMAT.md). */
+typedef struct {
+    const float *weight;   /* [ceil(n_out/16)][n_in][16] panels, rows past n_out zero */
+    const float *bias;     /* [n_out], or NULL */
+    int n_out, n_in;
+} sb_linear;
+
+/* One post-LayerNorm transformer layer. H hidden, I intermediate. */
+typedef struct {
+    sb_linear qkv;            /* [3H, H]: query rows, then key rows, then value rows */
+    sb_linear attn_out;       /* [H, H]   attention.output.dense */
+    const float *attn_ln_w;   /* [H]      attention.output.LayerNorm.weight */
+    const float *attn_ln_b;   /* [H]      attention.output.LayerNorm.bias */
+    sb_linear ffn_up;         /* [I, H]   intermediate.dense */
+    sb_linear ffn_down;       /* [H, I]   output.dense */
+    const float *ffn_ln_w;    /* [H]      output.LayerNorm.weight */
+    const float *ffn_ln_b;    /* [H]      output.LayerNorm.bias */
+} sb_layer;
+
+typedef struct {
+    int vocab_size;           /* V */
+    int hidden;               /* H */
+    int n_layers;             /* L */
+    int n_heads;              /* H / n_heads is the head size */
+    int intermediate;         /* I */
+    int max_positions;        /* P: rows of the position table */
+    int type_vocab_size;      /* T */
+    float layer_norm_eps;
+    sb_activation act;        /* GELU_ERF, GELU_TANH or RELU */
+    int pad_token_id;
+    int position_offset;      /* position id of the first token: pad_token_id + 1 for RoBERTa */
+} sb_hparams;
+
+typedef struct {
+    bool cls, max, mean, mean_sqrt_len, weightedmean, lasttoken; /* concatenated in this order */
+    bool include_prompt;
+} sb_pooling;
+
+typedef struct {
+    sb_linear linear;         /* [out, in] */
+    sb_activation act;
+} sb_dense;
+
+struct sbert_model {
+    /* the file */
+    const uint8_t *file_data; /* the mapping (or the caller's buffer) */
+    size_t file_size;
+    bool file_is_mapped;      /* munmap at free */
+    void *file_copy;          /* when read without mmap or copied for alignment; freed at free */
+    float *owned_f32;         /* F16/BF16 tensors converted to F32 at load */
+
+    char arch_name[32];       /* "roberta", ... (NUL-terminated copy) */
+    char *name;               /* config _name_or_path (NUL-terminated, owned) */
+    sb_arch arch;
+    sb_hparams hp;
+
+    /* embeddings */
+    const float *word_emb;    /* [V, H] */
+    const float *pos_emb;     /* [P, H] */
+    const float *type_emb;    /* [T, H] (row 0 is used: single-text encoding) */
+    const float *emb_ln_w;    /* [H] */
+    const float *emb_ln_b;    /* [H] */
+    sb_layer *layers;         /* [L], owned array */
+
+    /* the sentence-transformers pipeline after the transformer */
+    size_t max_seq_length;    /* tokens fed to the model, specials included */
+    sb_pooling pooling;
+    int n_dense;
+    sb_dense dense[SB_MAX_DENSE];
+    bool normalize;           /* a Normalize module ends the pipeline */
+    sbert_similarity similarity;
+    size_t dim;               /* output dimension after pooling and Dense */
+
+    /* prompts: NUL-terminated owned copies */
+    size_t n_prompts;
+    char **prompt_names;
+    char **prompt_texts;
+    int default_prompt;       /* index into prompts, or -1 */
+
+    /* tokenizer (built at load, immutable) and the arrays its config points to (owned) */
+    sb_tokenizer_config tok_cfg;
+    sb_tokenizer *tokenizer;
+    void *tok_owned;          /* one allocation holding the vocab sb_str array and id arrays */
+};
+
+#endif

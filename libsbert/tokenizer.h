@@ -1,0 +1,104 @@
+/* Tokenizer: text (UTF-8 bytes) -> token ids exactly as Hugging Face `tokenizers` produces them
+ * from the model's tokenizer.json, after the text preparation sentence-transformers does.
+ *
+ * The pipeline mirrors Hugging Face's stages, each configured from the model file:
+ *   prepare (ST: str.strip(), str.lower() when do_lower_case)
+ *   -> added tokens split out of the raw text
+ *   -> normalizer (BertNormalizer | Precompiled charsmap [+ Replace])
+ *   -> pre-tokenizer (BertPreTokenizer | Metaspace | WhitespaceSplit)
+ *   -> model (WordPiece | Unigram)
+ *   -> post-processor (prefix ids, text ids, suffix ids) with truncation.
+ *
+ * Threading: an sb_tokenizer is immutable after sb_tokenizer_create() and may be shared by any
+ * number of threads; each thread passes its own sb_tok_scratch. */
+#ifndef SBERT_TOKENIZER_H
+#define SBERT_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* A byte string that is not NUL-terminated (strings in the mapped model file are length-prefixed). */
+typedef struct {
+    const char *ptr;
+    uint32_t len;
+} sb_str;
+
+typedef enum { SB_TOK_WORDPIECE = 0, SB_TOK_UNIGRAM = 1 } sb_tok_model;
+typedef enum { SB_NORM_NONE = 0, SB_NORM_BERT = 1, SB_NORM_PRECOMPILED = 2 } sb_norm_kind;
+typedef enum { SB_PRETOK_BERT = 0, SB_PRETOK_METASPACE = 1, SB_PRETOK_WHITESPACE = 2 } sb_pretok_kind;
+typedef enum { SB_PREPEND_ALWAYS = 0, SB_PREPEND_FIRST = 1, SB_PREPEND_NEVER = 2 } sb_prepend_scheme;
+
+/* Everything the tokenizer needs, as read from the model file (docs/FORMAT.md, tokenizer.* keys).
+ * The pointers stay owned by the caller (the model) and must outlive the tokenizer. */
+typedef struct {
+    sb_tok_model model;
+    const sb_str *vocab;          /* [vocab_size] token strings in id order */
+    uint32_t vocab_size;
+    const float *scores;          /* [vocab_size] Unigram log-probabilities; NULL for WordPiece */
+    int32_t unk_id;
+    int32_t pad_id;
+    const int32_t *prefix_ids;    /* [n_prefix] ids before the text, e.g. [CLS] */
+    uint32_t n_prefix;
+    const int32_t *suffix_ids;    /* [n_suffix] ids after the text, e.g. [SEP] */
+    uint32_t n_suffix;
+
+    /* added tokens (tokenizer.json `added_tokens`), matched in the raw text before normalizing */
+    uint32_t n_added;
+    const sb_str *added_content;  /* [n_added] */
+    const int32_t *added_id;      /* [n_added] */
+    const uint8_t *added_lstrip, *added_rstrip, *added_single_word, *added_normalized, *added_special;
+
+    /* WordPiece */
+    sb_str wp_prefix;             /* "##" */
+    uint32_t wp_max_input_chars_per_word;
+
+    /* normalizer */
+    sb_norm_kind normalizer;
+    bool bert_clean_text, bert_handle_chinese_chars, bert_strip_accents, bert_lowercase;
+    const uint8_t *precompiled_charsmap;  /* Precompiled normalizer (Unigram family) */
+    uint32_t precompiled_charsmap_len;
+    uint32_t n_replace;                   /* Replace normalizers after Precompiled */
+    const sb_str *replace_pattern, *replace_content;
+
+    /* pre-tokenizer */
+    sb_pretok_kind pretokenizer;
+    sb_str metaspace_replacement;         /* "▁" */
+    sb_prepend_scheme metaspace_prepend;
+    bool metaspace_split;
+
+    /* sentence-transformers text preparation */
+    bool st_do_lower_case;                /* Python str.lower() before tokenizing */
+} sb_tokenizer_config;
+
+typedef struct sb_tokenizer sb_tokenizer;     /* immutable, shareable */
+typedef struct sb_tok_scratch sb_tok_scratch; /* per-thread working memory, grows as needed */
+
+/* What to do with bytes that are not valid UTF-8. */
+typedef enum {
+    SB_UTF8_REJECT = 0,   /* fail with SBERT_ERR_INVALID_UTF8 naming the byte offset */
+    SB_UTF8_REPLACE = 1,  /* each maximal invalid subsequence becomes U+FFFD (WHATWG / Unicode §3.9) */
+} sb_utf8_policy;
+
+typedef struct {
+    bool st_prepare;      /* apply sentence-transformers' strip (+ lower-case when configured) */
+    bool add_special;     /* add prefix/suffix ids */
+    size_t max_tokens;    /* truncate to this many ids, special ones included; 0 = no limit */
+    sb_utf8_policy utf8;
+} sb_tok_options;
+
+/* Returns an sbert_status (include/sbert.h). On failure writes a message into err (may be NULL). */
+int sb_tokenizer_create(const sb_tokenizer_config *cfg, sb_tokenizer **out, char *err, size_t err_size);
+void sb_tokenizer_free(sb_tokenizer *tok);                 /* NULL is fine */
+
+sb_tok_scratch *sb_tok_scratch_create(void);               /* NULL when out of memory */
+void sb_tok_scratch_free(sb_tok_scratch *scratch);         /* NULL is fine */
+
+/* Tokenizes text[0..len). Writes at most `capacity` ids and stores the full count in *n_ids.
+ * Returns SBERT_OK, SBERT_ERR_BUFFER_TOO_SMALL (then *n_ids is the count needed),
+ * SBERT_ERR_INVALID_UTF8, SBERT_ERR_NO_MEMORY or SBERT_ERR_INVALID_ARGUMENT; message into err. */
+int sb_tokenizer_encode(const sb_tokenizer *tok, sb_tok_scratch *scratch, const char *text, size_t len,
+                        const sb_tok_options *opts, int32_t *ids, size_t capacity, size_t *n_ids,
+                        char *err, size_t err_size);
+
+#endif

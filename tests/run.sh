@@ -1,0 +1,21 @@
+#!/bin/sh
+# Runs every test program (build/tests/test_*) and every Python test (tests/test_*.py) from the
+# repository root, and ends with the line "N passed, N failed" counting test programs.
+BUILD=${BUILD:-build}
+PYTHON=${PYTHON:-python3}
+passed=0; failed=0; failed_names=""
+run() {
+    name=$1; shift
+    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names="$failed_names $name"; fi
+}
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run "$(basename "$t")" "$t"
+done
+for t in tests/test_*.py; do
+    [ -f "$t" ] || continue
+    run "$(basename "$t")" env BUILD="$BUILD" "$PYTHON" "$t"
+done
+[ -z "$failed_names" ] || echo "failed:$failed_names"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,187 @@
+/* Embeddings against the real sentence-transformers.
+ *
+ * tests/data/golden/<model>.golden.jsonl rows {"text", "ids", "embedding"} were produced by
+ * sentence-transformers 2.7 / transformers 4.44 / PyTorch 1.13 in fp32, one sentence at a time
+ * (tests/data/golden/README-models.md). For every row this checks:
+ *   - the ids sbert_tokenize gives (the text as sentence-transformers prepares it, truncated);
+ *   - the embedding of the text encoded alone: max |diff| <= 1e-5 and cosine >= 0.99999;
+ *   - the embedding of the text inside one mixed-length batch of all rows agrees with the one
+ *     encoded alone to 1e-5 (padding-free batching must not change a vector), with 1 and 2
+ *     threads. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../examples/jsonl.h"
+#include "harness.h"
+#include "sbert.h"
+
+#define TOLERANCE 1e-5
+#define MIN_COSINE 0.99999
+
+typedef struct {
+    char *text;
+    size_t len;
+    double *ids, *embedding;
+    size_t n_ids, dim;
+} golden_row;
+
+static size_t read_golden(const char *path, golden_row **rows_out)
+{
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "cannot open %s", path);
+    if (!f)
+        return 0;
+    golden_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    char *line = NULL;
+    size_t line_cap = 0;
+    while (getline(&line, &line_cap, f) > 0) {
+        if (n == cap)
+            rows = realloc(rows, (cap = cap ? 2 * cap : 64) * sizeof *rows);
+        golden_row *r = &rows[n];
+        int bad = jsonl_get_string(line, "text", &r->text, &r->len) ||
+                  jsonl_get_numbers(line, "ids", &r->ids, &r->n_ids) ||
+                  jsonl_get_numbers(line, "embedding", &r->embedding, &r->dim);
+        CHECK(!bad, "%s: malformed row %zu", path, n + 1);
+        if (bad)
+            break;
+        n++;
+    }
+    free(line);
+    fclose(f);
+    *rows_out = rows;
+    return n;
+}
+
+static void free_rows(golden_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].text);
+        free(rows[i].ids);
+        free(rows[i].embedding);
+    }
+    free(rows);
+}
+
+static double max_abs_diff(const float *a, const double *b, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+static double cosine_fd(const float *a, const double *b, size_t n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        ab += a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += b[i] * b[i];
+    }
+    return ab / sqrt(aa * bb);
+}
+
+static void check_ids(sbert_context *ctx, const golden_row *r, size_t row)
+{
+    int32_t ids[1024];
+    size_t n = 0;
+    int rc = sbert_tokenize(ctx, r->text, r->len, SBERT_TOKENIZE_DEFAULT, ids, 1024, &n);
+    int same = rc == SBERT_OK && n == r->n_ids;
+    for (size_t j = 0; same && j < n; j++)
+        same = ids[j] == (int32_t)r->ids[j];
+    CHECK(same, "row %zu: ids differ from the Hugging Face tokenizer (rc %d, %zu vs %zu ids)", row,
+          rc, n, r->n_ids);
+}
+
+/* Encodes each row alone and compares with the golden vector; returns the vectors. */
+static float *check_single(sbert_context *ctx, const golden_row *rows, size_t n, size_t dim,
+                           double *worst_diff, double *worst_cos)
+{
+    float *out = malloc(n * dim * sizeof *out);
+    *worst_diff = 0.0;
+    *worst_cos = 1.0;
+    for (size_t i = 0; i < n; i++) {
+        const char *text = rows[i].text;
+        int rc = sbert_encode(ctx, &text, &rows[i].len, 1, NULL, out + i * dim, dim);
+        CHECK(rc == SBERT_OK, "row %zu: encode failed: %s", i, sbert_context_errmsg(ctx));
+        CHECK(rows[i].dim == dim, "row %zu: golden dim %zu, model dim %zu", i, rows[i].dim, dim);
+        const double diff = max_abs_diff(out + i * dim, rows[i].embedding, dim);
+        const double cos = cosine_fd(out + i * dim, rows[i].embedding, dim);
+        CHECK(diff <= TOLERANCE && cos >= MIN_COSINE, "row %zu: max |diff| %.3g, cosine %.8f", i,
+              diff, cos);
+        *worst_diff = fmax(*worst_diff, diff);
+        *worst_cos = fmin(*worst_cos, cos);
+    }
+    return out;
+}
+
+/* All rows in one call (batches of 8 texts of mixed lengths) must match the single vectors. */
+static void check_batched(const sbert_model *model, const golden_row *rows, size_t n, size_t dim,
+                          const float *single, int n_threads)
+{
+    sbert_context_params p = sbert_context_default_params();
+    p.batch_size = 8;
+    p.n_threads = n_threads;
+    sbert_context *ctx = NULL;
+    CHECK(sbert_context_create(model, &p, &ctx) == SBERT_OK, "context");
+    const char **texts = malloc(n * sizeof *texts);
+    size_t *lens = malloc(n * sizeof *lens);
+    float *out = malloc(n * dim * sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        texts[i] = rows[i].text;
+        lens[i] = rows[i].len;
+    }
+    int rc = sbert_encode(ctx, texts, lens, n, NULL, out, n * dim);
+    CHECK(rc == SBERT_OK, "batched encode: %s", sbert_context_errmsg(ctx));
+    double worst = 0.0;
+    for (size_t i = 0; i < n * dim; i++)
+        worst = fmax(worst, fabs((double)out[i] - single[i]));
+    CHECK(worst <= TOLERANCE, "batch vs single (%d threads): max |diff| %.3g", n_threads, worst);
+    printf("  batch of %zu vs single, %d thread(s): max |diff| %.2e\n", n, n_threads, worst);
+    free(texts);
+    free(lens);
+    free(out);
+    sbert_context_free(ctx);
+}
+
+static void check_model(const char *name)
+{
+    const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+    char path[512], golden[512], err[512];
+    snprintf(path, sizeof path, "%s/models/%s.sbert", build, name);
+    snprintf(golden, sizeof golden, "tests/data/golden/%s.golden.jsonl", name);
+
+    sbert_model *model = NULL;
+    int rc = sbert_model_load(path, NULL, &model, err, sizeof err);
+    CHECK(rc == SBERT_OK, "load %s: %s", path, err);
+    if (rc != SBERT_OK)
+        return;
+    golden_row *rows = NULL;
+    const size_t n = read_golden(golden, &rows);
+    const size_t dim = sbert_model_dim(model);
+    sbert_context *ctx = NULL;
+    CHECK(sbert_context_create(model, NULL, &ctx) == SBERT_OK, "context");
+
+    for (size_t i = 0; i < n; i++)
+        check_ids(ctx, &rows[i], i);
+    double worst_diff, worst_cos;
+    float *single = check_single(ctx, rows, n, dim, &worst_diff, &worst_cos);
+    printf("%s: %zu rows, max |diff| %.2e, min cosine %.9f\n", name, n, worst_diff, worst_cos);
+    check_batched(model, rows, n, dim, single, 1);
+    check_batched(model, rows, n, dim, single, 2);
+
+    free(single);
+    free_rows(rows, n);
+    sbert_context_free(ctx);
+    sbert_model_free(model);
+}
+
+int main(void)
+{
+    check_model("ko-tiny");
+    check_model("minilm-tiny");
+    check_model("ko-small");
+    return TEST_DONE();
+}

@@ -33,9 +33,11 @@ LIB_SRC  = $(sort $(wildcard libsbert/*.c libsbert/*/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(sort $(wildcard tests/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-EXAMPLES = examples/encode examples/demo
+# Example programs are built into examples/ (the sanitizer build puts its own under build-asan/).
+EXDIR    ?= examples
+EXAMPLES = $(EXDIR)/encode $(EXDIR)/demo
 
-.PHONY: all demo test test-asan bench fuzz clean
+.PHONY: all demo test test-asan test-tsan bench fuzz clean
 all: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXAMPLES)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h libsbert/*.h libsbert/*/*.h)
@@ -49,7 +51,8 @@ $(BUILD)/libsbert.a: $(LIB_OBJ)
 $(BUILD)/libsbert.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
 
-examples/%: examples/%.c examples/jsonl.h $(BUILD)/libsbert.a include/sbert.h
+$(EXDIR)/%: examples/%.c examples/jsonl.h $(BUILD)/libsbert.a include/sbert.h
+	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
 
 # Tests may include internal headers (libsbert/*.h) to reach internals, as llama2.c's tests do.
@@ -74,10 +77,16 @@ $(BUILD)/models/%.sbert: tests/data/models/%/config.json tools/convert_safetenso
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/$* $@ --quiet
 
 test: all $(TEST_BIN) $(TEST_MODELS)
-	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run.sh
+	@BUILD=$(BUILD) ENCODE=$(EXDIR)/encode PYTHON=$(PYTHON) sh tests/run.sh
 
 test-asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 OPENMP=0 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+	SBERT_SANITIZED=1 $(MAKE) BUILD=build-asan EXDIR=build-asan/examples OPT=-O1 OPENMP=0 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+# ThreadSanitizer on the threading test (serial kernels: libgomp is not TSan-instrumented).
+test-tsan: $(TEST_MODELS)
+	$(MAKE) BUILD=build-tsan EXDIR=build-tsan/examples OPT=-O1 OPENMP=0 SANITIZE="-fsanitize=thread" build-tsan/tests/test_threads
+	ln -sfn ../build/models build-tsan/models 2>/dev/null || true
+	BUILD=build-tsan TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads
 
 clean:
-	rm -rf build build-asan $(EXAMPLES)
+	rm -rf build build-asan build-tsan examples/encode examples/demo

@@ -13,14 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *jsonl_skip_ws(const char *p)
+static inline const char *jsonl_skip_ws(const char *p)
 {
     while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
         p++;
     return p;
 }
 
-static int jsonl_hex4(const char *p, unsigned *v)
+static inline int jsonl_hex4(const char *p, unsigned *v)
 {
     *v = 0;
     for (int i = 0; i < 4; i++) {
@@ -34,7 +34,7 @@ static int jsonl_hex4(const char *p, unsigned *v)
     return 0;
 }
 
-static size_t jsonl_put_utf8(char *o, unsigned cp)
+static inline size_t jsonl_put_utf8(char *o, unsigned cp)
 {
     if (cp < 0x80) { o[0] = (char)cp; return 1; }
     if (cp < 0x800) { o[0] = (char)(0xC0 | cp >> 6); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
@@ -51,7 +51,7 @@ static size_t jsonl_put_utf8(char *o, unsigned cp)
 /* Decodes the JSON string starting after its opening quote at *pp into o (which has room for as
  * many bytes as the encoded string: decoding never grows it). Advances *pp past the closing
  * quote. A lone surrogate escape becomes U+FFFD, as Python's json + encode("utf-8", "replace"). */
-static int jsonl_decode_string(const char **pp, char *o, size_t *o_len)
+static inline int jsonl_decode_string(const char **pp, char *o, size_t *o_len)
 {
     const char *p = *pp;
     size_t n = 0;
@@ -91,7 +91,7 @@ static int jsonl_decode_string(const char **pp, char *o, size_t *o_len)
 }
 
 /* Skips one JSON value that is not needed (number, literal, string, nested array/object). */
-static const char *jsonl_skip_value(const char *p)
+static inline const char *jsonl_skip_value(const char *p)
 {
     int depth = 0;
     do {
@@ -117,7 +117,7 @@ static const char *jsonl_skip_value(const char *p)
 }
 
 /* Finds the value of a top-level key; returns a pointer to its first character or NULL. */
-static const char *jsonl_find_value(const char *line, const char *key, char *keybuf)
+static inline const char *jsonl_find_value(const char *line, const char *key, char *keybuf)
 {
     const char *p = jsonl_skip_ws(line);
     if (*p++ != '{') return NULL;
@@ -135,7 +135,7 @@ static const char *jsonl_find_value(const char *line, const char *key, char *key
     }
 }
 
-static int jsonl_get_string(const char *line, const char *key, char **out, size_t *out_len)
+static inline int jsonl_get_string(const char *line, const char *key, char **out, size_t *out_len)
 {
     char *buf = malloc(strlen(line) + 1);
     if (!buf) return -1;
@@ -151,7 +151,7 @@ static int jsonl_get_string(const char *line, const char *key, char **out, size_
     return -1;
 }
 
-static int jsonl_get_numbers(const char *line, const char *key, double **out, size_t *n_out)
+static inline int jsonl_get_numbers(const char *line, const char *key, double **out, size_t *n_out)
 {
     char *keybuf = malloc(strlen(line) + 1);
     if (!keybuf) return -1;

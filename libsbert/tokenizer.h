@@ -10,7 +10,17 @@
  *   -> post-processor (prefix ids, text ids, suffix ids) with truncation.
  *
  * Threading: an sb_tokenizer is immutable after sb_tokenizer_create() and may be shared by any
- * number of threads; each thread passes its own sb_tok_scratch. */
+ * number of threads; each thread passes its own sb_tok_scratch.
+ *
+ * Implemented: WordPiece with BertNormalizer (or none) and BertPreTokenizer: the BERT family
+ * (klue/roberta-base, all-MiniLM, bert-base-multilingual). The Unigram model, the Precompiled
+ * normalizer and the Metaspace / WhitespaceSplit pre-tokenizers are refused with
+ * SBERT_ERR_UNSUPPORTED until they are; each slots in as one more case of its stage
+ * (tokenizer/normalizer.c, pretokenizer.c, a model file beside wordpiece.c).
+ *
+ * Unicode: each property comes from the Unicode version the reference uses (Unicode 8.0
+ * categories, 9.0 canonical decomposition, 15.0 White_Space and case mappings); see
+ * tools/gen_unicode.py. */
 #ifndef SBERT_TOKENIZER_H
 #define SBERT_TOKENIZER_H
 
@@ -30,7 +40,10 @@ typedef enum { SB_PRETOK_BERT = 0, SB_PRETOK_METASPACE = 1, SB_PRETOK_WHITESPACE
 typedef enum { SB_PREPEND_ALWAYS = 0, SB_PREPEND_FIRST = 1, SB_PREPEND_NEVER = 2 } sb_prepend_scheme;
 
 /* Everything the tokenizer needs, as read from the model file (docs/FORMAT.md, tokenizer.* keys).
- * The pointers stay owned by the caller (the model) and must outlive the tokenizer. */
+ * The pointers stay owned by the caller (the model) and must outlive the tokenizer.
+ * A string that occurs twice in `vocab` is looked up as its higher id (a Hugging Face vocab map
+ * keeps the last); empty strings are never matched. Ids are not checked against vocab_size
+ * except unk_id: the loader checks them against the embedding matrix. */
 typedef struct {
     sb_tok_model model;
     const sb_str *vocab;          /* [vocab_size] token strings in id order */
@@ -48,6 +61,7 @@ typedef struct {
     const sb_str *added_content;  /* [n_added] */
     const int32_t *added_id;      /* [n_added] */
     const uint8_t *added_lstrip, *added_rstrip, *added_single_word, *added_normalized, *added_special;
+                                  /* (added_special matters only for decoding, which is not here) */
 
     /* WordPiece */
     sb_str wp_prefix;             /* "##" */
@@ -74,29 +88,40 @@ typedef struct {
 typedef struct sb_tokenizer sb_tokenizer;     /* immutable, shareable */
 typedef struct sb_tok_scratch sb_tok_scratch; /* per-thread working memory, grows as needed */
 
-/* What to do with bytes that are not valid UTF-8. */
+/* What to do with bytes that are not well-formed UTF-8 (Unicode Table 3-7: overlong forms,
+ * surrogates, code points above U+10FFFF and truncated sequences are all ill-formed). */
 typedef enum {
-    SB_UTF8_REJECT = 0,   /* fail with SBERT_ERR_INVALID_UTF8 naming the byte offset */
-    SB_UTF8_REPLACE = 1,  /* each maximal invalid subsequence becomes U+FFFD (WHATWG / Unicode §3.9) */
+    SB_UTF8_REJECT = 0,   /* fail with SBERT_ERR_INVALID_UTF8; the message names the byte offset
+                             of the first ill-formed byte */
+    SB_UTF8_REPLACE = 1,  /* each maximal subpart of an ill-formed sequence becomes one U+FFFD
+                             (Unicode §3.9 best practice, as WHATWG and Python's
+                             errors="replace"); BertNormalizer's clean_text then drops it */
 } sb_utf8_policy;
 
 typedef struct {
-    bool st_prepare;      /* apply sentence-transformers' strip (+ lower-case when configured) */
+    bool st_prepare;      /* apply sentence-transformers' Python str.strip(), then str.lower()
+                             when cfg->st_do_lower_case (full mappings, final sigma) */
     bool add_special;     /* add prefix/suffix ids */
-    size_t max_tokens;    /* truncate to this many ids, special ones included; 0 = no limit */
+    size_t max_tokens;    /* truncate to this many ids, the prefix and suffix included (those
+                             are kept; the text's first ids fill the rest); 0 = no limit */
     sb_utf8_policy utf8;
 } sb_tok_options;
 
-/* Returns an sbert_status (include/sbert.h). On failure writes a message into err (may be NULL). */
+/* Returns an sbert_status (include/sbert.h): SBERT_ERR_CORRUPT for an inconsistent config,
+ * SBERT_ERR_UNSUPPORTED for a stage not implemented yet. On failure writes a message into err
+ * (may be NULL). Builds the vocabulary hash table and the added-token matchers. */
 int sb_tokenizer_create(const sb_tokenizer_config *cfg, sb_tokenizer **out, char *err, size_t err_size);
 void sb_tokenizer_free(sb_tokenizer *tok);                 /* NULL is fine */
 
 sb_tok_scratch *sb_tok_scratch_create(void);               /* NULL when out of memory */
 void sb_tok_scratch_free(sb_tok_scratch *scratch);         /* NULL is fine */
 
-/* Tokenizes text[0..len). Writes at most `capacity` ids and stores the full count in *n_ids.
- * Returns SBERT_OK, SBERT_ERR_BUFFER_TOO_SMALL (then *n_ids is the count needed),
- * SBERT_ERR_INVALID_UTF8, SBERT_ERR_NO_MEMORY or SBERT_ERR_INVALID_ARGUMENT; message into err. */
+/* Tokenizes text[0..len) (text may be NULL when len is 0). Stores the count in *n_ids and, when
+ * it fits in `capacity`, the ids in ids[0..count) (ids may be NULL when capacity is 0).
+ * Returns SBERT_OK, SBERT_ERR_BUFFER_TOO_SMALL (nothing written; *n_ids is the count needed),
+ * SBERT_ERR_INVALID_UTF8, SBERT_ERR_NO_MEMORY or SBERT_ERR_INVALID_ARGUMENT (also when
+ * max_tokens leaves no room for the special tokens); the message goes into err (may be NULL).
+ * Allocates only when the scratch must grow for a longer text than it has seen. */
 int sb_tokenizer_encode(const sb_tokenizer *tok, sb_tok_scratch *scratch, const char *text, size_t len,
                         const sb_tok_options *opts, int32_t *ids, size_t capacity, size_t *n_ids,
                         char *err, size_t err_size);

@@ -28,6 +28,7 @@ typedef struct {
 
 static size_t read_golden(const char *path, golden_row **rows_out)
 {
+    *rows_out = NULL;
     FILE *f = fopen(path, "r");
     CHECK(f != NULL, "cannot open %s", path);
     if (!f)
@@ -99,7 +100,7 @@ static void check_ids(sbert_context *ctx, const golden_row *r, size_t row)
 static float *check_single(sbert_context *ctx, const golden_row *rows, size_t n, size_t dim,
                            double *worst_diff, double *worst_cos)
 {
-    float *out = malloc(n * dim * sizeof *out);
+    float *out = calloc(n * dim, sizeof *out);
     *worst_diff = 0.0;
     *worst_cos = 1.0;
     for (size_t i = 0; i < n; i++) {
@@ -166,7 +167,7 @@ static void check_model(const char *name)
 
     for (size_t i = 0; i < n; i++)
         check_ids(ctx, &rows[i], i);
-    double worst_diff, worst_cos;
+    double worst_diff = 0.0, worst_cos = 1.0;
     float *single = check_single(ctx, rows, n, dim, &worst_diff, &worst_cos);
     printf("%s: %zu rows, max |diff| %.2e, min cosine %.9f\n", name, n, worst_diff, worst_cos);
     check_batched(model, rows, n, dim, single, 1);

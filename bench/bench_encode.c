@@ -1,0 +1,181 @@
+/* libsbert's side of make bench: times sbert_encode() through the public API, in-process (no
+ * process start in the latencies), on the workloads bench/workloads.js wrote.
+ *
+ *   cc -O2 -std=c11 -Iinclude bench/bench_encode.c build/libsbert.a -lm -fopenmp -lpthread \
+ *      -o build/bench_encode
+ *   build/bench_encode MODEL.sbert WORK_DIR THREADS
+ *
+ * WORK_DIR holds plan.txt ("NAME WARMUP MIN_REPEATS MAX_REPEATS BUDGET_S" per line, in run
+ * order) and NAME.txt (one text per line). Prints one JSON object per line, as bench_ort.js and
+ * bench_torch.py do:
+ *   {"engine":"libsbert","threads":N,"metric":"open_ms",...}   sbert_model_load .. first vector
+ *   {"engine":"libsbert","threads":N,"workload":"W1","times_ms":[...],"median_ms":...}
+ *   {"engine":"libsbert","threads":N,"metric":"peak_rss_mb","value":...}   getrusage ru_maxrss
+ * and writes the W3 vectors to WORK_DIR/vectors-libsbert-tN.f32 (row-major float32).
+ * Texts go to sbert_encode() in their order: libsbert sorts and batches them (32) by itself.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "sbert.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *xs, int n)
+{
+    double *s = malloc(n * sizeof *s);
+    memcpy(s, xs, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_double);
+    double m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    free(s);
+    return m;
+}
+
+typedef struct {
+    char **texts;
+    size_t n;
+} text_list;
+
+/* Reads WORK_DIR/NAME.txt: one text per line, the newline stripped. */
+static int read_texts(const char *dir, const char *name, text_list *out)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.txt", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    size_t cap = 0;
+    char *line = NULL;
+    ssize_t len;
+    size_t lcap = 0;
+    out->texts = NULL;
+    out->n = 0;
+    while ((len = getline(&line, &lcap, f)) >= 0) {
+        if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
+        if (out->n == cap) {
+            cap = cap ? 2 * cap : 64;
+            out->texts = realloc(out->texts, cap * sizeof *out->texts);
+        }
+        out->texts[out->n++] = strdup(line);
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+static void free_texts(text_list *t)
+{
+    for (size_t i = 0; i < t->n; i++) free(t->texts[i]);
+    free(t->texts);
+}
+
+static int encode(sbert_context *ctx, const text_list *t, float *out, size_t dim)
+{
+    int rc = sbert_encode(ctx, (const char *const *)t->texts, NULL, t->n, NULL, out, t->n * dim);
+    if (rc != SBERT_OK) fprintf(stderr, "sbert_encode: %s: %s\n", sbert_strerror(rc), sbert_context_errmsg(ctx));
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: bench_encode MODEL.sbert WORK_DIR THREADS\n");
+        return 2;
+    }
+    const char *model_path = argv[1], *dir = argv[2];
+    int threads = atoi(argv[3]);
+    char path[4096], err[512];
+
+    /* Open to first embedding: load, context, one W1 text, as an application starts. */
+    text_list first;
+    if (read_texts(dir, "W1", &first)) return 1;
+    double t0 = now_ms();
+    sbert_model *model = NULL;
+    if (sbert_model_load(model_path, NULL, &model, err, sizeof err) != SBERT_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    sbert_context_params cp = sbert_context_default_params();
+    cp.n_threads = threads;
+    sbert_context *ctx = NULL;
+    if (sbert_context_create(model, &cp, &ctx) != SBERT_OK) {
+        fprintf(stderr, "sbert_context_create failed\n");
+        return 1;
+    }
+    double t1 = now_ms();
+    size_t dim = sbert_model_dim(model);
+    float *vec = malloc(dim * sizeof *vec);
+    if (encode(ctx, &first, vec, dim)) return 1;
+    double t2 = now_ms();
+    printf("{\"engine\":\"libsbert\",\"threads\":%d,\"metric\":\"open_ms\",\"value\":%.3f,"
+           "\"load_ms\":%.3f,\"first_encode_ms\":%.3f,\"version\":\"%s\"}\n",
+           threads, t2 - t0, t1 - t0, t2 - t1, sbert_version());
+    fflush(stdout);
+    free(vec);
+    free_texts(&first);
+
+    snprintf(path, sizeof path, "%s/plan.txt", dir);
+    FILE *plan = fopen(path, "r");
+    if (!plan) {
+        perror(path);
+        return 1;
+    }
+    char name[64];
+    int warmup, min_repeats, max_repeats;
+    double budget_s;
+    while (fscanf(plan, "%63s %d %d %d %lf", name, &warmup, &min_repeats, &max_repeats, &budget_s) == 5) {
+        text_list w;
+        if (read_texts(dir, name, &w)) return 1;
+        float *out = malloc(w.n * dim * sizeof *out);
+        double *times = malloc(max_repeats * sizeof *times);
+        int n = 0;
+        for (int i = 0; i < warmup; i++)
+            if (encode(ctx, &w, out, dim)) return 1;
+        double start = now_ms();
+        while (n < max_repeats && (n < min_repeats || now_ms() - start < budget_s * 1e3)) {
+            double t = now_ms();
+            if (encode(ctx, &w, out, dim)) return 1;
+            times[n++] = now_ms() - t;
+        }
+        printf("{\"engine\":\"libsbert\",\"threads\":%d,\"workload\":\"%s\",\"texts\":%zu,\"times_ms\":[",
+               threads, name, w.n);
+        for (int i = 0; i < n; i++) printf(i ? ",%.3f" : "%.3f", times[i]);
+        printf("],\"median_ms\":%.3f}\n", median(times, n));
+        fflush(stdout);
+        if (!strcmp(name, "W3")) {
+            snprintf(path, sizeof path, "%s/vectors-libsbert-t%d.f32", dir, threads);
+            FILE *f = fopen(path, "wb");
+            if (!f || fwrite(out, sizeof *out, w.n * dim, f) != w.n * dim) perror(path);
+            if (f) fclose(f);
+        }
+        free(times);
+        free(out);
+        free_texts(&w);
+    }
+    fclose(plan);
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"engine\":\"libsbert\",\"threads\":%d,\"metric\":\"peak_rss_mb\",\"value\":%.1f}\n",
+           threads, ru.ru_maxrss / 1024.0);
+    sbert_context_free(ctx);
+    sbert_model_free(model);
+    return 0;
+}

@@ -1,0 +1,115 @@
+/* GEMM speed on the shapes of a RoBERTa-base layer (hidden 768, FFN 3072), with the epilogues the
+ * forward pass uses, for 1 and 2 threads: the median GFLOP/s of several timed runs, and its fraction
+ * of the FMA peak when the peaks are given (bench/fma_peak.c measures them).
+ *
+ * The weights rotate through copies totalling more than the last-level cache, as in a real forward
+ * pass where each layer's weights arrive from memory; `hot` reuses one copy instead.
+ *
+ *   make && cc -O2 -fopenmp -Iinclude -Ilibsbert bench/bench_gemm.c build/libsbert.a -lm \
+ *       -o build/bench/bench_gemm
+ *   build/bench/bench_gemm [PEAK_1_THREAD PEAK_2_THREADS] [hot]      (SBERT_ISA=avx2 to compare) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/kernels.h"
+
+#define COLD_BYTES (256u << 20) /* well past any L3 this library will meet */
+#define SAMPLES 7
+#define SAMPLE_SECONDS 0.05
+
+typedef struct {
+    const char *name;
+    int n, k;
+    sb_activation act;
+    int residual; /* C += ..., as the attention and FFN outputs do */
+} shape;
+
+static const shape shapes[] = {
+    {"qkv", 2304, 768, SB_ACT_IDENTITY, 0},
+    {"attn_out", 768, 768, SB_ACT_IDENTITY, 1},
+    {"ffn_up", 3072, 768, SB_ACT_GELU_ERF, 0},
+    {"ffn_down", 768, 3072, SB_ACT_IDENTITY, 1},
+};
+static const int batch_rows[] = {16, 128, 4096};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static float *random_floats(size_t n)
+{
+    float *p = aligned_alloc(64, (n * sizeof *p + 63) & ~(size_t)63);
+    for (size_t i = 0; i < n; i++) p[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
+    return p;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median GFLOP/s of SAMPLES runs of about SAMPLE_SECONDS each. */
+static double bench_one(const shape *s, int m, int threads, int hot)
+{
+    const size_t w_floats = (size_t)(s->n + 15) / 16 * 16 * s->k;
+    const int copies = hot ? 1 : (int)(COLD_BYTES / (w_floats * sizeof(float))) + 1;
+    sb_linear *w = malloc(copies * sizeof *w);
+    for (int i = 0; i < copies; i++)
+        w[i] = (sb_linear){ .weight = random_floats(w_floats), .bias = random_floats(s->n),
+                            .n_out = s->n, .n_in = s->k };
+    float *a = random_floats((size_t)m * s->k), *c = random_floats((size_t)m * s->n);
+    float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(threads) * sizeof(float));
+    const double flops = 2.0 * m * s->n * s->k;
+    int calls = 0;
+
+    double samples[SAMPLES];
+    for (int r = -1; r < SAMPLES; r++) { /* r = -1 warms up and sizes the samples */
+        const double t0 = now();
+        int done = 0;
+        do {
+            const sb_linear *wi = &w[calls++ % copies];
+            sb_gemm(a, (size_t)s->k, m, wi, c, (size_t)s->n, s->act, s->residual ? c : NULL,
+                    (size_t)s->n, scratch, threads);
+            done++;
+        } while (now() - t0 < SAMPLE_SECONDS);
+        if (r >= 0) samples[r] = flops * done / (now() - t0) * 1e-9;
+    }
+    qsort(samples, SAMPLES, sizeof samples[0], compare_doubles);
+
+    for (int i = 0; i < copies; i++) free((void *)w[i].weight), free((void *)w[i].bias);
+    free(w), free(a), free(c), free(scratch);
+    return samples[SAMPLES / 2];
+}
+
+int main(int argc, char **argv)
+{
+    double peak[3] = {0, 0, 0};
+    int hot = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "hot") == 0) hot = 1;
+        else if (!peak[1]) peak[1] = atof(argv[i]);
+        else peak[2] = atof(argv[i]);
+    }
+    printf("isa %s, weights %s; GFLOP/s (fraction of peak)\n", sb_isa_name(sb_kernels_isa()),
+           hot ? "hot (one copy)" : "cold (rotating copies)");
+    printf("%-9s %5s %5s %6s %18s %18s\n", "gemm", "n", "k", "m", "1 thread", "2 threads");
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (size_t mi = 0; mi < sizeof batch_rows / sizeof batch_rows[0]; mi++) {
+            const shape *s = &shapes[si];
+            printf("%-9s %5d %5d %6d", s->name, s->n, s->k, batch_rows[mi]);
+            for (int t = 1; t <= 2; t++) {
+                const double g = bench_one(s, batch_rows[mi], t, hot);
+                if (peak[t] > 0) printf("   %7.1f (%4.0f%%)", g, 100 * g / peak[t]);
+                else printf(" %18.1f", g);
+                fflush(stdout);
+            }
+            printf("\n");
+        }
+    return 0;
+}

@@ -1,0 +1,187 @@
+"""Summarizes a make-bench run: a table of medians and ratios against ONNX Runtime, the open /
+memory figures, the agreement of the engines' W3 vectors, and a PNG chart.
+
+    /usr/bin/python3 bench/report.py WORK_DIR
+
+Reads WORK_DIR/results.jsonl (the JSON lines of bench_encode, bench_ort.js and bench_torch.py;
+the timings of several rounds are pooled before taking medians) and WORK_DIR/workloads.json;
+writes WORK_DIR/results.md (the tables printed) and WORK_DIR/bench.png.
+"""
+
+import collections
+import json
+import os
+import statistics
+import sys
+
+import numpy as np
+
+ENGINES = [("libsbert", "libsbert"), ("ort", "ONNX Runtime"), ("torch", "PyTorch")]
+LABEL = dict(ENGINES)
+
+
+def load(work):
+    times = collections.defaultdict(list)  # (engine, threads, workload) -> [ms]
+    metrics = collections.defaultdict(list)  # (engine, threads, metric) -> [record]
+    with open(os.path.join(work, "results.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            r = json.loads(line)
+            if "workload" in r:
+                times[r["engine"], r["threads"], r["workload"]] += r["times_ms"]
+            else:
+                metrics[r["engine"], r["threads"], r["metric"]].append(r)
+    return times, metrics
+
+
+def fmt_ms(ms):
+    return f"{ms / 1e3:.2f} s" if ms >= 1e4 else f"{ms:.1f} ms" if ms >= 10 else f"{ms:.2f} ms"
+
+
+def table(rows, header):
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda r: "| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths)) + " |"
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+                     + [line(r) for r in rows])
+
+
+def agreement(work, threads_list, dim):
+    """max |diff| and min cosine of each engine's W3 vectors against PyTorch's (same thread count)."""
+    rows = []
+    for t in threads_list:
+        path = os.path.join(work, f"vectors-torch-t{t}.f32")
+        if not os.path.exists(path):
+            continue
+        ref = np.fromfile(path, dtype="<f4").reshape(-1, dim).astype(np.float64)
+        for engine in ("libsbert", "ort"):
+            path = os.path.join(work, f"vectors-{engine}-t{t}.f32")
+            if not os.path.exists(path):
+                continue
+            got = np.fromfile(path, dtype="<f4").reshape(-1, dim).astype(np.float64)
+            if got.shape != ref.shape:
+                rows.append([LABEL[engine], t, f"shape {got.shape} != {ref.shape}", ""])
+                continue
+            cos = (got * ref).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(ref, axis=1))
+            rows.append([LABEL[engine], t, f"{np.abs(got - ref).max():.2e}", f"{cos.min():.7f}"])
+    return rows
+
+
+def chart(path, workloads, threads_list, med):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no chart: matplotlib is missing (apt-get install -y python3-matplotlib)")
+        return
+    fig, axes = plt.subplots(1, len(threads_list), figsize=(6 * len(threads_list), 4.5),
+                             squeeze=False, sharey=True)
+    colors = {"libsbert": "#d62728", "ort": "#1f77b4", "torch": "#ff7f0e"}
+    width = 0.8 / len(ENGINES)
+    for ax, t in zip(axes[0], threads_list):
+        for k, (engine, label) in enumerate(ENGINES):
+            xs, ys, texts = [], [], []
+            for i, w in enumerate(workloads):
+                ms, ort = med.get((engine, t, w)), med.get(("ort", t, w))
+                if ms and ort:
+                    xs.append(i + (k - (len(ENGINES) - 1) / 2) * width)
+                    ys.append(ort / ms)
+                    texts.append(fmt_ms(ms))
+            bars = ax.bar(xs, ys, width, label=label, color=colors[engine])
+            for bar, text in zip(bars, texts):
+                ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                            ha="center", va="bottom", fontsize=7, rotation=90,
+                            xytext=(0, 2), textcoords="offset points")
+        ax.axhline(1.0, color="gray", linewidth=0.8)
+        ax.set_xticks(range(len(workloads)))
+        ax.set_xticklabels([f"{w}\n{workloads[w]['description']}" for w in workloads], fontsize=8)
+        ax.set_title(f"{t} thread{'s' if t > 1 else ''}")
+        ax.margins(y=0.25)
+    axes[0][0].set_ylabel("speed relative to ONNX Runtime (higher is faster)")
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.suptitle("ko-sroberta-shaped model (12 x 768, random weights), fp32, median times on bars",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"chart: {path}")
+
+
+def main():
+    work = sys.argv[1]
+    with open(os.path.join(work, "workloads.json"), encoding="utf-8") as f:
+        workloads = json.load(f)
+    n_w3 = len(workloads["W3"]["texts"])
+    times, metrics = load(work)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    threads_list = sorted({k[1] for k in med})
+    out = []
+
+    # Speed: medians and speed against ONNX Runtime (ORT time / engine time: >1 is faster).
+    rows = []
+    for w, info in workloads.items():
+        for t in threads_list:
+            row = [w, info["description"], t]
+            ort = med.get(("ort", t, w))
+            for engine, _ in ENGINES:
+                ms = med.get((engine, t, w))
+                n = len(times.get((engine, t, w), []))
+                row.append(f"{fmt_ms(ms)} (n={n})" if ms else "-")
+                if engine != "ort":
+                    row.append(f"{ort / ms:.2f}x" if ms and ort else "-")
+            lib = med.get(("libsbert", t, w))
+            row.append(f"{info['tokens'] / lib * 1e3:,.0f}" if lib else "-")
+            rows.append(row)
+    header = ["workload", "", "threads", "libsbert", "vs ORT", "ONNX Runtime", "PyTorch", "vs ORT",
+              "libsbert tokens/s"]
+    out += ["## Median time per workload (vs ORT = ORT time / engine time; > 1 is faster than ORT)",
+            "", table(rows, header), ""]
+
+    rows = []
+    for engine, label in ENGINES:
+        for t in threads_list:
+            o = metrics.get((engine, t, "open_ms"))
+            m = metrics.get((engine, t, "peak_rss_mb"))
+            if not (o or m):
+                continue
+            o = o[0] if o else {}
+            detail = {"libsbert": "load {:.0f} ms + first W1 {:.0f} ms",
+                      "ort": "session create {:.0f} ms + first W1 {:.0f} ms",
+                      "torch": "load {:.0f} ms + first W1 {:.0f} ms"}[engine]
+            parts = [o.get(k) for k in ("load_ms", "session_create_ms", "first_encode_ms") if k in o]
+            rows.append([label, t, fmt_ms(o["value"]) if o else "-",
+                         detail.format(*parts) if len(parts) == 2 else "",
+                         f"{m[0]['value']:.0f} MB" if m else "-"])
+    out += ["## Open to first embedding, peak RSS", "",
+            table(rows, ["engine", "threads", "open to first vector", "of which", "peak RSS"]), ""]
+
+    versions = [f"{LABEL[e]} {metrics[e, t, 'open_ms'][0].get('version')}" for e, _ in ENGINES
+                for t in threads_list[:1] if metrics.get((e, t, "open_ms"))]
+    if versions:
+        out += ["versions: " + ", ".join(versions)]
+    for t in threads_list:
+        b = metrics.get(("torch", t, "blas"))
+        if b:
+            out += [f"PyTorch BLAS at {t} thread(s): {b[0]['blas']}, sgemm {b[0]['value']:.0f} GFLOP/s"]
+    out += [""]
+
+    dim = None
+    for name in os.listdir(work):
+        if name.startswith("vectors-torch-"):
+            dim = os.path.getsize(os.path.join(work, name)) // 4 // n_w3
+            break
+    if dim:
+        rows = agreement(work, threads_list, dim)
+        out += ["## Agreement of the W3 vectors with PyTorch's", "",
+                table(rows, ["engine", "threads", "max |diff|", "min cosine"]), ""]
+
+    text = "\n".join(out)
+    print(text)
+    with open(os.path.join(work, "results.md"), "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    chart(os.path.join(work, "bench.png"), workloads, threads_list, med)
+
+
+if __name__ == "__main__":
+    main()

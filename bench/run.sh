@@ -1,0 +1,101 @@
+#!/bin/sh
+# make bench: libsbert against ONNX Runtime and PyTorch on a full-size ko-sroberta-shaped model
+# (RoBERTa 12 x 768, klue vocab, mean pooling, random weights, fp32), all in one run so the
+# ratios share the machine's conditions. Never part of make test.
+#
+#   sh bench/run.sh                      # from the repository root; ~25 min on 2 cores
+#   BENCH_THREADS="1 2"                  # thread counts (default: 1 and 2)
+#   BENCH_ROUNDS=2                       # run every engine N times, alternating the order;
+#                                        # medians pool all rounds (default 1)
+#   BENCH_SENTENCES=1024                 # W3 size (default 1024)
+#   BENCH_ENGINES="libsbert ort torch"   # which engines
+#
+# Steps (all outputs in bench/work/, gitignored):
+#   sh bench/setup.sh                                   peers: apt python3-torch + OpenBLAS,
+#                                                       npm onnxruntime-node + tokenizers
+#   make && cc ... bench/bench_encode.c build/libsbert.a -o build/bench/bench_encode
+#   python3 tools/make_random_model.py bench/work/hf --seed 1
+#   python3 tools/convert_safetensors.py bench/work/hf bench/work/model.sbert
+#   /usr/bin/python3 bench/export_onnx.py bench/work/hf bench/work/model.onnx
+#   node bench/workloads.js TOKENIZER_JSON tests/data/korsts/sts-test.tsv bench/work 1024
+#   build/bench/bench_encode bench/work/model.sbert bench/work N            >> results.jsonl
+#   node bench/bench_ort.js bench/work/model.onnx TOKENIZER_JSON bench/work N  >> results.jsonl
+#   /usr/bin/python3 bench/bench_torch.py bench/work/hf bench/work N        >> results.jsonl
+#   /usr/bin/python3 bench/report.py bench/work     -> table, bench/work/results.md, bench.png
+#
+# PyTorch runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this machine's environment
+# pins an older kernel for correctness elsewhere; bench_torch.py prints the kernel it then uses,
+# and report.py checks its vectors), OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=N, and
+# OMP_WAIT_POLICY=PASSIVE: its matmuls run on OpenBLAS's own threads, which torch's spinning
+# OpenMP workers would otherwise starve (10x slower at 2 threads on 2 cores).
+set -eu
+cd "$(dirname "$0")/.."
+WORK=bench/work
+PY=/usr/bin/python3
+THREADS=${BENCH_THREADS:-1 2}
+ROUNDS=${BENCH_ROUNDS:-1}
+SENTENCES=${BENCH_SENTENCES:-1024}
+ENGINES=${BENCH_ENGINES:-libsbert ort torch}
+TOKENIZER=tests/data/tokenizers/klue-roberta-base/tokenizer.json
+CC=${CC:-cc}
+mkdir -p "$WORK" build/bench
+
+sh bench/setup.sh
+
+# libsbert: the library and the in-process bench program. A build failure skips libsbert only.
+OMP=$(echo 'int main(void){return 0;}' | $CC -fopenmp -x c - -o /dev/null 2>/dev/null && echo -fopenmp || true)
+if make -s >"$WORK/build.log" 2>&1 && \
+   $CC -O2 -std=c11 -Wall -Iinclude $OMP bench/bench_encode.c build/libsbert.a -lm -lpthread \
+       -o build/bench/bench_encode >>"$WORK/build.log" 2>&1; then
+    :
+else
+    echo "run.sh: libsbert does not build (see $WORK/build.log); benchmarking the peers only"
+    ENGINES=$(echo "$ENGINES" | sed 's/libsbert//')
+fi
+
+# The model: same seed, same bytes; rebuilt only when a tool changed.
+if [ ! -f "$WORK/hf/model.safetensors" ] || [ tools/make_random_model.py -nt "$WORK/hf/model.safetensors" ]; then
+    echo "run.sh: making the random full-size model"
+    $PY tools/make_random_model.py "$WORK/hf" --seed 1
+fi
+if [ ! -f "$WORK/model.sbert" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/model.sbert" ] \
+   || [ tools/convert_safetensors.py -nt "$WORK/model.sbert" ]; then
+    $PY tools/convert_safetensors.py "$WORK/hf" "$WORK/model.sbert" --quiet
+fi
+if [ ! -f "$WORK/model.onnx" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/model.onnx" ] \
+   || [ tests/torch_reference.py -nt "$WORK/model.onnx" ] || [ bench/export_onnx.py -nt "$WORK/model.onnx" ]; then
+    echo "run.sh: exporting to ONNX"
+    $PY bench/export_onnx.py "$WORK/hf" "$WORK/model.onnx"
+fi
+node bench/workloads.js "$TOKENIZER" tests/data/korsts/sts-test.tsv "$WORK" "$SENTENCES"
+
+run_engine() {  # ENGINE THREADS
+    case $1 in
+        libsbert) build/bench/bench_encode "$WORK/model.sbert" "$WORK" "$2" ;;
+        ort) node bench/bench_ort.js "$WORK/model.onnx" "$TOKENIZER" "$WORK" "$2" ;;
+        torch) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$2" \
+                   OMP_NUM_THREADS="$2" OMP_WAIT_POLICY=PASSIVE $PY bench/bench_torch.py "$WORK/hf" "$WORK" "$2" ;;
+    esac
+}
+
+[ -f "$WORK/results.jsonl" ] && mv "$WORK/results.jsonl" "$WORK/results.prev.jsonl"
+: >"$WORK/results.jsonl"
+round=1
+order=$ENGINES
+while [ "$round" -le "$ROUNDS" ]; do
+    for t in $THREADS; do
+        for e in $order; do
+            echo "run.sh: round $round/$ROUNDS, $e, $t thread(s)"
+            if run_engine "$e" "$t" >"$WORK/last.jsonl"; then
+                cat "$WORK/last.jsonl" >>"$WORK/results.jsonl"
+                cut -c1-150 "$WORK/last.jsonl"
+            else
+                echo "run.sh: $e failed at $t thread(s)"
+            fi
+        done
+    done
+    order=$(echo "$order" | tr ' ' '\n' | sed '/^$/d' | tac | tr '\n' ' ')  # alternate the order
+    round=$((round + 1))
+done
+
+$PY bench/report.py "$WORK"

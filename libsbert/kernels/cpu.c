@@ -1,0 +1,89 @@
+/* Which instruction set the kernels use: CPUID says what the processor has, XGETBV says whether the
+ * operating system saves the wider registers on a context switch (without that, using them would
+ * corrupt state), and the SBERT_ISA environment variable may cap the choice. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels_impl.h"
+
+#ifdef SB_X86
+#include <cpuid.h>
+
+static unsigned long long xgetbv0(void)
+{
+    unsigned int lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+
+static sb_isa detect_hardware(void)
+{
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return SB_ISA_SCALAR;
+    const int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
+    if (!osxsave || !avx || !fma) return SB_ISA_SCALAR;
+    const unsigned long long xcr0 = xgetbv0();
+    if ((xcr0 & 0x6) != 0x6) return SB_ISA_SCALAR;          /* XMM and YMM state */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return SB_ISA_SCALAR;
+    const int avx2 = (b >> 5) & 1;
+    if (!avx2) return SB_ISA_SCALAR;
+    const int avx512 = ((b >> 16) & 1) && ((b >> 17) & 1)    /* F, DQ */
+                       && ((b >> 30) & 1) && ((b >> 31) & 1); /* BW, VL */
+    if (avx512 && (xcr0 & 0xE0) == 0xE0) return SB_ISA_AVX512; /* opmask, ZMM0-15 high, ZMM16-31 */
+    return SB_ISA_AVX2;
+}
+#else
+static sb_isa detect_hardware(void) { return SB_ISA_SCALAR; }
+#endif
+
+static sb_isa env_cap(void)
+{
+    const char *s = getenv("SBERT_ISA");
+    if (!s) return SB_ISA_AVX512;
+    if (strcmp(s, "scalar") == 0) return SB_ISA_SCALAR;
+    if (strcmp(s, "avx2") == 0) return SB_ISA_AVX2;
+    return SB_ISA_AVX512;
+}
+
+/* -1 until detected. Detection is idempotent, so two threads racing here store the same value. */
+static atomic_int current_isa = -1;
+static atomic_int hardware_isa = -1;
+
+static sb_isa hardware(void)
+{
+    int isa = atomic_load_explicit(&hardware_isa, memory_order_relaxed);
+    if (isa < 0) {
+        isa = (int)detect_hardware();
+        atomic_store_explicit(&hardware_isa, isa, memory_order_relaxed);
+    }
+    return (sb_isa)isa;
+}
+
+sb_isa sb_kernels_isa(void)
+{
+    int isa = atomic_load_explicit(&current_isa, memory_order_relaxed);
+    if (isa < 0) {
+        const sb_isa hw = hardware(), cap = env_cap();
+        isa = (int)(cap < hw ? cap : hw);
+        atomic_store_explicit(&current_isa, isa, memory_order_relaxed);
+    }
+    return (sb_isa)isa;
+}
+
+sb_isa sb_kernels_set_isa(sb_isa isa)
+{
+    const sb_isa hw = hardware();
+    if (isa > hw) isa = hw;
+    atomic_store_explicit(&current_isa, (int)isa, memory_order_relaxed);
+    return isa;
+}
+
+const char *sb_isa_name(sb_isa isa)
+{
+    switch (isa) {
+    case SB_ISA_AVX2: return "avx2";
+    case SB_ISA_AVX512: return "avx512";
+    default: return "scalar";
+    }
+}

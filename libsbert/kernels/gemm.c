@@ -1,0 +1,202 @@
+/* GEMM driver: C = act(A . W^T + bias) + residual, the way BLIS does it, minus the packing.
+ *
+ * W is a Linear weight already in PANEL16 order (docs/FORMAT.md): a panel of 16 output columns
+ * stores, for every k, 16 consecutive floats, which is exactly what a micro-kernel loads as one
+ * 16-wide vector, so W needs no packing. A is read in place: the micro-kernel broadcasts one value
+ * per row per k, so each row is a sequential stream and packing A (BLIS packs it) measured slower
+ * than the copy saves.
+ *
+ * C is cut into work units of up to mc rows x a run of columns. One unit:
+ *
+ *   for pc in k, step kc             the unit's A block (mc x kc) stays in L2
+ *     for jr in columns, step 16*panels    the W micro-panel (kc x 16*panels) stays in L1
+ *       for ir in rows, step mr              while the A rows stream past it
+ *         micro-kernel on the mr x 16*panels tile
+ *
+ * The blocking numbers belong to each ISA's kernel table and are justified there.
+ *
+ * Epilogue: the bias, activation and residual are applied by the micro-kernel while the tile is in
+ * registers. With act == IDENTITY they are added on the first k block (so a residual aliasing C is
+ * read before C is overwritten with partial sums); otherwise on the last k block.
+ *
+ * Threads take units dynamically (a busy core then takes fewer). Every C element is computed by
+ * one thread in the same k order and the tile shape does not change its arithmetic, so the result
+ * is the same for any n_threads. */
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "kernels/kernels_impl.h"
+
+/* ---- portable micro-kernel: 4 x 16 ----------------------------------------------------------
+ * 4 rows x 16 columns = 64 accumulators; the j loop is written so the compiler vectorises it with
+ * whatever baseline SIMD it has. */
+#define SCALAR_MR 4
+
+static inline void store_row_scalar(const float *acc, float *c, int row, int n_valid,
+                                    const sb_tile_epilogue *ep)
+{
+    for (int j = 0; j < n_valid; j++) {
+        float v = acc[j];
+        if (ep->accumulate) v += c[j];
+        if (ep->bias) v += ep->bias[j];
+        if (ep->act != SB_ACT_IDENTITY) v = sb_act_scalar(v, ep->act);
+        if (ep->residual) v += ep->residual[(size_t)row * ep->ldr + j];
+        c[j] = v;
+    }
+}
+
+static inline void tile_scalar(int rows, int kc, const float *a, size_t lda, const float *w,
+                               float *c, size_t ldc, int n_valid, const sb_tile_epilogue *ep)
+{
+    float acc[SCALAR_MR][SB_PANEL] = {{0}};
+    for (int k = 0; k < kc; k++)
+        for (int i = 0; i < rows; i++) {
+            const float ai = a[(size_t)i * lda + k];
+            for (int j = 0; j < SB_PANEL; j++) acc[i][j] += ai * w[(size_t)k * SB_PANEL + j];
+        }
+    for (int i = 0; i < rows; i++) store_row_scalar(acc[i], c + (size_t)i * ldc, i, n_valid, ep);
+}
+
+#define SCALAR_TILE(R)                                                                       \
+    static void tile_scalar_##R(int kc, const float *a, size_t lda, const float *w,          \
+                                size_t panel_stride, float *c, size_t ldc, int n_valid,      \
+                                const sb_tile_epilogue *ep)                                  \
+    {                                                                                        \
+        (void)panel_stride;                                                                  \
+        tile_scalar(R, kc, a, lda, w, c, ldc, n_valid, ep);                                  \
+    }
+SCALAR_TILE(1)
+SCALAR_TILE(2)
+SCALAR_TILE(3)
+SCALAR_TILE(4)
+
+/* A W micro-panel of k = 256 is 16 KB (L1) and an A block of 64 x 256 is 64 KB (L2). */
+const sb_gemm_kernels sb_gemm_kernels_scalar = {
+    .mr = SCALAR_MR, .panels = 1, .mc = 64, .kc = 256,
+    .tile = {{tile_scalar_1, tile_scalar_2, tile_scalar_3, tile_scalar_4}},
+};
+
+/* ---- dispatch --------------------------------------------------------------------------------- */
+static const sb_gemm_kernels *kernels_for(sb_isa isa)
+{
+#ifdef SB_X86
+    if (isa == SB_ISA_AVX512) return &sb_gemm_kernels_avx512;
+    if (isa == SB_ISA_AVX2) return &sb_gemm_kernels_avx2;
+#endif
+    (void)isa;
+    return &sb_gemm_kernels_scalar;
+}
+
+/* F32 weights need no scratch: A is read in place. The space is reserved for the bf16 and int8
+ * kernels, which will convert a block of A (up to 256 x 256) to their input format per thread. */
+#define SCRATCH_PER_THREAD (256 * 256)
+
+size_t sb_gemm_scratch_floats(int n_threads)
+{
+    return (size_t)(n_threads > 1 ? n_threads : 1) * SCRATCH_PER_THREAD;
+}
+
+/* ---- work units ------------------------------------------------------------------------------ */
+typedef struct {
+    const float *a;
+    size_t lda;
+    int m;
+    const sb_linear *w;
+    float *c;
+    size_t ldc;
+    sb_activation act;
+    const float *residual;
+    size_t ldr;
+    const sb_gemm_kernels *kern;
+    int unit_rows, unit_cols;   /* a unit's size: rows a multiple of mr, columns of the tile width */
+    int col_units;              /* units across n */
+} gemm_job;
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* Units of mc rows; the columns are cut too when that leaves fewer than 4 units per thread, so
+ * that dynamic scheduling can even out threads slowed by other work. */
+static void plan_units(gemm_job *job, int n_threads)
+{
+    const int width = job->kern->panels * SB_PANEL, n = job->w->n_out;
+    const int row_units = ceil_div(job->m, job->kern->mc), tiles = ceil_div(n, width);
+    const int wanted = n_threads > 1 ? min_int(tiles, ceil_div(4 * n_threads, row_units)) : 1;
+    job->unit_rows = job->kern->mc;
+    job->unit_cols = ceil_div(tiles, wanted) * width;
+    job->col_units = ceil_div(n, job->unit_cols);
+}
+
+/* Epilogue of the tile at (i, j) for the k block starting at pc of width kc. */
+static sb_tile_epilogue tile_epilogue(const gemm_job *job, int i, int j, int pc, int kc)
+{
+    const int k = job->w->n_in;
+    const int first = pc == 0, last = pc + kc >= k;
+    const int now = job->act == SB_ACT_IDENTITY ? first : last;
+    sb_tile_epilogue ep = { .accumulate = !first, .act = SB_ACT_IDENTITY, .ldr = job->ldr };
+    if (now) {
+        ep.bias = job->w->bias ? job->w->bias + j : NULL;
+        ep.act = job->act;
+        ep.residual = job->residual ? job->residual + (size_t)i * job->ldr + j : NULL;
+    }
+    return ep;
+}
+
+static void run_unit(const gemm_job *job, int unit)
+{
+    const sb_gemm_kernels *kern = job->kern;
+    const int k = job->w->n_in, n = job->w->n_out, width = kern->panels * SB_PANEL;
+    const size_t panel_stride = (size_t)k * SB_PANEL;
+    const int i0 = unit / job->col_units * job->unit_rows, i1 = min_int(job->m, i0 + job->unit_rows);
+    const int j0 = unit % job->col_units * job->unit_cols, j1 = min_int(n, j0 + job->unit_cols);
+    /* pc == 0 runs even when k == 0, so that C = act(bias) + residual is still written. */
+    for (int pc = 0; pc == 0 || pc < k; pc += kern->kc) {
+        const int kc = min_int(kern->kc, k - pc);
+        for (int j = j0; j < j1; j += width) {
+            const int n_valid = min_int(width, n - j);
+            const float *w = job->w->weight + (size_t)(j / SB_PANEL) * panel_stride + (size_t)pc * SB_PANEL;
+            for (int i = i0; i < i1; i += kern->mr) {
+                const int rows = min_int(kern->mr, i1 - i);
+                const sb_tile_epilogue ep = tile_epilogue(job, i, j, pc, kc);
+                kern->tile[ceil_div(n_valid, SB_PANEL) - 1][rows - 1](
+                    kc, job->a + (size_t)i * job->lda + pc, job->lda, w, panel_stride,
+                    job->c + (size_t)i * job->ldc + j, job->ldc, n_valid, &ep);
+            }
+        }
+    }
+}
+
+/* Below about a million multiply-adds, starting threads costs more than it saves. */
+#define GEMM_PARALLEL_MIN_WORK (1 << 20)
+
+void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, size_t ldc,
+             sb_activation act, const float *residual, size_t ldr, float *scratch, int n_threads)
+{
+    (void)scratch;
+    if (m <= 0 || W->n_out <= 0) return;
+    const double work = (double)m * W->n_out * (W->n_in > 0 ? W->n_in : 1);
+    if (work < GEMM_PARALLEL_MIN_WORK) n_threads = 1;
+#ifndef _OPENMP
+    n_threads = 1;
+#endif
+    gemm_job job = {
+        .a = A, .lda = lda, .m = m, .w = W, .c = C, .ldc = ldc, .act = act,
+        .residual = residual, .ldr = ldr, .kern = kernels_for(sb_kernels_isa()),
+    };
+#ifdef SB_TUNE
+    static sb_gemm_kernels tuned; tuned = *job.kern;
+    if (getenv("SB_KC")) tuned.kc = atoi(getenv("SB_KC"));
+    if (getenv("SB_MC")) tuned.mc = atoi(getenv("SB_MC"));
+    job.kern = &tuned;
+#endif
+    plan_units(&job, n_threads);
+    const int units = ceil_div(m, job.unit_rows) * job.col_units;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (n_threads > 1)
+#endif
+    for (int u = 0; u < units; u++) run_unit(&job, u);
+}

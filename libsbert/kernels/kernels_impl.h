@@ -1,0 +1,72 @@
+/* Internal contract between the portable drivers (gemm.c, ops.c) and the per-ISA files
+ * (*_avx2.c, *_avx512.c). Nothing outside libsbert/kernels/ includes this. */
+#ifndef SBERT_KERNELS_IMPL_H
+#define SBERT_KERNELS_IMPL_H
+
+#include "kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define SB_X86 1
+#endif
+
+/* ---- GEMM micro-kernels ---------------------------------------------------------------------
+ * A micro-kernel computes one tile of C, rows x (16 * panels) columns, over one block of kc
+ * values of k:
+ *
+ *   tile = A . W (+ C when accumulate) (+ bias) -> act -> (+ residual)   stored to C
+ *
+ * a points at the tile's first row at column k0 of A (row stride lda): A is read in place, each
+ * row a sequential stream; packing it would cost a copy and measured slower.
+ * w points at row k0 of the tile's first PANEL16 panel; the next panel starts panel_stride floats
+ * later (K * 16). Only the first n_valid (1 .. 16 * panels) columns are read from bias/residual and
+ * stored; the panels' zero padding makes the others harmless to compute.
+ * Every element goes through the same sequence of operations whatever the tile's shape, so results
+ * do not depend on how C is cut into tiles or over threads. */
+typedef struct {
+    int accumulate;          /* add the tile's current C (the sum over previous k blocks) */
+    const float *bias;       /* bias of the tile's first column, or NULL */
+    sb_activation act;
+    const float *residual;   /* the tile's first element in the residual, or NULL */
+    size_t ldr;
+} sb_tile_epilogue;
+
+typedef void (*sb_tile_kernel)(int kc, const float *a, size_t lda, const float *w,
+                               size_t panel_stride, float *c, size_t ldc, int n_valid,
+                               const sb_tile_epilogue *ep);
+
+#define SB_MAX_MR 16
+#define SB_MAX_PANELS 2
+
+/* One ISA's kernels and the cache blocking tuned for them (see gemm.c for the loop nest). */
+typedef struct {
+    int mr;         /* rows of a full tile */
+    int panels;     /* 16-column panels of a full tile */
+    int mc, kc;     /* rows x k of the A block kept in L2 while W micro-panels pass through L1 */
+    sb_tile_kernel tile[SB_MAX_PANELS][SB_MAX_MR]; /* [panels - 1][rows - 1]: every edge tile */
+} sb_gemm_kernels;
+
+extern const sb_gemm_kernels sb_gemm_kernels_scalar;
+#ifdef SB_X86
+extern const sb_gemm_kernels sb_gemm_kernels_avx2;
+extern const sb_gemm_kernels sb_gemm_kernels_avx512;
+#endif
+
+/* ---- vector ops, one implementation per ISA --------------------------------------------------- */
+typedef struct {
+    void (*layernorm)(float *x, const float *w, const float *b, int n, float eps);
+    void (*activate)(float *x, int n, sb_activation act);
+    void (*softmax)(float *x, int n);
+    float (*dot)(const float *a, const float *b, int n);
+    void (*axpy)(float *y, float alpha, const float *x, int n);
+} sb_vec_ops;
+
+extern const sb_vec_ops sb_vec_ops_scalar;
+#ifdef SB_X86
+extern const sb_vec_ops sb_vec_ops_avx2;
+extern const sb_vec_ops sb_vec_ops_avx512;
+#endif
+
+/* Scalar activation shared by the portable kernels and the vector ops' tails. */
+float sb_act_scalar(float x, sb_activation act);
+
+#endif

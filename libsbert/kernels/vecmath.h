@@ -1,0 +1,101 @@
+/* exp and the activations on whole vectors, written once against the v_* layer of simd_avx2.h or
+ * simd_avx512.h (include one of those first). Accuracy, measured against double-precision libm by
+ * tests/test_kernels.c: a few ulp for exp, sigmoid and tanh; about 3e-7 relative for GELU. */
+#ifndef SBERT_VECMATH_H
+#define SBERT_VECMATH_H
+
+#include "kernels/kernels_impl.h"
+
+/* exp(hi + lo), where hi may be large and is taken as exact, and lo is a correction of a few units
+ * (GELU passes -x*x/2 split in two floats, because rounding x*x alone would cost 1e-6 at |x| = 5).
+ * Cody-Waite reduction by n ln 2 (ln 2 in two parts, so n * LN2_HI is exact), then Cephes' degree-6
+ * polynomial on |r| <= ln2 / 2. Results below FLT_MIN are flushed to 0. */
+#define EXP_MIN -87.33654f /* ln(FLT_MIN): n stays >= -126 */
+#define EXP_MAX 88.0f      /* n stays <= 127 */
+static inline VF v_exp_sum(VF hi, VF lo)
+{
+    const VF s = v_add(hi, lo);
+    const VF n = v_round(v_mul(v_min(v_max(s, v_set1(EXP_MIN)), v_set1(EXP_MAX)),
+                               v_set1(1.44269504088896341f)));
+    VF r = v_fnmadd(n, v_set1(0.693359375f), hi);
+    r = v_add(v_fnmadd(n, v_set1(-2.12194440e-4f), r), lo);
+    VF p = v_set1(1.9875691500e-4f);
+    p = v_fmadd(p, r, v_set1(1.3981999507e-3f));
+    p = v_fmadd(p, r, v_set1(8.3334519073e-3f));
+    p = v_fmadd(p, r, v_set1(4.1665795894e-2f));
+    p = v_fmadd(p, r, v_set1(1.6666665459e-1f));
+    p = v_fmadd(p, r, v_set1(5.0000001201e-1f));
+    const VF e = v_fmadd(p, v_mul(r, r), v_add(r, v_set1(1.0f)));
+    return v_select_lt(s, v_set1(EXP_MIN), v_zero(), v_scale2n(e, n));
+}
+
+static inline VF v_exp(VF x) { return v_exp_sum(x, v_zero()); }
+
+/* 0.5 x (1 + erf(x / sqrt 2)) = x (1 - e) for x >= 0 and x e for x < 0, e = erfc(|x| / sqrt 2) / 2.
+ * erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z / 2): the Chebyshev fit of Numerical Recipes
+ * ("erfcc"), relative error below 1.1e-7 for every z >= 0, which is what keeps GELU's tiny negative
+ * outputs accurate. |x| is capped at 14, past which e underflows. */
+static inline VF v_gelu_erf(VF x)
+{
+    const VF ax = v_min(v_abs(x), v_set1(14.0f));
+    const VF t = v_div(v_set1(1.0f), v_fmadd(ax, v_set1(0.35355339059327376f), v_set1(1.0f)));
+    VF p = v_set1(0.17087277f);
+    p = v_fmadd(p, t, v_set1(-0.82215223f));
+    p = v_fmadd(p, t, v_set1(1.48851587f));
+    p = v_fmadd(p, t, v_set1(-1.13520398f));
+    p = v_fmadd(p, t, v_set1(0.27886807f));
+    p = v_fmadd(p, t, v_set1(-0.18628806f));
+    p = v_fmadd(p, t, v_set1(0.09678418f));
+    p = v_fmadd(p, t, v_set1(0.37409196f));
+    p = v_fmadd(p, t, v_set1(1.00002368f));
+    p = v_fmadd(p, t, v_set1(-1.26551223f));
+    const VF sq = v_mul(ax, ax);                /* ax^2 = sq + sq_lo exactly */
+    const VF sq_lo = v_fmsub(ax, ax, sq);
+    const VF e = v_mul(v_mul(v_set1(0.5f), t),
+                       v_exp_sum(v_mul(sq, v_set1(-0.5f)), v_fnmadd(sq_lo, v_set1(0.5f), p)));
+    return v_mul(x, v_select_lt(x, v_zero(), e, v_sub(v_set1(1.0f), e)));
+}
+
+/* 0.5 x (1 + tanh(y)) = x / (1 + exp(-2y)), y = sqrt(2/pi) (x + 0.044715 x^3): no cancellation. */
+static inline VF v_gelu_tanh(VF x)
+{
+    const VF x3 = v_mul(v_mul(x, x), x);
+    const VF y = v_mul(v_fmadd(x3, v_set1(0.044715f), x), v_set1(-1.5957691216057308f));
+    return v_div(x, v_add(v_set1(1.0f), v_exp(y)));
+}
+
+/* tanh: an odd polynomial below |x| = 0.625 (a Chebyshev fit, 2e-8 relative), where 1 - 2/(e+1)
+ * would cancel; above it 1 - 2 / (exp(2|x|) + 1) with |x| capped at 9 (tanh(9) rounds to 1). */
+static inline VF v_tanh(VF x)
+{
+    const VF ax = v_min(v_abs(x), v_set1(9.0f));
+    const VF s = v_mul(x, x);
+    VF q = v_set1(-6.0967141659e-03f);
+    q = v_fmadd(q, s, v_set1(2.0997178999e-02f));
+    q = v_fmadd(q, s, v_set1(-5.3850909579e-02f));
+    q = v_fmadd(q, s, v_set1(1.3332769737e-01f));
+    q = v_fmadd(q, s, v_set1(-3.3333328944e-01f));
+    const VF small = v_fmadd(v_mul(x, s), q, x);
+    const VF big = v_sub(v_set1(1.0f),
+                         v_div(v_set1(2.0f), v_add(v_exp(v_add(ax, ax)), v_set1(1.0f))));
+    return v_select_lt(ax, v_set1(0.625f), small, v_copysign(big, x));
+}
+
+static inline VF v_sigmoid(VF x)
+{
+    return v_div(v_set1(1.0f), v_add(v_set1(1.0f), v_exp(v_sub(v_zero(), x))));
+}
+
+static inline VF v_activate(VF x, sb_activation act)
+{
+    switch (act) {
+    case SB_ACT_GELU_ERF: return v_gelu_erf(x);
+    case SB_ACT_GELU_TANH: return v_gelu_tanh(x);
+    case SB_ACT_RELU: return v_max(x, v_zero());
+    case SB_ACT_TANH: return v_tanh(x);
+    case SB_ACT_SIGMOID: return v_sigmoid(x);
+    default: return x;
+    }
+}
+
+#endif

@@ -1,0 +1,400 @@
+/* The tensor table (docs/FORMAT.md, "Tensor table") checked against the hyper-parameters, then
+ * the model's weights pointed at their data: F32 tensors in place in the file, F16 and BF16
+ * tensors converted once into m->owned_f32, so the engine only ever sees F32.
+ *
+ * The hyper-parameters decide which tensors must exist and their exact shapes ("slots"); each
+ * table entry must fill one slot, no slot twice, no slot left empty, and no two tensors may share
+ * bytes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "model_file_internal.h"
+
+enum { DTYPE_F32 = 0, DTYPE_F16 = 1, DTYPE_BF16 = 2 };
+enum { LAYOUT_ROW_MAJOR = 0, LAYOUT_PANEL16 = 1 };
+
+#define DATA_ALIGN 64
+#define MAX_DIMS 4
+/* The smallest entry: name length, empty name, dtype, layout, n_dims, one dim, offset, nbytes. */
+#define MIN_ENTRY_BYTES (4 + 4 + 4 + 4 + 8 + 8 + 8)
+#define N_EMBEDDING_TENSORS 5
+#define N_LAYER_TENSORS 12
+#define N_DENSE_TENSORS 2
+
+typedef struct {
+    sb_str name;
+    uint32_t dtype, layout, n_dims;
+    uint64_t dims[MAX_DIMS];
+    uint64_t offset, nbytes; /* within the data section; checked to lie inside it */
+} tensor_entry;
+
+/* What the hyper-parameters require of one tensor, and where the pointer to its data goes. */
+typedef struct {
+    char name[64];
+    uint32_t n_dims;
+    uint64_t dims[2];
+    uint32_t layout;
+    const float **dst;         /* NULL: the tensor must be absent (a Dense module without bias) */
+    const tensor_entry *entry; /* the table entry that fills the slot */
+} tensor_slot;
+
+/* Everything the step allocates for itself; freed before it returns. */
+typedef struct {
+    tensor_entry *entries;
+    size_t n_entries;
+    tensor_slot *slots;
+    tensor_slot **by_name; /* slots sorted by name, for matching entries */
+    size_t n_slots;
+} tensor_work;
+
+static const char *dtype_name(uint32_t dtype)
+{
+    return dtype == DTYPE_F32 ? "F32" : dtype == DTYPE_F16 ? "F16" : "BF16";
+}
+
+static const char *layout_name(uint32_t layout)
+{
+    return layout == LAYOUT_ROW_MAJOR ? "ROW_MAJOR" : "PANEL16";
+}
+
+static const char *format_dims(const uint64_t *dims, uint32_t n_dims, char out[96])
+{
+    size_t used = (size_t)snprintf(out, 96, "[");
+    for (uint32_t d = 0; d < n_dims && used < 96; d++)
+        used += (size_t)snprintf(out + used, 96 - used, "%s%llu", d ? "," : "",
+                                 (unsigned long long)dims[d]);
+    if (used < 96)
+        snprintf(out + used, 96 - used, "]");
+    return out;
+}
+
+/* ---- the table --------------------------------------------------------------------------------- */
+
+static int parse_entry(sb_cursor *c, uint64_t index, tensor_entry *t, const sb_err *err)
+{
+    const uint8_t *name;
+    bool ok = sb_take_u32(c, &t->name.len) && sb_take(c, t->name.len, &name) &&
+              sb_take_u32(c, &t->dtype) && sb_take_u32(c, &t->layout) && sb_take_u32(c, &t->n_dims);
+    if (ok)
+        t->name.ptr = (const char *)name;
+    if (ok && (t->n_dims < 1 || t->n_dims > MAX_DIMS)) {
+        char shown[64];
+        return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s has %u dimensions, expected 1 to %d"
+                       SB_DAMAGED, sb_printable(t->name, shown), t->n_dims, MAX_DIMS);
+    }
+    for (uint32_t d = 0; ok && d < t->n_dims; d++)
+        ok = sb_take_u64(c, &t->dims[d]);
+    ok = ok && sb_take_u64(c, &t->offset) && sb_take_u64(c, &t->nbytes);
+    if (!ok)
+        return sb_fail(err, SBERT_ERR_CORRUPT,
+                       "tensor table entry %llu runs past the end of the table" SB_DAMAGED,
+                       (unsigned long long)index);
+    return SBERT_OK;
+}
+
+/* What can be checked of an entry without knowing which tensor it is. */
+static int check_entry(const tensor_entry *t, uint64_t data_size, const sb_err *err)
+{
+    char name[64];
+    if (t->dtype > DTYPE_BF16)
+        return sb_fail(err, SBERT_ERR_UNSUPPORTED,
+                       "tensor %s has dtype %u, this libsbert reads 0 (F32), 1 (F16) and 2 (BF16)",
+                       sb_printable(t->name, name), t->dtype);
+    if (t->layout > LAYOUT_PANEL16)
+        return sb_fail(err, SBERT_ERR_UNSUPPORTED,
+                       "tensor %s has layout %u, this libsbert reads 0 (ROW_MAJOR) and 1 (PANEL16)",
+                       sb_printable(t->name, name), t->layout);
+    if (t->offset % DATA_ALIGN != 0 || t->offset > data_size || t->nbytes > data_size - t->offset)
+        return sb_fail(err, SBERT_ERR_CORRUPT,
+                       "tensor %s: %llu bytes at offset %llu do not lie at a multiple of %d inside "
+                       "the %llu-byte data section" SB_DAMAGED, sb_printable(t->name, name),
+                       (unsigned long long)t->nbytes, (unsigned long long)t->offset, DATA_ALIGN,
+                       (unsigned long long)data_size);
+    return SBERT_OK;
+}
+
+static int compare_offsets(const void *a, const void *b)
+{
+    const tensor_entry *x = a, *y = b;
+    return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* Sorts the entries by offset and refuses any two that share a byte. */
+static int check_overlaps(tensor_entry *entries, size_t n, const sb_err *err)
+{
+    qsort(entries, n, sizeof *entries, compare_offsets);
+    for (size_t i = 1; i < n; i++) {
+        const tensor_entry *prev = &entries[i - 1], *next = &entries[i];
+        if (next->offset - prev->offset < prev->nbytes) {
+            char a[64], b[64];
+            return sb_fail(err, SBERT_ERR_CORRUPT, "tensors %s and %s overlap" SB_DAMAGED,
+                           sb_printable(prev->name, a), sb_printable(next->name, b));
+        }
+    }
+    return SBERT_OK;
+}
+
+static int read_table(tensor_work *w, const sb_tensor_section *s, const sb_err *err)
+{
+    if (s->n_tensors > s->table_size / MIN_ENTRY_BYTES)
+        return sb_fail(err, SBERT_ERR_CORRUPT,
+                       "the header counts %llu tensors, more than the %llu-byte tensor table can "
+                       "hold" SB_DAMAGED, (unsigned long long)s->n_tensors,
+                       (unsigned long long)s->table_size);
+    w->n_entries = (size_t)s->n_tensors;
+    if (!(w->entries = calloc(w->n_entries ? w->n_entries : 1, sizeof *w->entries)))
+        return sb_fail(err, SBERT_ERR_NO_MEMORY, "out of memory reading the tensor table");
+
+    sb_cursor c = {s->table, s->table_size};
+    for (size_t i = 0; i < w->n_entries; i++) {
+        int rc = parse_entry(&c, i, &w->entries[i], err);
+        if (rc == SBERT_OK)
+            rc = check_entry(&w->entries[i], s->data_size, err);
+        if (rc != SBERT_OK)
+            return rc;
+    }
+    if (c.left != 0)
+        return sb_fail(err, SBERT_ERR_CORRUPT,
+                       "%llu bytes follow the last of the %zu tensor table entries" SB_DAMAGED,
+                       (unsigned long long)c.left, w->n_entries);
+    return check_overlaps(w->entries, w->n_entries, err);
+}
+
+/* ---- the slots: the tensors the hyper-parameters require --------------------------------------- */
+
+static tensor_slot *set_slot(tensor_slot *s, const float **dst, uint32_t layout, uint64_t rows,
+                             uint64_t cols)
+{
+    s->dst = dst;
+    s->layout = layout;
+    s->dims[0] = rows;
+    s->dims[1] = cols;
+    s->n_dims = cols ? 2 : 1;
+    return s + 1;
+}
+
+static tensor_slot *embedding_slots(tensor_slot *s, sbert_model *m)
+{
+    const sb_hparams *hp = &m->hp;
+    const char *const names[N_EMBEDDING_TENSORS] = {
+        "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+        "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight",
+        "embeddings.LayerNorm.bias"};
+    for (int i = 0; i < N_EMBEDDING_TENSORS; i++)
+        snprintf(s[i].name, sizeof s[i].name, "%s", names[i]);
+    s = set_slot(s, &m->word_emb, LAYOUT_ROW_MAJOR, hp->vocab_size, hp->hidden);
+    s = set_slot(s, &m->pos_emb, LAYOUT_ROW_MAJOR, hp->max_positions, hp->hidden);
+    s = set_slot(s, &m->type_emb, LAYOUT_ROW_MAJOR, hp->type_vocab_size, hp->hidden);
+    s = set_slot(s, &m->emb_ln_w, LAYOUT_ROW_MAJOR, hp->hidden, 0);
+    return set_slot(s, &m->emb_ln_b, LAYOUT_ROW_MAJOR, hp->hidden, 0);
+}
+
+static tensor_slot *layer_slots(tensor_slot *s, sb_layer *ly, int l, const sb_hparams *hp)
+{
+    const int h = hp->hidden, ffn = hp->intermediate;
+    ly->qkv = (sb_linear){.n_out = 3 * h, .n_in = h};
+    ly->attn_out = (sb_linear){.n_out = h, .n_in = h};
+    ly->ffn_up = (sb_linear){.n_out = ffn, .n_in = h};
+    ly->ffn_down = (sb_linear){.n_out = h, .n_in = ffn};
+    const struct {
+        const char *suffix;
+        const float **dst;
+        uint32_t layout;
+        uint64_t rows, cols;
+    } tensors[N_LAYER_TENSORS] = {
+        {"attention.qkv.weight", &ly->qkv.weight, LAYOUT_PANEL16, 3 * h, h},
+        {"attention.qkv.bias", &ly->qkv.bias, LAYOUT_ROW_MAJOR, 3 * h, 0},
+        {"attention.output.dense.weight", &ly->attn_out.weight, LAYOUT_PANEL16, h, h},
+        {"attention.output.dense.bias", &ly->attn_out.bias, LAYOUT_ROW_MAJOR, h, 0},
+        {"attention.output.LayerNorm.weight", &ly->attn_ln_w, LAYOUT_ROW_MAJOR, h, 0},
+        {"attention.output.LayerNorm.bias", &ly->attn_ln_b, LAYOUT_ROW_MAJOR, h, 0},
+        {"intermediate.dense.weight", &ly->ffn_up.weight, LAYOUT_PANEL16, ffn, h},
+        {"intermediate.dense.bias", &ly->ffn_up.bias, LAYOUT_ROW_MAJOR, ffn, 0},
+        {"output.dense.weight", &ly->ffn_down.weight, LAYOUT_PANEL16, h, ffn},
+        {"output.dense.bias", &ly->ffn_down.bias, LAYOUT_ROW_MAJOR, h, 0},
+        {"output.LayerNorm.weight", &ly->ffn_ln_w, LAYOUT_ROW_MAJOR, h, 0},
+        {"output.LayerNorm.bias", &ly->ffn_ln_b, LAYOUT_ROW_MAJOR, h, 0},
+    };
+    for (int i = 0; i < N_LAYER_TENSORS; i++) {
+        snprintf(s->name, sizeof s->name, "encoder.layer.%d.%s", l, tensors[i].suffix);
+        s = set_slot(s, tensors[i].dst, tensors[i].layout, tensors[i].rows, tensors[i].cols);
+    }
+    return s;
+}
+
+static tensor_slot *dense_slots(tensor_slot *s, sb_dense *dense, int j, bool has_bias)
+{
+    sb_linear *linear = &dense->linear;
+    snprintf(s->name, sizeof s->name, "dense.%d.weight", j);
+    s = set_slot(s, &linear->weight, LAYOUT_PANEL16, linear->n_out, linear->n_in);
+    snprintf(s->name, sizeof s->name, "dense.%d.bias", j);
+    return set_slot(s, has_bias ? &linear->bias : NULL, LAYOUT_ROW_MAJOR, linear->n_out, 0);
+}
+
+static int compare_slot_names(const void *a, const void *b)
+{
+    return strcmp((*(tensor_slot *const *)a)->name, (*(tensor_slot *const *)b)->name);
+}
+
+static int build_slots(tensor_work *w, sbert_model *m, const bool dense_has_bias[SB_MAX_DENSE],
+                       const sb_err *err)
+{
+    int n_layers = m->hp.n_layers;
+    w->n_slots = N_EMBEDDING_TENSORS + (size_t)n_layers * N_LAYER_TENSORS +
+                 (size_t)m->n_dense * N_DENSE_TENSORS;
+    m->layers = calloc((size_t)n_layers, sizeof *m->layers);
+    w->slots = calloc(w->n_slots, sizeof *w->slots);
+    w->by_name = calloc(w->n_slots, sizeof *w->by_name);
+    if (!m->layers || !w->slots || !w->by_name)
+        return sb_fail(err, SBERT_ERR_NO_MEMORY, "out of memory for the model's %d layers",
+                       n_layers);
+
+    tensor_slot *s = embedding_slots(w->slots, m);
+    for (int l = 0; l < n_layers; l++)
+        s = layer_slots(s, &m->layers[l], l, &m->hp);
+    for (int j = 0; j < m->n_dense; j++)
+        s = dense_slots(s, &m->dense[j], j, dense_has_bias[j]);
+
+    for (size_t i = 0; i < w->n_slots; i++)
+        w->by_name[i] = &w->slots[i];
+    qsort(w->by_name, w->n_slots, sizeof *w->by_name, compare_slot_names);
+    return SBERT_OK;
+}
+
+static tensor_slot *find_slot(const tensor_work *w, sb_str name)
+{
+    size_t lo = 0, hi = w->n_slots;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *slot_name = w->by_name[mid]->name;
+        size_t slot_len = strlen(slot_name);
+        int order = memcmp(name.ptr, slot_name, name.len < slot_len ? name.len : slot_len);
+        if (order == 0)
+            order = (name.len > slot_len) - (name.len < slot_len);
+        if (order == 0)
+            return w->by_name[mid];
+        if (order < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+/* ---- matching entries to slots ----------------------------------------------------------------- */
+
+static uint64_t expected_nbytes(const tensor_slot *s, uint32_t dtype)
+{
+    uint64_t element = dtype == DTYPE_F32 ? 4 : 2;
+    if (s->layout == LAYOUT_PANEL16) /* rows padded to whole panels of SB_PANEL */
+        return (s->dims[0] + SB_PANEL - 1) / SB_PANEL * SB_PANEL * s->dims[1] * element;
+    return s->n_dims == 2 ? s->dims[0] * s->dims[1] * element : s->dims[0] * element;
+}
+
+static int fill_slot(tensor_slot *s, const tensor_entry *t, const sb_err *err)
+{
+    if (!s->dst)
+        return sb_fail(err, SBERT_ERR_CORRUPT,
+                       "tensor %s is present but its Dense module has no bias" SB_DAMAGED, s->name);
+    if (s->entry)
+        return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s appears twice" SB_DAMAGED, s->name);
+    if (t->n_dims != s->n_dims || memcmp(t->dims, s->dims, s->n_dims * sizeof s->dims[0]) != 0) {
+        char got[96], want[96];
+        return sb_fail(err, SBERT_ERR_SHAPE, "tensor %s: shape %s, expected %s: convert the model "
+                       "again", s->name, format_dims(t->dims, t->n_dims, got),
+                       format_dims(s->dims, s->n_dims, want));
+    }
+    if (t->layout != s->layout)
+        return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s: layout %s, expected %s" SB_DAMAGED,
+                       s->name, layout_name(t->layout), layout_name(s->layout));
+    uint64_t nbytes = expected_nbytes(s, t->dtype);
+    if (t->nbytes != nbytes)
+        return sb_fail(err, SBERT_ERR_CORRUPT,
+                       "tensor %s: %llu bytes, but its shape, %s dtype and layout need %llu"
+                       SB_DAMAGED, s->name, (unsigned long long)t->nbytes, dtype_name(t->dtype),
+                       (unsigned long long)nbytes);
+    s->entry = t;
+    return SBERT_OK;
+}
+
+static int match_entries(tensor_work *w, const sb_err *err)
+{
+    for (size_t i = 0; i < w->n_entries; i++) {
+        const tensor_entry *t = &w->entries[i];
+        tensor_slot *s = find_slot(w, t->name);
+        if (!s) {
+            char name[64];
+            return sb_fail(err, SBERT_ERR_CORRUPT,
+                           "unknown tensor %s (or one the hyper-parameters do not ask for)"
+                           SB_DAMAGED, sb_printable(t->name, name));
+        }
+        int rc = fill_slot(s, t, err);
+        if (rc != SBERT_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < w->n_slots; i++)
+        if (w->slots[i].dst && !w->slots[i].entry)
+            return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s is missing" SB_DAMAGED,
+                           w->slots[i].name);
+    return SBERT_OK;
+}
+
+/* ---- pointing the weights at their data -------------------------------------------------------- */
+
+/* Converted tensors start on 64-byte boundaries in owned_f32, like tensors in the file. */
+static uint64_t converted_floats(const tensor_entry *t)
+{
+    uint64_t floats = t->nbytes / 2, per_line = DATA_ALIGN / sizeof(float);
+    return (floats + per_line - 1) / per_line * per_line;
+}
+
+static int bind_weights(sbert_model *m, const tensor_work *w, const uint8_t *data,
+                        const sb_err *err)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < w->n_slots; i++)
+        if (w->slots[i].entry && w->slots[i].entry->dtype != DTYPE_F32)
+            total += converted_floats(w->slots[i].entry);
+    if (total > 0 && !(m->owned_f32 = sb_alloc_aligned(total * sizeof(float))))
+        return sb_fail(err, SBERT_ERR_NO_MEMORY,
+                       "out of memory converting the F16/BF16 weights to %llu bytes of F32",
+                       (unsigned long long)(total * sizeof(float)));
+
+    float *next = m->owned_f32;
+    for (size_t i = 0; i < w->n_slots; i++) {
+        const tensor_entry *t = w->slots[i].entry;
+        if (!t)
+            continue;
+        const void *src = data + t->offset; /* 64-byte aligned: the section and offset are */
+        if (t->dtype == DTYPE_F32) {
+            *w->slots[i].dst = src;
+            continue;
+        }
+        if (t->dtype == DTYPE_F16)
+            sb_f16_to_f32(src, next, (size_t)(t->nbytes / 2));
+        else
+            sb_bf16_to_f32(src, next, (size_t)(t->nbytes / 2));
+        *w->slots[i].dst = next;
+        next += converted_floats(t);
+    }
+    return SBERT_OK;
+}
+
+int sb_load_tensors(sbert_model *m, const sb_tensor_section *s,
+                    const bool dense_has_bias[SB_MAX_DENSE], const sb_err *err)
+{
+    tensor_work w = {0};
+    int rc = read_table(&w, s, err);
+    if (rc == SBERT_OK)
+        rc = build_slots(&w, m, dense_has_bias, err);
+    if (rc == SBERT_OK)
+        rc = match_entries(&w, err);
+    if (rc == SBERT_OK)
+        rc = bind_weights(m, &w, s->data, err);
+    free(w.entries);
+    free(w.slots);
+    free(w.by_name);
+    return rc;
+}

@@ -1,0 +1,277 @@
+/* The tokenizer pipeline (see tokenizer.h): it runs the stages in tokenizer/ in Hugging Face's
+ * order. One encode call:
+ *
+ *   1. UTF-8: check the input (SB_UTF8_REJECT) or replace ill-formed bytes (SB_UTF8_REPLACE)
+ *   2. sentence-transformers' strip / lower-case             (opts->st_prepare)
+ *   3. split the raw text at added tokens (normalized = false)
+ *   4. per piece between them: normalizer, then split at added tokens (normalized = true),
+ *      then per remaining piece: pre-tokenizer, then the model per word
+ *   5. truncate the text's ids, add the prefix and suffix ids
+ *
+ * Nothing is allocated per call once the scratch has grown to the largest text seen. With
+ * truncation, tokenizing stops as soon as enough ids exist. */
+#include "tokenizer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sbert.h"
+#include "tokenizer/internal.h"
+#include "utf8.h"
+
+int sb_grow(void **data, size_t *cap, size_t need, size_t elem)
+{
+    size_t c = *cap ? *cap : 64;
+    while (c < need) {
+        if (c > SIZE_MAX / 2 / elem)
+            return SBERT_ERR_NO_MEMORY;
+        c *= 2;
+    }
+    void *p = realloc(*data, c * elem);
+    if (!p)
+        return SBERT_ERR_NO_MEMORY;
+    *data = p;
+    *cap = c;
+    return SBERT_OK;
+}
+
+static int fail(char *err, size_t err_size, int rc, const char *fmt, ...)
+{
+    if (err && err_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* ---- creation -------------------------------------------------------------------------------- */
+
+sb_tok_scratch *sb_tok_scratch_create(void) { return calloc(1, sizeof(sb_tok_scratch)); }
+
+void sb_tok_scratch_free(sb_tok_scratch *s)
+{
+    if (!s)
+        return;
+    free(s->repaired.data);
+    free(s->prepared.data);
+    free(s->normalized.data);
+    free(s->marks.data);
+    free(s->raw_splits.data);
+    free(s->norm_splits.data);
+    free(s->words.data);
+    free(s->hashes.data);
+    free(s->ids.data);
+    free(s);
+}
+
+/* What this build implements of the configurable stages; NULL when all of cfg is supported. */
+static const char *unsupported_stage(const sb_tokenizer_config *cfg)
+{
+    if (cfg->model != SB_TOK_WORDPIECE)
+        return "the Unigram model";
+    if (cfg->normalizer != SB_NORM_NONE && cfg->normalizer != SB_NORM_BERT)
+        return "the Precompiled normalizer";
+    if (cfg->pretokenizer != SB_PRETOK_BERT)
+        return "this pre-tokenizer";
+    return NULL;
+}
+
+/* Arrays the config promises but does not have, and ids that cannot be. */
+static const char *invalid_config(const sb_tokenizer_config *cfg)
+{
+    if (!cfg->vocab && cfg->vocab_size)
+        return "no vocab";
+    if (cfg->unk_id < 0 || (uint32_t)cfg->unk_id >= cfg->vocab_size)
+        return "unk_id outside the vocabulary";
+    if ((!cfg->prefix_ids && cfg->n_prefix) || (!cfg->suffix_ids && cfg->n_suffix))
+        return "no prefix or suffix ids";
+    if (cfg->n_added && (!cfg->added_content || !cfg->added_id || !cfg->added_lstrip ||
+                         !cfg->added_rstrip || !cfg->added_single_word || !cfg->added_normalized))
+        return "missing added-token arrays";
+    if (cfg->wp_prefix.len && !cfg->wp_prefix.ptr)
+        return "no WordPiece prefix";
+    return NULL;
+}
+
+int sb_tokenizer_create(const sb_tokenizer_config *cfg, sb_tokenizer **out, char *err,
+                        size_t err_size)
+{
+    if (!cfg || !out)
+        return fail(err, err_size, SBERT_ERR_INVALID_ARGUMENT, "tokenizer: NULL argument");
+    *out = NULL;
+    const char *what = invalid_config(cfg);
+    if (what)
+        return fail(err, err_size, SBERT_ERR_CORRUPT, "tokenizer: %s", what);
+    what = unsupported_stage(cfg);
+    if (what)
+        return fail(err, err_size, SBERT_ERR_UNSUPPORTED, "tokenizer: %s is not supported yet",
+                    what);
+
+    sb_tokenizer *tok = calloc(1, sizeof *tok);
+    sb_tok_scratch *scratch = sb_tok_scratch_create();
+    int rc = tok && scratch ? SBERT_OK : SBERT_ERR_NO_MEMORY;
+    if (rc == SBERT_OK) {
+        tok->cfg = *cfg;
+        tok->wp_prefix_hash =
+            sb_hash_bytes(SB_HASH_INIT, (const uint8_t *)cfg->wp_prefix.ptr, cfg->wp_prefix.len);
+        sb_normalizer_init(tok);
+        rc = sb_vocab_build(&tok->vocab, cfg->vocab, cfg->vocab_size);
+    }
+    if (rc == SBERT_OK)
+        rc = sb_added_build(&tok->added_raw, tok, false, scratch);
+    if (rc == SBERT_OK)
+        rc = sb_added_build(&tok->added_norm, tok, true, scratch);
+    sb_tok_scratch_free(scratch);
+    if (rc != SBERT_OK) {
+        sb_tokenizer_free(tok);
+        return fail(err, err_size, rc, "tokenizer: %s", sbert_strerror(rc));
+    }
+    *out = tok;
+    return SBERT_OK;
+}
+
+void sb_tokenizer_free(sb_tokenizer *tok)
+{
+    if (!tok)
+        return;
+    sb_vocab_free(&tok->vocab);
+    sb_added_free(&tok->added_raw);
+    sb_added_free(&tok->added_norm);
+    free(tok);
+}
+
+/* ---- encoding -------------------------------------------------------------------------------- */
+
+static int encode_word(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t *word, size_t n)
+{
+    switch (tok->cfg.model) {
+    case SB_TOK_WORDPIECE:
+        return sb_wordpiece_word(tok, s, word, n);
+    default:
+        return SBERT_ERR_UNSUPPORTED;
+    }
+}
+
+/* Pre-tokenizes normalized text and runs the model on each word, until `limit` ids exist. */
+static int encode_normalized(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t *text,
+                             size_t n, size_t limit)
+{
+    s->words.len = 0;
+    int rc = sb_pretokenize(tok, s, text, n);
+    for (size_t w = 0; w < s->words.len && rc == SBERT_OK && s->ids.len < limit; w++) {
+        const sb_split word = s->words.data[w];
+        rc = encode_word(tok, s, text + word.start, word.end - word.start);
+    }
+    return rc;
+}
+
+/* Normalizes one piece of raw text (between added tokens) and encodes it. */
+static int encode_piece(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t *text, size_t n,
+                        size_t limit)
+{
+    const uint8_t *norm;
+    size_t norm_len;
+    int rc = sb_normalize(tok, s, text, n, &norm, &norm_len);
+    if (rc == SBERT_OK)
+        rc = sb_added_split(&tok->added_norm, norm, norm_len, &s->norm_splits);
+    for (size_t i = 0; i < s->norm_splits.len && rc == SBERT_OK && s->ids.len < limit; i++) {
+        const sb_split sp = s->norm_splits.data[i];
+        rc = sp.id >= 0 ? sb_push_id(&s->ids, sp.id)
+                        : encode_normalized(tok, s, norm + sp.start, sp.end - sp.start, limit);
+    }
+    return rc;
+}
+
+/* The text's ids (no special tokens) into s->ids, at most `limit` of them. */
+static int encode_text(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t *text, size_t n,
+                       size_t limit)
+{
+    s->ids.len = 0;
+    int rc = sb_added_split(&tok->added_raw, text, n, &s->raw_splits);
+    for (size_t i = 0; i < s->raw_splits.len && rc == SBERT_OK && s->ids.len < limit; i++) {
+        const sb_split sp = s->raw_splits.data[i];
+        rc = sp.id >= 0 ? sb_push_id(&s->ids, sp.id)
+                        : encode_piece(tok, s, text + sp.start, sp.end - sp.start, limit);
+    }
+    if (s->ids.len > limit)
+        s->ids.len = limit;
+    return rc;
+}
+
+/* Steps 1 and 2: the text the pipeline sees, in *text / *n (the input or a scratch buffer). */
+static int prepare_text(const sb_tokenizer *tok, sb_tok_scratch *s, const sb_tok_options *opts,
+                        const uint8_t **text, size_t *n, char *err, size_t err_size)
+{
+    const size_t bad = sb_utf8_find_invalid(*text, *n);
+    if (bad < *n) {
+        if (opts->utf8 != SB_UTF8_REPLACE)
+            return fail(err, err_size, SBERT_ERR_INVALID_UTF8,
+                        "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad, (*text)[bad]);
+        if (*n > SIZE_MAX / 3 || SB_RESERVE(s->repaired, 3 * *n) != SBERT_OK)
+            return fail(err, err_size, SBERT_ERR_NO_MEMORY, "out of memory");
+        s->repaired.len = sb_utf8_replace_invalid(*text, *n, s->repaired.data);
+        *text = s->repaired.data;
+        *n = s->repaired.len;
+    }
+    if (!opts->st_prepare)
+        return SBERT_OK;
+    size_t start, end;
+    sb_py_strip(*text, *n, &start, &end);
+    *text += start;
+    *n = end - start;
+    if (!tok->cfg.st_do_lower_case)
+        return SBERT_OK;
+    const int rc = sb_py_lower(*text, *n, &s->prepared);
+    if (rc != SBERT_OK)
+        return fail(err, err_size, rc, "lower-casing: %s", sbert_strerror(rc));
+    *text = s->prepared.data;
+    *n = s->prepared.len;
+    return SBERT_OK;
+}
+
+/* memcpy, which must not see the NULL arrays of empty lists */
+static void copy_ids(int32_t *dst, const int32_t *src, size_t n)
+{
+    if (n)
+        memcpy(dst, src, n * sizeof *dst);
+}
+
+int sb_tokenizer_encode(const sb_tokenizer *tok, sb_tok_scratch *scratch, const char *text,
+                        size_t len, const sb_tok_options *opts, int32_t *ids, size_t capacity,
+                        size_t *n_ids, char *err, size_t err_size)
+{
+    if (!tok || !scratch || !opts || !n_ids || (!text && len) || (!ids && capacity))
+        return fail(err, err_size, SBERT_ERR_INVALID_ARGUMENT, "tokenize: NULL argument");
+    *n_ids = 0;
+    const sb_tokenizer_config *cfg = &tok->cfg;
+    const size_t n_special = opts->add_special ? (size_t)cfg->n_prefix + cfg->n_suffix : 0;
+    if (opts->max_tokens && opts->max_tokens < n_special)
+        return fail(err, err_size, SBERT_ERR_INVALID_ARGUMENT,
+                    "max_tokens %zu leaves no room for the %zu special tokens", opts->max_tokens,
+                    n_special);
+    const size_t limit = opts->max_tokens ? opts->max_tokens - n_special : SIZE_MAX;
+
+    const uint8_t *t = text ? (const uint8_t *)text : (const uint8_t *)"";
+    size_t n = len;
+    int rc = prepare_text(tok, scratch, opts, &t, &n, err, err_size);
+    if (rc != SBERT_OK)
+        return rc;
+    rc = encode_text(tok, scratch, t, n, limit);
+    if (rc != SBERT_OK)
+        return fail(err, err_size, rc, "tokenize: %s", sbert_strerror(rc));
+
+    const size_t n_text = scratch->ids.len;
+    *n_ids = n_special + n_text;
+    if (*n_ids > capacity)
+        return fail(err, err_size, SBERT_ERR_BUFFER_TOO_SMALL,
+                    "%zu ids do not fit in a buffer of %zu", *n_ids, capacity);
+    const size_t n_prefix = opts->add_special ? cfg->n_prefix : 0;
+    copy_ids(ids, opts->add_special ? cfg->prefix_ids : NULL, n_prefix);
+    copy_ids(ids + n_prefix, scratch->ids.data, n_text);
+    copy_ids(ids + n_prefix + n_text, cfg->suffix_ids, n_special - n_prefix);
+    return SBERT_OK;
+}

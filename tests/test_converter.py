@@ -1,0 +1,684 @@
+#!/usr/bin/env python3
+"""Tests of tools/convert_safetensors.py. Run from the repository root:
+
+    python3 tests/test_converter.py
+
+The converter runs as a subprocess, as the Makefile runs it, and its output is read back with the
+small .sbert reader below, written from docs/FORMAT.md and sharing no code with the converter.
+Only the f16/bf16 rounding functions are imported directly, to check them bit by bit.
+"""
+
+import base64
+import json
+import math
+import os
+import pickle
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+import zipfile
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONVERTER = os.path.join(ROOT, "tools", "convert_safetensors.py")
+MODELS = os.path.join(ROOT, "tests", "data", "models")
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from convert_safetensors import f32_to_bf16, f32_to_f16  # noqa: E402
+
+
+# --- an independent reader of .sbert files --------------------------------------------------
+
+HEADER = struct.Struct("<8sII9QII")
+ELEMENT = {0: ("f", 4), 1: ("e", 2), 2: ("H", 2)}  # dtype -> struct code, size (bf16 as u16)
+
+
+class Sbert:
+    def __init__(self, path):
+        with open(path, "rb") as f:
+            self.raw = f.read()
+        (self.magic, self.version, self.header_size, self.file_size, self.kv_offset, self.kv_size,
+         self.n_kv, self.table_offset, self.table_size, self.n_tensors, self.data_offset,
+         self.data_size, self.checksum, self.reserved) = HEADER.unpack_from(self.raw)
+        self.kv, pos = {}, self.kv_offset
+        for _ in range(self.n_kv):
+            key, pos = self._str(pos)
+            (kind,), pos = struct.unpack_from("<I", self.raw, pos), pos + 4
+            self.kv[key], pos = self._value(kind, pos)
+        assert pos == self.kv_offset + self.kv_size
+        self.tensors, pos = {}, self.table_offset
+        for _ in range(self.n_tensors):
+            name, pos = self._str(pos)
+            dtype, layout, n_dims = struct.unpack_from("<III", self.raw, pos)
+            fields = struct.unpack_from(f"<{n_dims + 2}Q", self.raw, pos + 12)
+            pos += 12 + 8 * (n_dims + 2)
+            self.tensors[name] = {"dtype": dtype, "layout": layout, "shape": list(fields[:-2]),
+                                  "offset": fields[-2], "nbytes": fields[-1]}
+        assert pos == self.table_offset + self.table_size
+
+    def _str(self, pos):
+        (n,) = struct.unpack_from("<I", self.raw, pos)
+        return self.raw[pos + 4:pos + 4 + n].decode(), pos + 4 + n
+
+    def _value(self, kind, pos):
+        if kind in (1, 2, 3, 4):
+            (v,) = struct.unpack_from("<" + " Iifi"[kind], self.raw, pos)
+            return (kind, bool(v) if kind == 4 else v), pos + 4
+        (n,) = struct.unpack_from("<I", self.raw, pos)
+        pos += 4
+        if kind == 5:
+            return (kind, self.raw[pos:pos + n].decode()), pos + n
+        if kind == 9:
+            return (kind, self.raw[pos:pos + n]), pos + n
+        if kind in (6, 7):
+            return (kind, list(struct.unpack_from(f"<{n}{'if'[kind - 6]}", self.raw, pos))), \
+                pos + 4 * n
+        assert kind == 8
+        items = []
+        for _ in range(n):
+            s, pos = self._str(pos)
+            items.append(s)
+        return (kind, items), pos
+
+    def value(self, key):
+        return self.kv[key][1]
+
+    def matrix(self, name):
+        """The tensor's values as a list of rows (a vector is one row), in its logical order."""
+        t = self.tensors[name]
+        code, size = ELEMENT[t["dtype"]]
+        start = self.data_offset + t["offset"]
+        flat = struct.unpack_from(f"<{t['nbytes'] // size}{code}", self.raw, start)
+        if t["dtype"] == 2:
+            flat = struct.unpack(f"<{len(flat)}f", struct.pack(f"<{len(flat)}I",
+                                                               *(h << 16 for h in flat)))
+        rows, cols = t["shape"] if len(t["shape"]) == 2 else (1, t["shape"][0])
+        if t["layout"] == 1:  # PANEL16: (n, k) at ((n // 16) * cols + k) * 16 + n % 16
+            return [[flat[((n // 16) * cols + k) * 16 + n % 16] for k in range(cols)]
+                    for n in range(rows)]
+        return [list(flat[n * cols:(n + 1) * cols]) for n in range(rows)]
+
+
+def to_f32(rows):
+    """Python floats rounded to float32, as written to a file."""
+    return [list(struct.unpack(f"<{len(r)}f", struct.pack(f"<{len(r)}f", *r))) for r in rows]
+
+
+def first_difference(a, b):
+    """Where two matrices (lists of rows) differ, or None; cheap where assertEqual's diff of
+    thousands of floats would take minutes."""
+    if [len(row) for row in a] != [len(row) for row in b]:
+        return "shapes differ"
+    return next(((n, k, x, y) for n, (row_a, row_b) in enumerate(zip(a, b))
+                 for k, (x, y) in enumerate(zip(row_a, row_b)) if x != y), None)
+
+
+def safetensors_header(path):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n)), 8 + n
+
+
+def safetensors_rows(path, name):
+    header, start = safetensors_header(path)
+    entry = header[name]
+    begin, end = entry["data_offsets"]
+    with open(path, "rb") as f:
+        f.seek(start + begin)
+        flat = struct.unpack(f"<{(end - begin) // 4}f", f.read(end - begin))
+    cols = entry["shape"][-1]
+    return [list(flat[i:i + cols]) for i in range(0, len(flat), cols)]
+
+
+def write_safetensors(path, tensors, header_edit=None):
+    """F32 tensors {name: rows} in the safetensors layout; header_edit may corrupt the header."""
+    header, blobs, offset = {}, [], 0
+    for name, rows in tensors.items():
+        data = struct.pack(f"<{sum(map(len, rows))}f", *(v for row in rows for v in row))
+        shape = [len(rows), len(rows[0])] if len(rows) > 1 else [len(rows[0])]
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def edit_safetensors_header(path, edit):
+    """Rewrite the header of a safetensors file with edit(header), which changes the dict or
+    returns a new one; the data block stays."""
+    header, start = safetensors_header(path)
+    with open(path, "rb") as f:
+        data = f.read()[start:]
+    header = edit(header) or header
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data)
+
+
+def split_safetensors(path, directory):
+    """Store a safetensors file as two shards and a model.safetensors.index.json in directory."""
+    header, start = safetensors_header(path)
+    with open(path, "rb") as f:
+        data = f.read()[start:]
+    names = sorted(k for k in header if k != "__metadata__")
+    weight_map = {}
+    for shard, part in (("model-00001-of-00002.safetensors", names[::2]),
+                        ("model-00002-of-00002.safetensors", names[1::2])):
+        shard_header, blobs, offset = {}, [], 0
+        for name in part:
+            begin, end = header[name]["data_offsets"]
+            shard_header[name] = dict(header[name], data_offsets=[offset, offset + end - begin])
+            blobs.append(data[begin:end])
+            offset += end - begin
+            weight_map[name] = shard
+        text = json.dumps(shard_header).encode()
+        with open(os.path.join(directory, shard), "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": weight_map}, f)
+
+
+def edit_json(path, edit):
+    """Rewrite a JSON file with edit(value), which changes it or returns a new one."""
+    with open(path) as f:
+        value = json.load(f)
+    value = edit(value) or value
+    with open(path, "w") as f:
+        json.dump(value, f)
+
+
+# --- reference roundings: exact arithmetic on Python floats ----------------------------------
+
+def round_bits(x, mantissa_bits, exponent_bits):
+    """IEEE binary encoding of float x with the given field widths, round half to even."""
+    bias = (1 << (exponent_bits - 1)) - 1
+    sign = (1 << (mantissa_bits + exponent_bits)) if math.copysign(1, x) < 0 else 0
+    inf = ((1 << exponent_bits) - 1) << mantissa_bits
+    x = abs(x)
+    if math.isinf(x):
+        return sign | inf
+    _, e = math.frexp(x)  # x = m * 2**e, 0.5 <= m < 1
+    exponent = max(e - 1 + bias, 1)  # biased exponent of the result, subnormals use 1
+    q = round(x * 2.0 ** (mantissa_bits - (exponent - bias)))  # Python's round(): half to even
+    if exponent == 1 and q < (1 << mantissa_bits):
+        return sign | q  # subnormal (or zero)
+    if q == 2 << mantissa_bits:
+        exponent, q = exponent + 1, 1 << mantissa_bits
+    if exponent >= (1 << exponent_bits) - 1:
+        return sign | inf
+    return sign | (exponent << mantissa_bits) | (q - (1 << mantissa_bits))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def run_converter(model_dir, out, *options):
+    proc = subprocess.run([sys.executable, CONVERTER, model_dir, out, *options],
+                          capture_output=True, text=True)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+class ConverterTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="test_converter.")
+        self.addCleanup(shutil.rmtree, self.tmp)
+
+    def model(self, name="ko-tiny", drop=("pytorch_model.bin",)):
+        """A private copy of a test model directory, without the files in `drop`."""
+        path = os.path.join(self.tmp, f"{name}-{len(os.listdir(self.tmp))}")
+        shutil.copytree(os.path.join(MODELS, name), path)
+        for file in drop:
+            os.remove(os.path.join(path, file))
+        return path
+
+    def convert(self, model_dir, *options):
+        out = os.path.join(self.tmp, f"out-{len(os.listdir(self.tmp))}.sbert")
+        code, stdout, stderr = run_converter(model_dir, out, "--quiet", *options)
+        self.assertEqual((code, stdout, stderr), (0, "", ""))
+        return out
+
+    def assertSameBytes(self, path_a, path_b):
+        with open(path_a, "rb") as a, open(path_b, "rb") as b:
+            a, b = a.read(), b.read()
+        if a != b:
+            first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            self.fail(f"{path_a} and {path_b} differ from byte {first}")
+
+    def assertRefused(self, model_dir, *expected):
+        """The conversion fails cleanly: exit 1, one line on stderr naming the problem."""
+        out = os.path.join(self.tmp, "refused.sbert")
+        code, stdout, stderr = run_converter(model_dir, out)
+        self.assertEqual(code, 1, stderr)
+        self.assertEqual(stdout, "")
+        self.assertRegex(stderr, r"^convert_safetensors: error: [^\n]+\n$")
+        for text in expected:
+            self.assertIn(text, stderr)
+        self.assertFalse(os.path.exists(out) or os.path.exists(out + ".partial"))
+
+
+class TestIdentity(ConverterTest):
+    def test_safetensors_and_pytorch_bin_give_identical_files(self):
+        for name in ("ko-tiny", "minilm-tiny"):
+            with self.subTest(name):
+                from_safetensors = self.convert(self.model(name, drop=["pytorch_model.bin"]))
+                from_bin = self.convert(self.model(name, drop=["model.safetensors"]))
+                self.assertSameBytes(from_safetensors, from_bin)
+
+    def test_vocab_txt_gives_the_same_tokenizer_as_tokenizer_json(self):
+        for name in ("ko-tiny", "minilm-tiny"):
+            with self.subTest(name):
+                with_json = self.convert(self.model(name))
+                without = self.convert(self.model(name, drop=["pytorch_model.bin",
+                                                              "tokenizer.json"]))
+                self.assertSameBytes(with_json, without)
+
+
+    def test_prefixed_and_sharded_safetensors_give_identical_files(self):
+        reference = self.convert(self.model())
+        prefixed = self.model()
+        edit_safetensors_header(os.path.join(prefixed, "model.safetensors"), lambda h: {
+            k if k == "__metadata__" else "roberta." + k: v for k, v in h.items()})
+        self.assertIn("roberta.pooler.dense.weight",
+                      safetensors_header(os.path.join(prefixed, "model.safetensors"))[0])
+        self.assertSameBytes(reference, self.convert(prefixed))
+        sharded = self.model(drop=["pytorch_model.bin", "model.safetensors"])
+        split_safetensors(os.path.join(MODELS, "ko-tiny", "model.safetensors"), sharded)
+        self.assertSameBytes(reference, self.convert(sharded))
+
+
+class TestLayout(ConverterTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="test_converter.")
+        for name, dtype in (("ko-tiny", "f32"), ("ko-tiny", "f16"), ("ko-tiny", "bf16"),
+                            ("minilm-tiny", "f32")):
+            code, _, stderr = run_converter(os.path.join(MODELS, name),
+                                            os.path.join(cls.dir, f"{name}-{dtype}.sbert"),
+                                            "--quiet", "--dtype", dtype)
+            assert code == 0, stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def sbert(self, name, dtype="f32"):
+        return Sbert(os.path.join(self.dir, f"{name}-{dtype}.sbert"))
+
+    def test_header_and_sections(self):
+        f = self.sbert("ko-tiny")
+        self.assertEqual((f.magic, f.version, f.header_size, f.kv_offset, f.reserved),
+                         (b"SBERTMF\0", 1, 96, 96, 0))
+        self.assertEqual(f.file_size, len(f.raw))
+        self.assertEqual(f.table_offset, f.kv_offset + f.kv_size)
+        self.assertEqual(f.data_offset % 64, 0)
+        self.assertGreaterEqual(f.data_offset, f.table_offset + f.table_size)
+        self.assertEqual(f.raw[f.table_offset + f.table_size:f.data_offset],
+                         bytes(f.data_offset - f.table_offset - f.table_size))
+        self.assertEqual(f.data_size, f.file_size - f.data_offset)
+        end = 0
+        for t in f.tensors.values():
+            self.assertEqual(t["offset"] % 64, 0)
+            self.assertGreaterEqual(t["offset"], end)
+            end = t["offset"] + t["nbytes"]
+        self.assertLessEqual(end, f.data_size)
+
+    def test_checksum_covers_header_and_key_values(self):
+        f = self.sbert("ko-tiny")
+        head = bytearray(f.raw[:f.data_offset])
+        head[88:92] = bytes(4)
+        self.assertEqual(zlib.crc32(head), f.checksum)
+        head[f.kv_offset + f.kv_size // 2] ^= 0x01
+        self.assertNotEqual(zlib.crc32(head), f.checksum)
+
+    def test_key_values_of_ko_tiny(self):
+        f = self.sbert("ko-tiny")
+        expected = {
+            "general.architecture": "roberta", "general.name": "random-ko-sroberta-seed11",
+            "encoder.vocab_size": 32000, "encoder.hidden_size": 64, "encoder.num_layers": 2,
+            "encoder.num_heads": 4, "encoder.intermediate_size": 128,
+            "encoder.max_position_embeddings": 514, "encoder.type_vocab_size": 1,
+            "encoder.hidden_act": "gelu", "encoder.pad_token_id": 1,
+            "encoder.position_offset": 2, "tokenizer.model": "wordpiece",
+            "tokenizer.unk_id": 3, "tokenizer.pad_id": 1, "tokenizer.prefix_ids": [0],
+            "tokenizer.suffix_ids": [2], "tokenizer.added.id": [0, 1, 2, 3, 4],
+            "tokenizer.added.special": [1] * 5, "tokenizer.added.normalized": [0] * 5,
+            "tokenizer.normalizer": "bert", "tokenizer.pretokenizer": "bert",
+            "tokenizer.bert.lowercase": False, "tokenizer.bert.strip_accents": False,
+            "tokenizer.bert.clean_text": True, "tokenizer.bert.handle_chinese_chars": True,
+            "tokenizer.wordpiece.prefix": "##",
+            "tokenizer.wordpiece.max_input_chars_per_word": 100,
+            "pipeline.max_seq_length": 128, "pipeline.do_lower_case": False,
+            "pooling.mean": True, "pooling.cls": False, "pooling.max": False,
+            "pooling.include_prompt": True, "dense.count": 0, "normalize": False,
+            "similarity": "cosine", "prompts.names": [], "prompts.default": "",
+        }
+        for key, value in expected.items():
+            self.assertEqual(f.value(key), value, key)
+        self.assertAlmostEqual(f.value("encoder.layer_norm_eps"), 1e-5)
+        vocab = f.value("tokenizer.vocab")
+        self.assertEqual((len(vocab), vocab[:5]), (32000, ["[CLS]", "[PAD]", "[SEP]", "[UNK]",
+                                                          "[MASK]"]))
+
+    def test_key_values_of_minilm_tiny(self):
+        f = self.sbert("minilm-tiny")
+        for key, value in {"general.architecture": "bert", "encoder.position_offset": 0,
+                           "encoder.type_vocab_size": 2, "tokenizer.prefix_ids": [101],
+                           "tokenizer.suffix_ids": [102], "tokenizer.pad_id": 0,
+                           "tokenizer.unk_id": 100, "tokenizer.bert.lowercase": True,
+                           "tokenizer.bert.strip_accents": True, "normalize": True,
+                           "pipeline.max_seq_length": 256}.items():
+            self.assertEqual(f.value(key), value, key)
+
+    def test_tensor_table(self):
+        f = self.sbert("ko-tiny", "f16")
+        per_layer = ["attention.qkv.weight", "attention.qkv.bias",
+                     "attention.output.dense.weight", "attention.output.dense.bias",
+                     "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
+                     "intermediate.dense.weight", "intermediate.dense.bias",
+                     "output.dense.weight", "output.dense.bias",
+                     "output.LayerNorm.weight", "output.LayerNorm.bias"]
+        self.assertEqual(list(f.tensors), [
+            "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+            "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight",
+            "embeddings.LayerNorm.bias"] + [f"encoder.layer.{i}.{n}" for i in range(2)
+                                            for n in per_layer])
+        for name, t in f.tensors.items():
+            matrix = name.endswith(".weight") and "LayerNorm" not in name
+            self.assertEqual(t["dtype"], 1 if matrix else 0, name)
+            paneled = matrix and "embeddings" not in name
+            self.assertEqual(t["layout"], int(paneled), name)
+        self.assertEqual(f.tensors["encoder.layer.1.attention.qkv.weight"]["shape"], [192, 64])
+        self.assertEqual(f.tensors["encoder.layer.1.attention.qkv.bias"]["shape"], [192])
+        self.assertEqual(f.tensors["encoder.layer.0.output.dense.weight"]["shape"], [64, 128])
+
+    def test_panel16_round_trips_to_the_original_weights(self):
+        f = self.sbert("ko-tiny")
+        source = os.path.join(MODELS, "ko-tiny", "model.safetensors")
+        p = "encoder.layer.1."
+        qkv = [row for x in ("query", "key", "value")
+               for row in safetensors_rows(source, f"{p}attention.self.{x}.weight")]
+        self.assertIsNone(first_difference(f.matrix(p + "attention.qkv.weight"), qkv))
+        bias = [v for x in ("query", "key", "value")
+                for v in safetensors_rows(source, f"{p}attention.self.{x}.bias")[0]]
+        self.assertIsNone(first_difference(f.matrix(p + "attention.qkv.bias"), [bias]))
+        for name in ("intermediate.dense.weight", "output.dense.weight",
+                     "output.LayerNorm.weight"):
+            self.assertIsNone(first_difference(f.matrix(p + name),
+                                               safetensors_rows(source, p + name)), name)
+
+    def test_f16_and_bf16_are_within_rounding_of_f32(self):
+        # Half a unit in the last place, and half the smallest subnormal.
+        for dtype, mantissa_bits, tiny in (("f16", 10, 2.0 ** -25), ("bf16", 7, 2.0 ** -134)):
+            exact, rounded = self.sbert("ko-tiny"), self.sbert("ko-tiny", dtype)
+            for name, t in rounded.tensors.items():
+                for row_a, row_b in zip(exact.matrix(name), rounded.matrix(name)):
+                    for a, b in zip(row_a, row_b):
+                        if t["dtype"] == 0:
+                            self.assertEqual(a, b, name)  # LayerNorm and biases stay f32
+                        else:
+                            half_ulp = 2.0 ** (math.frexp(a)[1] - 2 - mantissa_bits)
+                            self.assertLessEqual(abs(a - b), max(half_ulp, tiny), name)
+
+
+class TestRounding(unittest.TestCase):
+    """f32 -> f16 / bf16 bit patterns against an exact round-half-to-even reference."""
+
+    def patterns(self):
+        rng = random.Random(7)
+        ties = [0x3F801000, 0x3F803000, 0x3F808000, 0x3F818000, 0x33000000, 0x33800000,
+                0x387FE000, 0x387FF000, 0x477FE000, 0x7F7FFFFF, 0x7F800000, 0x00000001]
+        near_f16 = [rng.randrange(0x32000000, 0x477FF000) for _ in range(20000)]
+        return [p | s for p in ties + near_f16 + [rng.getrandbits(31) for _ in range(20000)]
+                for s in (0, 0x80000000)]
+
+    def test_bf16_rounds_to_nearest_even(self):
+        bits = [p for p in self.patterns() if (p & 0x7FFFFFFF) <= 0x7F800000]  # NaN: below
+        floats = struct.unpack(f"<{len(bits)}f", struct.pack(f"<{len(bits)}I", *bits))
+        got = struct.unpack(f"<{len(bits)}H", f32_to_bf16(struct.pack(f"<{len(bits)}I", *bits)))
+        for b, x, h in zip(bits, floats, got):
+            self.assertEqual(h, round_bits(x, 7, 8), hex(b))
+        nans = struct.pack("<2I", 0x7FC00001, 0xFFFFFFFF)
+        self.assertEqual(struct.unpack("<2H", f32_to_bf16(nans)), (0x7FC0, 0x7FC0))
+
+    def test_f16_rounds_to_nearest_even(self):
+        bits = [p for p in self.patterns() if (p & 0x7FFFFFFF) < 0x477FF000]  # f16 range
+        floats = struct.unpack(f"<{len(bits)}f", struct.pack(f"<{len(bits)}I", *bits))
+        got = struct.unpack(f"<{len(bits)}H", f32_to_f16(struct.pack(f"<{len(bits)}I", *bits)))
+        for b, x, h in zip(bits, floats, got):
+            self.assertEqual(h, round_bits(x, 10, 5), hex(b))
+
+    def test_f16_overflow_is_an_error(self):
+        with self.assertRaises(OverflowError):
+            f32_to_f16(struct.pack("<f", 65520.0))
+
+
+class TestPickleSafety(ConverterTest):
+    """pytorch_model.bin pickles may name any global; only tensor rebuilding is allowed."""
+
+    def bin_model(self, pickle_bytes):
+        model = self.model(drop=["model.safetensors", "pytorch_model.bin"])
+        with zipfile.ZipFile(os.path.join(model, "pytorch_model.bin"), "w") as z:
+            z.writestr("archive/data.pkl", pickle_bytes)
+            z.writestr("archive/version", "3\n")
+        return model
+
+    def payloads(self, marker):
+        """Pickles that create `marker` when unpickled: os.system via GLOBAL (protocol 2) and
+        builtins.exec via STACK_GLOBAL (protocol 4)."""
+        def text(s):  # SHORT_BINUNICODE
+            return b"\x8c" + bytes([len(s)]) + s.encode()
+        command = f"touch {marker}"
+        code = f"open({marker!r}, 'w').close()"
+        return {
+            "os.system": b"\x80\x02cos\nsystem\n" + text(command) + b"\x85R.",
+            "builtins.exec": b"\x80\x04" + text("builtins") + text("exec") + b"\x93" +
+                             text(code) + b"\x85R.",
+        }
+
+    def test_payloads_are_live(self):
+        """The payloads do run under a plain unpickler, so the test below means something."""
+        for name, payload in self.payloads(os.path.join(self.tmp, "live")).items():
+            with self.subTest(name):
+                pickle.loads(payload)
+                self.assertTrue(os.path.exists(os.path.join(self.tmp, "live")))
+                os.remove(os.path.join(self.tmp, "live"))
+
+    def test_foreign_globals_are_refused_without_running(self):
+        marker = os.path.join(self.tmp, "pwned")
+        for name, payload in self.payloads(marker).items():
+            with self.subTest(name):
+                self.assertRefused(self.bin_model(payload), f"global {name}", "refusing")
+                self.assertFalse(os.path.exists(marker))
+
+    def test_legacy_non_zip_bin_is_refused(self):
+        model = self.model(drop=["model.safetensors", "pytorch_model.bin"])
+        with open(os.path.join(model, "pytorch_model.bin"), "wb") as f:
+            f.write(pickle.dumps({"a": 1}))
+        self.assertRefused(model, "not a zip archive")
+
+
+class TestMalformedInputs(ConverterTest):
+    def st(self, model):
+        return os.path.join(model, "model.safetensors")
+
+    def test_truncated_safetensors_header(self):
+        model = self.model()
+        with open(self.st(model), "wb") as f:
+            f.write(b"\x10\x00\x00")
+        self.assertRefused(model, "truncated")
+
+    def test_header_length_past_the_end(self):
+        model = self.model()
+        with open(self.st(model), "r+b") as f:
+            f.write(struct.pack("<Q", 1 << 40))
+        self.assertRefused(model, "runs past the end")
+
+    def test_header_json_garbage(self):
+        model = self.model()
+        with open(self.st(model), "r+b") as f:
+            f.seek(8)
+            f.write(b"{garbage")
+        self.assertRefused(model, "not valid JSON")
+
+    def test_data_offsets_out_of_range(self):
+        model = self.model()
+        name = "encoder.layer.1.output.dense.weight"
+        edit_safetensors_header(self.st(model), lambda h: h[name].update(
+            data_offsets=[h[name]["data_offsets"][0] + 10**9, h[name]["data_offsets"][1] + 10**9]))
+        self.assertRefused(model, name, "outside the data block")
+
+    def test_wrong_dtype(self):
+        model = self.model()
+        name = "embeddings.word_embeddings.weight"
+        edit_safetensors_header(self.st(model), lambda h: h[name].update(dtype="I32"))
+        self.assertRefused(model, name, "dtype I32")
+
+    def test_missing_tensor(self):
+        model = self.model()
+        name = "encoder.layer.0.attention.self.key.bias"
+        edit_safetensors_header(self.st(model), lambda h: h.pop(name))
+        self.assertRefused(model, name, "missing")
+
+    def test_misshaped_tensor(self):
+        model = self.model()
+        name = "encoder.layer.1.intermediate.dense.weight"
+        edit_safetensors_header(self.st(model), lambda h: h[name].update(shape=[64, 128]))
+        self.assertRefused(model, name, "shape [64,128], expected [128,64]")
+
+    def test_unsupported_config(self):
+        for key, value, message in (("model_type", "mpnet", "model_type 'mpnet'"),
+                                    ("hidden_act", "silu", "hidden_act 'silu'"),
+                                    ("position_embedding_type", "relative_key",
+                                     "position_embedding_type 'relative_key'"),
+                                    ("num_attention_heads", 5, "not a multiple")):
+            with self.subTest(key):
+                model = self.model()
+                edit_json(os.path.join(model, "config.json"), lambda c: c.update({key: value}))
+                self.assertRefused(model, message)
+
+    def test_unknown_module_type(self):
+        model = self.model()
+        edit_json(os.path.join(model, "modules.json"), lambda m: m.append(
+            {"idx": 2, "name": "2", "path": "2_LayerNorm",
+             "type": "sentence_transformers.models.LayerNorm"}))
+        self.assertRefused(model, "module type sentence_transformers.models.LayerNorm")
+
+    def test_unsupported_pooling_mode(self):
+        model = self.model()
+        edit_json(os.path.join(model, "1_Pooling", "config.json"),
+                  lambda c: c.update(pooling_mode_attention=True))
+        self.assertRefused(model, "pooling_mode_attention")
+
+    def test_missing_config_json(self):
+        model = self.model(drop=["pytorch_model.bin", "config.json"])
+        self.assertRefused(model, "config.json: not found")
+
+    def test_no_weights(self):
+        self.assertRefused(self.model(drop=["pytorch_model.bin", "model.safetensors"]),
+                           "no weights found")
+
+    def test_usage_error_exits_2(self):
+        self.assertEqual(run_converter(MODELS, "x.sbert", "--dtype", "f64")[0], 2)
+
+
+class TestPipeline(ConverterTest):
+    def test_dense_normalize_and_prompts(self):
+        model = self.model()
+        rng = random.Random(3)
+        weight = [[rng.uniform(-1, 1) for _ in range(64)] for _ in range(40)]
+        bias = [rng.uniform(-1, 1) for _ in range(40)]
+        os.mkdir(os.path.join(model, "2_Dense"))
+        write_safetensors(os.path.join(model, "2_Dense", "model.safetensors"),
+                          {"linear.weight": weight, "linear.bias": [bias]})
+        with open(os.path.join(model, "2_Dense", "config.json"), "w") as f:
+            json.dump({"in_features": 64, "out_features": 40, "bias": True,
+                       "activation_function": "torch.nn.modules.activation.Tanh"}, f)
+        edit_json(os.path.join(model, "modules.json"), lambda m: m.extend([
+            {"idx": 2, "name": "2", "path": "2_Dense",
+             "type": "sentence_transformers.models.Dense"},
+            {"idx": 3, "name": "3", "path": "3_Normalize",
+             "type": "sentence_transformers.models.Normalize"}]))
+        edit_json(os.path.join(model, "config_sentence_transformers.json"), lambda c: c.update(
+            prompts={"query": "질문: ", "passage": ""}, default_prompt_name="query",
+            similarity_fn_name="dot"))
+        f = Sbert(self.convert(model))
+        for key, value in {"dense.count": 1, "dense.0.in_features": 64,
+                           "dense.0.out_features": 40, "dense.0.activation": "tanh",
+                           "dense.0.has_bias": True, "normalize": True, "similarity": "dot",
+                           "prompts.names": ["query", "passage"],
+                           "prompts.texts": ["질문: ", ""], "prompts.default": "query"}.items():
+            self.assertEqual(f.value(key), value, key)
+        t = f.tensors["dense.0.weight"]
+        self.assertEqual((t["layout"], t["shape"], t["nbytes"]), (1, [40, 64], 48 * 64 * 4))
+        self.assertIsNone(first_difference(f.matrix("dense.0.weight"), to_f32(weight)))
+        self.assertIsNone(first_difference(f.matrix("dense.0.bias"), to_f32([bias])))
+        start = f.data_offset + t["offset"]
+        padding = [f.raw[start + 4 * (((n // 16) * 64 + k) * 16 + n % 16):][:4]
+                   for n in range(40, 48) for k in range(64)]
+        self.assertEqual(set(padding), {bytes(4)})
+
+    def test_unigram_tokenizers(self):
+        """XLM-R style (Precompiled + Replace, Metaspace) and the older Pegasus / XLM-R style
+        (Precompiled, WhitespaceSplit + Metaspace with add_prefix_space)."""
+        pieces = [["<s>", 0.0], ["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0], ["\u2581a", -1.5],
+                  ["b", -2.25]]
+        charsmap = bytes(range(7))
+        precompiled = {"type": "Precompiled",
+                       "precompiled_charsmap": base64.b64encode(charsmap).decode()}
+        xlmr = {
+            "added_tokens": [{"id": 6, "content": "<mask>", "single_word": False, "lstrip": True,
+                              "rstrip": False, "normalized": False, "special": True}],
+            "normalizer": {"type": "Sequence", "normalizers": [
+                precompiled, {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]},
+            "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581",
+                              "prepend_scheme": "always", "split": True},
+            "post_processor": {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0]},
+            "model": {"type": "Unigram", "unk_id": 3, "vocab": pieces},
+        }
+        pegasus = dict(xlmr, normalizer=precompiled, pre_tokenizer={
+            "type": "Sequence", "pretokenizers": [
+                {"type": "WhitespaceSplit"},
+                {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}]},
+            post_processor={"type": "TemplateProcessing", "single": [
+                {"Sequence": {"id": "A", "type_id": 0}},
+                {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+                "special_tokens": {"</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]}}})
+        for name, tokenizer, expected in (
+                ("xlmr", xlmr, {"tokenizer.replace.patterns": ["  +"],
+                                "tokenizer.replace.contents": [" "],
+                                "tokenizer.pretokenizer": "metaspace",
+                                "tokenizer.prefix_ids": [0]}),
+                ("pegasus", pegasus, {"tokenizer.replace.patterns": [],
+                                      "tokenizer.pretokenizer": "whitespace",
+                                      "tokenizer.prefix_ids": []})):
+            with self.subTest(name):
+                model = self.model()
+                with open(os.path.join(model, "tokenizer.json"), "w") as f:
+                    json.dump(tokenizer, f)
+                f = Sbert(self.convert(model))
+                expected.update({
+                    "tokenizer.model": "unigram", "tokenizer.unk_id": 3,
+                    "tokenizer.vocab": [p for p, _ in pieces] + ["<mask>"],
+                    "tokenizer.scores": [s for _, s in pieces], "tokenizer.suffix_ids": [2],
+                    "tokenizer.normalizer": "precompiled",
+                    "tokenizer.precompiled_charsmap": charsmap,
+                    "tokenizer.metaspace.replacement": "\u2581",
+                    "tokenizer.metaspace.prepend_scheme": "always",
+                    "tokenizer.metaspace.split": True, "tokenizer.added.lstrip": [1]})
+                for key, value in expected.items():
+                    self.assertEqual(f.value(key), value, key)
+
+    def test_progress_summary_line(self):
+        out = os.path.join(self.tmp, "summary.sbert")
+        code, stdout, stderr = run_converter(os.path.join(MODELS, "ko-tiny"), out)
+        self.assertEqual((code, stdout), (0, ""))
+        self.assertRegex(stderr, r"^convert_safetensors: wrote .*summary\.sbert \(roberta, "
+                                 r"29 tensors, [\d.]+ MB, f32\) in [\d.]+ s\n$")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,272 @@
+/* The compute kernels against double-precision references, on every instruction set this machine
+ * has (scalar, AVX2, AVX-512 as available).
+ *
+ * Tolerances:
+ *   GEMM        |got - ref| <= 2e-6 * sum_k |a_k w_k| (+ the same for bias and residual terms):
+ *               float accumulation over K terms; 1 and 2 threads must agree bit for bit.
+ *   activations |got - ref| <= 1e-6 |ref| + 1e-35 (the absolute part covers flushed underflows).
+ *   layernorm, softmax, dot, axpy: 1e-5 relative to the row's scale. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kernels/kernels.h"
+
+static unsigned long long rng_state = 0x9E3779B97F4A7C15ull;
+static float uniform(float lo, float hi) /* xorshift64*, reproducible */
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    const double u = (double)((rng_state * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+    return (float)(lo + (hi - lo) * u);
+}
+
+static float *random_floats(size_t n, float lo, float hi)
+{
+    float *p = malloc(n * sizeof *p);
+    for (size_t i = 0; i < n; i++) p[i] = uniform(lo, hi);
+    return p;
+}
+
+static double act_ref(double x, sb_activation act)
+{
+    switch (act) {
+    case SB_ACT_GELU_ERF: return 0.5 * x * erfc(-x / sqrt(2.0));
+    case SB_ACT_GELU_TANH: /* 0.5 x (1 + tanh(y)), written so that x << 0 keeps its digits */
+        return x / (1.0 + exp(-2.0 * sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    case SB_ACT_RELU: return x > 0 ? x : 0;
+    case SB_ACT_TANH: return tanh(x);
+    case SB_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    default: return x;
+    }
+}
+
+/* GELU-tanh for x < 0 is about x exp(-2y), y = sqrt(2/pi)(x + 0.044715 x^3): the float rounding of
+ * y is multiplied by |2y|, so its relative error is allowed to grow by |2y| / 4. */
+static double tanh_gelu_amplification(double x)
+{
+    return x >= 0 ? 0 : fabs(2.0 * sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)) / 4;
+}
+
+/* ---- GEMM ------------------------------------------------------------------------------------ */
+
+/* Row-major W[n][k] into PANEL16 (docs/FORMAT.md), rows past n zero. */
+static float *pack_panel16(const float *w, int n, int k)
+{
+    const int panels = (n + 15) / 16;
+    float *p = calloc((size_t)panels * 16 * (k > 0 ? k : 1), sizeof *p);
+    for (int j = 0; j < n; j++)
+        for (int kk = 0; kk < k; kk++) p[((size_t)(j / 16) * k + kk) * 16 + j % 16] = w[(size_t)j * k + kk];
+    return p;
+}
+
+typedef struct {
+    int m, n, k;
+    int with_bias;
+    sb_activation act;
+    enum { RES_NONE, RES_SEPARATE, RES_ALIASED } residual;
+} gemm_case;
+
+static int check_gemm_case(const gemm_case *t, int n_threads_max)
+{
+    const int m = t->m, n = t->n, k = t->k;
+    const size_t lda = (size_t)k + 3, ldc = (size_t)n + 5, ldr = t->residual == RES_ALIASED ? ldc : (size_t)n + 1;
+    float *a = random_floats((size_t)m * lda, -1, 1);
+    float *w = random_floats((size_t)n * (k > 0 ? k : 1), -1, 1);
+    float *bias = t->with_bias ? random_floats((size_t)n, -1, 1) : NULL;
+    float *res = t->residual == RES_NONE ? NULL : random_floats((size_t)m * ldr, -2, 2);
+    float *panels = pack_panel16(w, n, k);
+    const sb_linear lin = { .weight = panels, .bias = bias, .n_out = n, .n_in = k };
+    float *c[2];
+    float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(2) * sizeof(float));
+    int ok = 1;
+
+    for (int run = 0; run < 2; run++) {
+        const int threads = run == 0 ? 1 : n_threads_max;
+        c[run] = malloc((size_t)m * ldc * sizeof(float));
+        for (size_t i = 0; i < (size_t)m * ldc; i++) c[run][i] = NAN;
+        const float *r = res;
+        if (t->residual == RES_ALIASED) {
+            memcpy(c[run], res, (size_t)m * ldc * sizeof(float));
+            r = c[run];
+        }
+        sb_gemm(a, lda, m, &lin, c[run], ldc, t->act, r, ldr, scratch, threads);
+    }
+
+    double worst = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double sum = 0, mag = 0;
+            for (int kk = 0; kk < k; kk++) {
+                const double p = (double)a[(size_t)i * lda + kk] * w[(size_t)j * k + kk];
+                sum += p;
+                mag += fabs(p);
+            }
+            if (bias) sum += bias[j], mag += fabs(bias[j]);
+            double ref = act_ref(sum, t->act);
+            mag = fabs(ref) + mag; /* the activations used here have slope <= ~1.13 */
+            if (res) ref += res[(size_t)i * ldr + j], mag += fabs(res[(size_t)i * ldr + j]);
+            const double err = fabs(c[0][(size_t)i * ldc + j] - ref) / (mag + 1e-30);
+            if (!(err <= worst)) worst = err; /* also catches NaN */
+        }
+    ok &= worst <= 2e-6;
+    CHECK(worst <= 2e-6, "%s m=%d n=%d k=%d bias=%d act=%d res=%d: error %.3g of the terms' magnitude",
+          sb_isa_name(sb_kernels_isa()), m, n, k, t->with_bias, (int)t->act, (int)t->residual, worst);
+
+    /* Columns past n in each row of C are padding the GEMM must not touch (unless aliased). */
+    int padding_kept = 1;
+    for (int i = 0; i < m && t->residual != RES_ALIASED; i++)
+        for (size_t j = (size_t)n; j < ldc; j++) padding_kept &= isnan(c[0][(size_t)i * ldc + j]);
+    CHECK(padding_kept, "m=%d n=%d k=%d: wrote past column n", m, n, k);
+
+    int same = 1;
+    for (int i = 0; i < m; i++)
+        same &= memcmp(c[0] + (size_t)i * ldc, c[1] + (size_t)i * ldc, (size_t)n * sizeof(float)) == 0;
+    CHECK(same, "%s m=%d n=%d k=%d: 1 and %d threads differ", sb_isa_name(sb_kernels_isa()), m, n, k,
+          n_threads_max);
+
+    free(a), free(w), free(bias), free(res), free(panels), free(c[0]), free(c[1]), free(scratch);
+    return ok;
+}
+
+static void test_gemm(void)
+{
+    /* Sizes around every blocking edge: tiles of 4/6/12 rows and 16/32 columns, kc = 256,
+     * mc = 64..192, nc = 512, plus the model's shapes at small m. */
+    static const int shapes[][3] = {
+        {1, 1, 1},     {1, 16, 1},    {2, 17, 3},    {3, 31, 5},     {5, 33, 7},
+        {7, 48, 16},   {12, 32, 256}, {13, 47, 257}, {25, 64, 300},  {37, 100, 600},
+        {1, 768, 768}, {16, 80, 768}, {64, 96, 768}, {130, 50, 513}, {200, 40, 70},
+        {3, 600, 20},  {5, 48, 3072}, {16, 2304, 8}, {2, 5, 0},
+    };
+    static const sb_activation acts[] = {
+        SB_ACT_GELU_ERF, SB_ACT_GELU_TANH, SB_ACT_RELU, SB_ACT_TANH, SB_ACT_SIGMOID,
+    };
+    const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
+    for (int s = 0; s < n_shapes; s++) {
+        const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        const gemm_case cases[] = {
+            {m, n, k, 0, SB_ACT_IDENTITY, RES_NONE},
+            {m, n, k, 1, acts[s % 5], RES_NONE},
+            {m, n, k, 1, SB_ACT_IDENTITY, RES_ALIASED},
+            {m, n, k, 1, acts[(s + 2) % 5], RES_SEPARATE},
+        };
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) check_gemm_case(&cases[c], 2);
+    }
+}
+
+/* ---- activations ----------------------------------------------------------------------------- */
+
+static void test_activations(void)
+{
+    static const sb_activation acts[] = {
+        SB_ACT_IDENTITY, SB_ACT_GELU_ERF, SB_ACT_GELU_TANH, SB_ACT_RELU, SB_ACT_TANH, SB_ACT_SIGMOID,
+    };
+    enum { N = 40003 }; /* odd: the last vector is partial */
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    for (int i = 0; i < N; i++) x[i] = -20.0f + 40.0f * (float)i / (N - 1);
+    x[0] = 0.0f, x[1] = -0.0f, x[2] = 1e-30f, x[3] = -1e-30f, x[4] = 1e-3f, x[5] = -5.65f;
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+        memcpy(y, x, N * sizeof *y);
+        sb_activate(y, N, acts[a]);
+        double worst = 0;
+        int at = 0;
+        for (int i = 0; i < N; i++) {
+            const double ref = act_ref(x[i], acts[a]);
+            double err = fabs(y[i] - ref) / (fabs(ref) + 1e-29);
+            if (acts[a] == SB_ACT_GELU_TANH) err /= 1 + tanh_gelu_amplification(x[i]);
+            if (!(err <= worst)) worst = err, at = i;
+        }
+        CHECK(worst <= 1e-6, "%s act %d: relative error %.3g at x = %.9g", sb_isa_name(sb_kernels_isa()),
+              (int)acts[a], worst, x[at]);
+    }
+    free(x), free(y);
+}
+
+/* ---- row ops --------------------------------------------------------------------------------- */
+
+static void test_layernorm(void)
+{
+    static const int sizes[] = {1, 5, 16, 17, 33, 768, 1001};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const int n = sizes[s];
+        float *x = random_floats((size_t)n, 1, 5), *w = random_floats((size_t)n, -2, 2);
+        float *b = random_floats((size_t)n, -1, 1), *y = malloc((size_t)n * sizeof *y);
+        memcpy(y, x, (size_t)n * sizeof *y);
+        sb_layernorm(y, w, b, n, 1e-5f);
+        double mean = 0, var = 0;
+        for (int i = 0; i < n; i++) mean += x[i];
+        mean /= n;
+        for (int i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+        var /= n;
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            const double norm = (x[i] - mean) / sqrt(var + 1e-5);
+            const double err = fabs(y[i] - (norm * w[i] + b[i])) / (fabs(norm * w[i]) + fabs(b[i]) + 1);
+            if (!(err <= worst)) worst = err;
+        }
+        CHECK(worst <= 1e-5, "%s layernorm n=%d: error %.3g", sb_isa_name(sb_kernels_isa()), n, worst);
+        free(x), free(w), free(b), free(y);
+    }
+}
+
+static void test_softmax(void)
+{
+    static const int sizes[] = {1, 7, 16, 128, 129};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const int n = sizes[s];
+        float *x = random_floats((size_t)n, -10, 10), *y = malloc((size_t)n * sizeof *y);
+        if (n > 2) x[n / 2] = -INFINITY; /* a masked position */
+        memcpy(y, x, (size_t)n * sizeof *y);
+        sb_softmax(y, n);
+        double max = -INFINITY, sum = 0, worst = 0;
+        for (int i = 0; i < n; i++) max = x[i] > max ? x[i] : max;
+        for (int i = 0; i < n; i++) sum += exp(x[i] - max);
+        for (int i = 0; i < n; i++) {
+            const double ref = exp(x[i] - max) / sum;
+            const double err = fabs(y[i] - ref) / (ref + 1e-30);
+            if (!(err <= worst) && ref > 1e-30) worst = err;
+        }
+        CHECK(worst <= 1e-5, "%s softmax n=%d: relative error %.3g", sb_isa_name(sb_kernels_isa()), n, worst);
+        if (n > 2) CHECK(y[n / 2] == 0.0f, "softmax of -inf is %g", y[n / 2]);
+        free(x), free(y);
+    }
+}
+
+static void test_dot_axpy(void)
+{
+    static const int sizes[] = {1, 3, 8, 16, 31, 64, 65, 768};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const int n = sizes[s];
+        float *a = random_floats((size_t)n, -1, 1), *b = random_floats((size_t)n, -1, 1);
+        float *y = malloc((size_t)n * sizeof *y);
+        memcpy(y, b, (size_t)n * sizeof *y);
+        double ref = 0, mag = 0;
+        for (int i = 0; i < n; i++) ref += (double)a[i] * b[i], mag += fabs((double)a[i] * b[i]);
+        const float d = sb_dot(a, b, n);
+        CHECK(fabs(d - ref) <= 1e-5 * mag, "%s dot n=%d: %g vs %g", sb_isa_name(sb_kernels_isa()), n, d, ref);
+        sb_axpy(y, 0.75f, a, n);
+        int ok = 1;
+        for (int i = 0; i < n; i++) ok &= fabs(y[i] - (b[i] + 0.75 * a[i])) <= 1e-6 * (fabs(b[i]) + fabs(a[i]));
+        CHECK(ok, "%s axpy n=%d", sb_isa_name(sb_kernels_isa()), n);
+        free(a), free(b), free(y);
+    }
+}
+
+int main(void)
+{
+    const sb_isa best = sb_kernels_isa();
+    printf("kernels: best instruction set here is %s\n", sb_isa_name(best));
+    for (int isa = SB_ISA_SCALAR; isa <= (int)best; isa++) {
+        CHECK(sb_kernels_set_isa((sb_isa)isa) == (sb_isa)isa, "cannot select %s", sb_isa_name((sb_isa)isa));
+        test_gemm();
+        test_activations();
+        test_layernorm();
+        test_softmax();
+        test_dot_axpy();
+    }
+    sb_kernels_set_isa(best);
+    return TEST_DONE();
+}

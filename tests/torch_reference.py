@@ -1,0 +1,278 @@
+"""An independent PyTorch reference for sentence-transformers BERT / RoBERTa encoders.
+
+Built from torch.nn modules only (nn.Embedding, nn.Linear, nn.LayerNorm, F.gelu, F.softmax):
+no `transformers`, no `sentence-transformers`, no code shared with libsbert or its converter.
+The forward pass mirrors Hugging Face's eager `RobertaModel` / `BertModel` line for line:
+
+  - embeddings: word + position + token type (always type 0), then LayerNorm;
+    RoBERTa position ids are HF's `create_position_ids_from_input_ids`:
+    cumsum of the non-pad mask, times the mask, plus pad_token_id, so token t of an unpadded
+    text gets pad_token_id + 1 + t and every pad gets pad_token_id; BERT uses 0..T-1;
+  - self-attention per head, scores / sqrt(d) plus the additive mask (1 - mask) * finfo.min,
+    softmax, post-LN residual blocks, exact erf GELU (or the tanh form / ReLU when the config
+    says so);
+  - sentence-transformers' Pooling (mean / cls / max over the attention mask) and Normalize.
+
+Weights are read from the model directory's model.safetensors with the stdlib (json, struct)
+and torch.frombuffer. Used by tests/check_fullsize.py (the judge of the C forward pass) and by
+bench/ (the PyTorch peer and the ONNX export).
+
+Needs Debian's PyTorch:  apt-get install -y python3-torch python3-numpy; run with /usr/bin/python3.
+"""
+
+import json
+import math
+import os
+import struct
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+    "U8": torch.uint8, "BOOL": torch.bool,
+}
+
+
+def read_safetensors(path):
+    """Returns {name: tensor} for every tensor of a .safetensors file (format: u64 header
+    length, JSON header {name: {dtype, shape, data_offsets}}, then the raw little-endian data)."""
+    with open(path, "rb") as f:
+        data = bytearray(f.read())  # bytearray: torch.frombuffer wants a writable buffer
+    (header_len,) = struct.unpack_from("<Q", data, 0)
+    header = json.loads(data[8:8 + header_len].decode("utf-8"))
+    base = 8 + header_len
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = SAFETENSORS_DTYPES[info["dtype"]]
+        begin, end = info["data_offsets"]
+        count = math.prod(info["shape"])
+        if count == 0:
+            tensors[name] = torch.empty(info["shape"], dtype=dtype)
+            continue
+        t = torch.frombuffer(data, dtype=dtype, count=count, offset=base + begin)
+        assert t.numel() * t.element_size() == end - begin, name
+        tensors[name] = t.reshape(info["shape"])
+    return tensors
+
+
+def _activation(name):
+    if name == "gelu":
+        return lambda x: F.gelu(x)                              # exact: x * Phi(x), erf form
+    if name in ("gelu_new", "gelu_pytorch_tanh"):
+        return lambda x: F.gelu(x, approximate="tanh")
+    if name == "relu":
+        return F.relu
+    raise ValueError(f"unsupported hidden_act {name!r}")
+
+
+# Module and attribute names follow Hugging Face's, so the checkpoint's state dict loads as is.
+
+class Embeddings(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        h = cfg["hidden_size"]
+        self.is_roberta = cfg["model_type"] in ("roberta", "xlm-roberta", "camembert")
+        self.pad_id = cfg.get("pad_token_id", 0)
+        self.word_embeddings = nn.Embedding(cfg["vocab_size"], h)
+        self.position_embeddings = nn.Embedding(cfg["max_position_embeddings"], h)
+        self.token_type_embeddings = nn.Embedding(cfg.get("type_vocab_size", 2), h)
+        self.LayerNorm = nn.LayerNorm(h, eps=cfg["layer_norm_eps"])
+
+    def forward(self, input_ids):
+        if self.is_roberta:
+            # transformers' create_position_ids_from_input_ids
+            mask = input_ids.ne(self.pad_id).int()
+            position_ids = (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + self.pad_id
+        else:
+            position_ids = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+        token_type_ids = torch.zeros_like(input_ids)
+        x = (self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
+             + self.position_embeddings(position_ids))
+        return self.LayerNorm(x)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        h = cfg["hidden_size"]
+        self.n_heads = cfg["num_attention_heads"]
+        self.head_dim = h // self.n_heads
+        self.query = nn.Linear(h, h)
+        self.key = nn.Linear(h, h)
+        self.value = nn.Linear(h, h)
+
+    def forward(self, x, additive_mask):
+        b, t, h = x.shape
+
+        def heads(y):  # [B, T, H] -> [B, heads, T, d]
+            return y.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
+
+        q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
+        probs = F.softmax(scores + additive_mask, dim=-1)
+        return torch.matmul(probs, v).transpose(1, 2).reshape(b, t, h)
+
+
+class DenseLayerNorm(nn.Module):
+    """HF's *SelfOutput / *Output: LayerNorm(dense(x) + residual)."""
+
+    def __init__(self, n_in, cfg):
+        super().__init__()
+        self.dense = nn.Linear(n_in, cfg["hidden_size"])
+        self.LayerNorm = nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
+
+    def forward(self, x, residual):
+        return self.LayerNorm(self.dense(x) + residual)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.self = SelfAttention(cfg)
+        self.output = DenseLayerNorm(cfg["hidden_size"], cfg)
+
+    def forward(self, x, additive_mask):
+        return self.output(self.self(x, additive_mask), x)
+
+
+class Intermediate(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.dense = nn.Linear(cfg["hidden_size"], cfg["intermediate_size"])
+        self.act = _activation(cfg.get("hidden_act", "gelu"))
+
+    def forward(self, x):
+        return self.act(self.dense(x))
+
+
+class Layer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.attention = Attention(cfg)
+        self.intermediate = Intermediate(cfg)
+        self.output = DenseLayerNorm(cfg["intermediate_size"], cfg)
+
+    def forward(self, x, additive_mask):
+        a = self.attention(x, additive_mask)
+        return self.output(self.intermediate(a), a)
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.layer = nn.ModuleList(Layer(cfg) for _ in range(cfg["num_hidden_layers"]))
+
+    def forward(self, x, additive_mask):
+        for layer in self.layer:
+            x = layer(x, additive_mask)
+        return x
+
+
+class Transformer(nn.Module):
+    """RobertaModel / BertModel without the pooler: input ids -> last hidden state."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.embeddings = Embeddings(cfg)
+        self.encoder = Encoder(cfg)
+
+    def forward(self, input_ids, attention_mask):
+        # HF's get_extended_attention_mask: 0 where attended, the dtype's minimum elsewhere.
+        m = attention_mask[:, None, None, :].to(self.embeddings.LayerNorm.weight.dtype)
+        additive_mask = (1.0 - m) * torch.finfo(m.dtype).min
+        return self.encoder(self.embeddings(input_ids), additive_mask)
+
+
+class SentenceEncoder(nn.Module):
+    """Transformer -> Pooling -> (Normalize): sentence-transformers' pipeline, ids in, vectors out."""
+
+    def __init__(self, cfg, pooling, normalize):
+        super().__init__()
+        self.transformer = Transformer(cfg)
+        self.pooling = pooling
+        self.normalize = normalize
+
+    def forward(self, input_ids, attention_mask):
+        tokens = self.transformer(input_ids, attention_mask)
+        mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+        if self.pooling == "mean":
+            v = (tokens * mask).sum(1) / torch.clamp(mask.sum(1), min=1e-9)
+        elif self.pooling == "cls":
+            v = tokens[:, 0]
+        elif self.pooling == "max":
+            v = (tokens + (1.0 - mask) * -1e9).max(1).values  # sentence-transformers' max pooling
+        else:
+            raise ValueError(self.pooling)
+        if self.normalize:
+            v = F.normalize(v, p=2, dim=1)
+        return v
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load(model_dir, dtype=torch.float32):
+    """Builds the SentenceEncoder of a sentence-transformers model directory (Transformer,
+    Pooling and optional Normalize modules; Dense modules are not supported) in eval mode."""
+    cfg = _read_json(os.path.join(model_dir, "config.json"))
+    modules = _read_json(os.path.join(model_dir, "modules.json"))
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+    if kinds[:2] != ["Transformer", "Pooling"] or set(kinds[2:]) - {"Normalize"}:
+        raise ValueError(f"unsupported pipeline {kinds}")
+    pool_cfg = _read_json(os.path.join(model_dir, modules[1]["path"], "config.json"))
+    modes = [m for m in ("mean", "cls", "max")
+             if pool_cfg.get(f"pooling_mode_{m}_tokens" if m != "cls" else "pooling_mode_cls_token")]
+    other = [k for k, v in pool_cfg.items() if k.startswith("pooling_mode_") and v
+             and k not in ("pooling_mode_mean_tokens", "pooling_mode_cls_token", "pooling_mode_max_tokens")]
+    if len(modes) != 1 or other:
+        raise ValueError(f"unsupported pooling {pool_cfg}")
+
+    model = SentenceEncoder(cfg, modes[0], "Normalize" in kinds)
+    weights = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    prefix = cfg["model_type"].replace("-", "_") + "."  # "roberta." / "bert." in some checkpoints
+    state = {}
+    for name, t in weights.items():
+        name = name[len(prefix):] if name.startswith(prefix) else name
+        if name.startswith("pooler.") or name.endswith("position_ids"):
+            continue  # the HF pooler is not part of a sentence-transformers pipeline
+        state[name] = t.to(torch.float32)
+    model.transformer.load_state_dict(state, strict=True)
+    model.max_seq_length = _read_json(os.path.join(model_dir, "sentence_bert_config.json"))["max_seq_length"]
+    model.pad_id = cfg.get("pad_token_id", 0)
+    return model.to(dtype).eval()
+
+
+def pad_batch(id_lists, pad_id):
+    """[list of id lists] -> (input_ids, attention_mask), int64 [B, longest], right-padded."""
+    longest = max(len(ids) for ids in id_lists)
+    input_ids = torch.full((len(id_lists), longest), pad_id, dtype=torch.int64)
+    attention_mask = torch.zeros((len(id_lists), longest), dtype=torch.int64)
+    for i, ids in enumerate(id_lists):
+        input_ids[i, :len(ids)] = torch.tensor(ids, dtype=torch.int64)
+        attention_mask[i, :len(ids)] = 1
+    return input_ids, attention_mask
+
+
+@torch.inference_mode()
+def encode_ids(model, id_lists, batch_size=32, sort_by_length=True):
+    """Sentence vectors for token-id lists, as a float tensor [N, dim] in input order.
+    sort_by_length=True batches as sentence-transformers does (longest first, so each batch
+    pads little); False keeps the input order, so batches mix short and long texts."""
+    order = list(range(len(id_lists)))
+    if sort_by_length:
+        order.sort(key=lambda i: -len(id_lists[i]))
+    out = [None] * len(id_lists)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        input_ids, attention_mask = pad_batch([id_lists[i] for i in chunk], model.pad_id)
+        vectors = model(input_ids, attention_mask)
+        for row, i in enumerate(chunk):
+            out[i] = vectors[row]
+    return torch.stack(out)

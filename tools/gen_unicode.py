@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Generates libsbert/unicode_tables.c: the per-code-point Unicode data of the tokenizer.
+
+    apt-get install unicode-data librust-unicode-categories-dev
+    python3 tools/gen_unicode.py /usr/share/unicode \\
+        /usr/share/cargo/registry/unicode_categories-0.1.1/src/tables.rs > libsbert/unicode_tables.c
+
+The tokenizer must reproduce Hugging Face `tokenizers` and Python exactly, and they use different
+Unicode versions for different questions, so each property comes from the version its reference
+uses (tests/data/tokenize/*.codepoints.txt pin every code point down):
+
+  property                             reference                           data used here
+  -----------------------------------  ----------------------------------  ---------------------------
+  Cc/Cf/Co ("other"), Mn, P*           crate unicode_categories 0.1.1,     its own src/tables.rs (the
+  (BertNormalizer, BertPreTokenizer)   tables from UnicodeData 8.0.0       per-code-point category
+                                                                           lists of UnicodeData 8.0.0;
+                                                                           Debian package
+                                                                           librust-unicode-categories-dev)
+  canonical decomposition, combining   crate unicode-normalization-        UCD 15.0 restricted to code
+  class (NFD in strip_accents)         alignments 0.1.12, Unicode 9.0.0    points of Age <= 9.0; the
+                                                                           Normalization Stability
+                                                                           Policy makes that exactly 9.0
+  White_Space (char::is_whitespace,    Rust std / regex crate              UCD 15.0
+  regex \\s), full lowercase mappings
+  (char::to_lowercase), regex \\w
+  str.isspace, str.lower (Cased,       Python                              UCD 15.0
+  Case_Ignorable for final sigma)
+
+UCD 15.0 is Debian's unicode-data 15.0.0 (/usr/share/unicode). The Rust std that tokenizers
+0.23 was built with knows Unicode 16.0; the two differ only in characters new in 16.0.
+
+Output: a two-stage table. sb_unicode_stage1[cp >> SHIFT] names a block of 2^SHIFT entries in
+sb_unicode_stage2, whose entry is an index into sb_unicode_props (identical blocks and identical
+records are stored once). Sequences (decompositions, multi-character lowercase mappings) live in
+sb_unicode_seq. The output depends only on the input files (their sha256 is in its header).
+"""
+import hashlib
+import os
+import re
+import sys
+
+SHIFT = 7  # must match SB_UNICODE_SHIFT in libsbert/unicode.h (checked by a _Static_assert)
+NFD_AGE = (9, 0)
+N_CODE_POINTS = 0x110000
+
+# Flag bits, the same names as in libsbert/unicode.h.
+FLAGS = [
+    ("SB_U_HF_OTHER", "Cc, Cf or Co in Unicode 8.0 (tokenizers' is_other)"),
+    ("SB_U_HF_MN", "Mn in Unicode 8.0 (stripped with the accents)"),
+    ("SB_U_HF_PUNCT", "P* in Unicode 8.0, or ASCII punctuation (BertPreTokenizer)"),
+    ("SB_U_WHITE_SPACE", "White_Space (Rust char::is_whitespace, regex \\s)"),
+    ("SB_U_PY_SPACE", "Python str.isspace(): Zs, or bidi class WS, B or S"),
+    ("SB_U_CASED", "Cased (Python's final-sigma rule)"),
+    ("SB_U_CASE_IGNORABLE", "Case_Ignorable (Python's final-sigma rule)"),
+    ("SB_U_WORD", "regex \\w: Alphabetic, M*, Nd, Pc or Join_Control"),
+]
+BIT = {name: 1 << i for i, (name, _) in enumerate(FLAGS)}
+
+
+def parse_range(field):
+    if ".." in field:
+        lo, hi = field.split("..")
+        return range(int(lo, 16), int(hi, 16) + 1)
+    return range(int(field, 16), int(field, 16) + 1)
+
+
+def read_property_file(path, wanted):
+    """{property: set of code points} from a PropList-style file, for the names in `wanted`."""
+    out = {name: set() for name in wanted}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if not line:
+                continue
+            fields = [x.strip() for x in line.split(";")]
+            if fields[1] in out:
+                out[fields[1]].update(parse_range(fields[0]))
+    return out
+
+
+def read_unicode_data(path):
+    """Per code point: (category, bidi class, ccc, canonical decomposition, simple lowercase)."""
+    data = {}
+    first = None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            fields = line.rstrip("\n").split(";")
+            cp = int(fields[0], 16)
+            decomp = fields[5]
+            record = (fields[2], fields[4], int(fields[3]),
+                      [int(x, 16) for x in decomp.split()] if decomp and not decomp.startswith("<") else None,
+                      int(fields[13], 16) if fields[13] else None)
+            if fields[1].endswith(", First>"):
+                first = cp
+                continue
+            if fields[1].endswith(", Last>"):
+                for c in range(first, cp + 1):
+                    data[c] = record
+                continue
+            data[cp] = record
+    return data
+
+
+def read_special_lowercase(path):
+    """Unconditional lowercase mappings of SpecialCasing.txt (the ones Rust and Python apply)."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if not line:
+                continue
+            fields = [x.strip() for x in line.split(";")]
+            if len(fields) > 4 and fields[4]:
+                continue  # conditional (Final_Sigma, language-specific)
+            out[int(fields[0], 16)] = [int(x, 16) for x in fields[1].split()]
+    return out
+
+
+def read_age(path):
+    age = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if not line:
+                continue
+            rng, version = [x.strip() for x in line.split(";")[:2]]
+            for c in parse_range(rng):
+                age[c] = tuple(int(x) for x in version.split("."))
+    return age
+
+
+def read_rust_category_tables(path):
+    """{category name: set} from unicode_categories' tables.rs (`pub static NAME : &'static [char]`)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    tables = {}
+    for m in re.finditer(r"pub static (\w+)\s*:\s*&'static \[char\]\s*=\s*&\[(.*?)\];", text, re.S):
+        tables[m.group(1)] = [int(x, 16) for x in re.findall(r"'\\u\{([0-9A-Fa-f]+)\}'", m.group(2))]
+    need = ["OTHER_CONTROL", "OTHER_FORMAT", "OTHER_PRIVATE_USE", "MARK_NONSPACING"]
+    missing = [n for n in need if n not in tables]
+    if missing:
+        sys.exit("%s: no table %s" % (path, ", ".join(missing)))
+    # The crate matches private use by the ranges UnicodeData lists as First/Last pairs; its
+    # table holds exactly those endpoints.
+    ends = tables["OTHER_PRIVATE_USE"]
+    if len(ends) % 2:
+        sys.exit("%s: OTHER_PRIVATE_USE is not a list of range endpoints" % path)
+    private_use = set()
+    for lo, hi in zip(ends[0::2], ends[1::2]):
+        private_use.update(range(lo, hi + 1))
+    punct = set()
+    for name, cps in tables.items():
+        if name.startswith("PUNCTUATION_"):
+            punct.update(cps)
+    return {
+        "other": set(tables["OTHER_CONTROL"]) | set(tables["OTHER_FORMAT"]) | private_use,
+        "mn": set(tables["MARK_NONSPACING"]),
+        "punct": punct,
+    }
+
+
+def is_ascii_punct(c):
+    return 0x21 <= c <= 0x2F or 0x3A <= c <= 0x40 or 0x5B <= c <= 0x60 or 0x7B <= c <= 0x7E
+
+
+def full_decomposition(c, ucd):
+    d = ucd[c][3] if c in ucd else None
+    if d is None:
+        return [c]
+    out = []
+    for x in d:
+        out += full_decomposition(x, ucd)
+    return out
+
+
+def build_records(ucd_dir, categories_rs):
+    ucd = read_unicode_data(os.path.join(ucd_dir, "UnicodeData.txt"))
+    special_lower = read_special_lowercase(os.path.join(ucd_dir, "SpecialCasing.txt"))
+    age = read_age(os.path.join(ucd_dir, "DerivedAge.txt"))
+    props = read_property_file(os.path.join(ucd_dir, "PropList.txt"), ["White_Space", "Join_Control"])
+    derived = read_property_file(os.path.join(ucd_dir, "DerivedCoreProperties.txt"),
+                                 ["Alphabetic", "Cased", "Case_Ignorable"])
+    hf = read_rust_category_tables(categories_rs)
+
+    seq, seq_index = [], {}
+
+    def intern(values):
+        key = tuple(values)
+        if key not in seq_index:
+            seq_index[key] = len(seq)
+            seq.extend(values)
+        return seq_index[key]
+
+    records, record_index, cp_record = [], {}, []
+    for c in range(N_CODE_POINTS):
+        cat, bidi, ccc, _, simple_lower = ucd.get(c, ("Cn", "", 0, None, None))
+        flags = 0
+        if c in hf["other"]:
+            flags |= BIT["SB_U_HF_OTHER"]
+        if c in hf["mn"]:
+            flags |= BIT["SB_U_HF_MN"]
+        if c in hf["punct"] or is_ascii_punct(c):
+            flags |= BIT["SB_U_HF_PUNCT"]
+        if c in props["White_Space"]:
+            flags |= BIT["SB_U_WHITE_SPACE"]
+        if cat == "Zs" or bidi in ("WS", "B", "S"):
+            flags |= BIT["SB_U_PY_SPACE"]
+        if c in derived["Cased"]:
+            flags |= BIT["SB_U_CASED"]
+        if c in derived["Case_Ignorable"]:
+            flags |= BIT["SB_U_CASE_IGNORABLE"]
+        if (c in derived["Alphabetic"] or cat[0] == "M" or cat in ("Nd", "Pc")
+                or c in props["Join_Control"]):
+            flags |= BIT["SB_U_WORD"]
+
+        nfd_known = age.get(c, (99, 0)) <= NFD_AGE
+        decomp_len = decomp_off = 0
+        if nfd_known and c in ucd and ucd[c][3] is not None:
+            d = full_decomposition(c, ucd)
+            decomp_len, decomp_off = len(d), intern(d)
+        if not nfd_known:
+            ccc = 0
+
+        if c in special_lower and special_lower[c] != [c]:
+            lower = special_lower[c]
+        else:
+            lower = [simple_lower if simple_lower is not None else c]
+        if len(lower) == 1:
+            lower_len, lower_val = 1, lower[0] - c  # a delta: most letters share +32, +1, ...
+        else:
+            lower_len, lower_val = len(lower), intern(lower)
+
+        rec = (flags, ccc, decomp_len, decomp_off, lower_len, lower_val)
+        if rec not in record_index:
+            record_index[rec] = len(records)
+            records.append(rec)
+        cp_record.append(record_index[rec])
+    return records, cp_record, seq
+
+
+def two_stage(cp_record):
+    size = 1 << SHIFT
+    stage1, stage2, block_index = [], [], {}
+    for start in range(0, N_CODE_POINTS, size):
+        block = tuple(cp_record[start:start + size])
+        if block not in block_index:
+            block_index[block] = len(block_index)
+            stage2.extend(block)
+        stage1.append(block_index[block])
+    return stage1, stage2
+
+
+def c_array(ctype, name, values, per_line=16, fmt="%d"):
+    lines = ["const %s %s[%d] = {" % (ctype, name, len(values))]
+    for i in range(0, len(values), per_line):
+        lines.append("    " + ", ".join(fmt % v for v in values[i:i + per_line]) + ",")
+    lines.append("};")
+    return "\n".join(lines)
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__.split("\n\n")[1])
+    ucd_dir, categories_rs = sys.argv[1], sys.argv[2]
+    records, cp_record, seq = build_records(ucd_dir, categories_rs)
+    stage1, stage2 = two_stage(cp_record)
+    if len(records) > 0xFFFF or len(stage2) >> SHIFT > 0xFFFF or len(seq) > 0xFFFF:
+        sys.exit("tables outgrew their 16-bit indices")
+    if max(r[2] for r in records) > 4 or max(r[4] for r in records) > 3:
+        sys.exit("a decomposition or lowercase mapping is longer than unicode.h allows")
+    inputs = ["UnicodeData.txt", "SpecialCasing.txt", "DerivedAge.txt", "PropList.txt",
+              "DerivedCoreProperties.txt"]
+    out = [
+        "/* GENERATED by tools/gen_unicode.py — do not edit. See that script for what each",
+        " * property means and which Unicode version it comes from. Inputs (sha256):",
+    ]
+    out += [" *   %s  %s" % (sha256(os.path.join(ucd_dir, n)), n) for n in inputs]
+    out += [" *   %s  unicode_categories-0.1.1/src/tables.rs" % sha256(categories_rs)]
+    out += [" * %d records, %d blocks of %d, %d sequence values. */" %
+            (len(records), len(stage2) >> SHIFT, 1 << SHIFT, len(seq))]
+    out += ['#include "unicode.h"', "",
+            "_Static_assert(SB_UNICODE_SHIFT == %d, \"regenerate with tools/gen_unicode.py\");" % SHIFT,
+            ""]
+    out.append(c_array("uint16_t", "sb_unicode_stage1", stage1))
+    out.append("")
+    out.append(c_array("uint16_t", "sb_unicode_stage2", stage2))
+    out.append("")
+    out.append("/* {flags, ccc, decomp_len, decomp, lower_len, lower} */")
+    out.append("const sb_uprops sb_unicode_props[%d] = {" % len(records))
+    for r in records:
+        out.append("    {0x%02x, %d, %d, %d, %d, %d}," % r)
+    out.append("};")
+    out.append("")
+    out.append(c_array("uint32_t", "sb_unicode_seq", seq, per_line=10, fmt="0x%04X"))
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Write a sentence-transformers model directory with random weights, in the Hugging Face layout.
+
+    python3 tools/make_random_model.py OUT_DIR [--seed N] [shape options]
+
+The default shape is jhgan/ko-sroberta-multitask's (RoBERTa, hidden 768, 12 layers, 12 heads,
+FFN 3072, klue/roberta-base vocabulary of 32,000, 514 positions, mean pooling, max_seq_length
+128): a 443 MB model.safetensors for measuring the converter and the library at full size. The
+tensor names are those of tests/data/models/ko-tiny (no `roberta.` prefix, with the legacy
+`embeddings.position_ids` buffer and the unused pooler). Same seed, same bytes. Standard library
+only; the weights are random mantissas under a fixed exponent, so no per-element Python runs.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+from array import array
+from math import prod
+
+from checkpoint import write_safetensors
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_TOKENIZER = os.path.join(HERE, "..", "tests", "data", "tokenizers", "klue-roberta-base")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json",
+                   "special_tokens_map.json")
+POOLING_MODES = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token",
+                 "max": "pooling_mode_max_tokens"}
+
+# Tables for the top byte of each little-endian float32 (sign and the exponent's upper 7 bits);
+# the random low bit of the exponent then spans two binades.
+SMALL = bytes(0x3D | (b & 0x80) for b in range(256))  # random sign, |v| in [1/32, 1/8)
+NEAR_ONE = bytes([0x3F]) * 256                          # v in [0.5, 2): LayerNorm scales
+
+
+def random_floats(rng, count, top_bytes):
+    data = bytearray(rng.randbytes(4 * count))
+    data[3::4] = data[3::4].translate(top_bytes)
+    return bytes(data)
+
+
+def random_tensors(args, rng):
+    """name -> (dtype, shape, bytes), with the names and shapes of RobertaModel / BertModel."""
+    H, I = args.hidden, args.intermediate
+    shapes = {"embeddings.word_embeddings.weight": (args.vocab, H),
+              "embeddings.position_embeddings.weight": (args.max_positions, H),
+              "embeddings.token_type_embeddings.weight": (args.type_vocab, H),
+              "embeddings.LayerNorm.weight": (H,), "embeddings.LayerNorm.bias": (H,),
+              "pooler.dense.weight": (H, H), "pooler.dense.bias": (H,)}
+    for i in range(args.layers):
+        p = f"encoder.layer.{i}."
+        for name, out_features, in_features in (
+                ("attention.self.query", H, H), ("attention.self.key", H, H),
+                ("attention.self.value", H, H), ("attention.output.dense", H, H),
+                ("intermediate.dense", I, H), ("output.dense", H, I)):
+            shapes[p + name + ".weight"] = (out_features, in_features)
+            shapes[p + name + ".bias"] = (out_features,)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[p + norm + ".weight"] = shapes[p + norm + ".bias"] = (H,)
+    tensors = {}
+    for name in sorted(shapes):  # a fixed order, so the seed alone fixes every value
+        table = NEAR_ONE if "LayerNorm.weight" in name else SMALL
+        tensors[name] = ("F32", shapes[name], random_floats(rng, prod(shapes[name]), table))
+    positions = array("q", range(args.max_positions))
+    tensors["embeddings.position_ids"] = ("I64", (1, args.max_positions), positions.tobytes())
+    return tensors
+
+
+def config_json(args):
+    roberta = args.model_type == "roberta"
+    return {
+        "_name_or_path": f"random-{args.model_type}-seed{args.seed}",
+        "architectures": ["RobertaModel" if roberta else "BertModel"],
+        "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+        "hidden_size": args.hidden, "initializer_range": 0.02,
+        "intermediate_size": args.intermediate, "layer_norm_eps": 1e-05 if roberta else 1e-12,
+        "max_position_embeddings": args.max_positions, "model_type": args.model_type,
+        "num_attention_heads": args.heads, "num_hidden_layers": args.layers,
+        "pad_token_id": args.pad_token_id, "position_embedding_type": "absolute",
+        "torch_dtype": "float32", "type_vocab_size": args.type_vocab, "vocab_size": args.vocab,
+    }
+
+
+def write_json(path, value):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def make_model(args):
+    copied = [name for name in TOKENIZER_FILES
+              if os.path.isfile(os.path.join(args.tokenizer, name))]
+    if not {"tokenizer.json", "vocab.txt"} & set(copied):
+        sys.exit(f"make_random_model: error: {args.tokenizer} has no tokenizer.json or vocab.txt")
+    os.makedirs(args.out_dir, exist_ok=True)
+    for name in copied:
+        shutil.copyfile(os.path.join(args.tokenizer, name), os.path.join(args.out_dir, name))
+    out = lambda *path: os.path.join(args.out_dir, *path)
+    write_json(out("config.json"), config_json(args))
+    write_json(out("modules.json"), [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"}])
+    write_json(out("sentence_bert_config.json"),
+               {"max_seq_length": args.max_seq_length, "do_lower_case": False})
+    write_json(out("1_Pooling", "config.json"),
+               {"word_embedding_dimension": args.hidden,
+                **{key: mode == args.pooling for mode, key in POOLING_MODES.items()}})
+    write_json(out("config_sentence_transformers.json"),
+               {"prompts": {}, "default_prompt_name": None, "similarity_fn_name": "cosine"})
+    write_safetensors(out("model.safetensors"), random_tensors(args, random.Random(args.seed)))
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="make_random_model", description=__doc__.split("\n")[0])
+    parser.add_argument("out_dir", metavar="OUT_DIR")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model-type", choices=("roberta", "bert"), default="roberta")
+    parser.add_argument("--vocab", type=int, default=32000)
+    parser.add_argument("--hidden", type=int, default=768)
+    parser.add_argument("--layers", type=int, default=12)
+    parser.add_argument("--heads", type=int, default=12)
+    parser.add_argument("--intermediate", type=int, default=3072)
+    parser.add_argument("--max-positions", type=int, default=514)
+    parser.add_argument("--type-vocab", type=int, default=1)
+    parser.add_argument("--pad-token-id", type=int, default=1)
+    parser.add_argument("--max-seq-length", type=int, default=128)
+    parser.add_argument("--pooling", choices=POOLING_MODES, default="mean")
+    parser.add_argument("--tokenizer", default=DEFAULT_TOKENIZER, metavar="DIR",
+                        help="directory whose tokenizer files are copied (default: klue-roberta-base)")
+    make_model(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()

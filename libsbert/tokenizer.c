@@ -63,7 +63,7 @@ void sb_tok_scratch_free(sb_tok_scratch *s)
     free(s->raw_splits.data);
     free(s->norm_splits.data);
     free(s->words.data);
-    free(s->hashes.data);
+    free(s->candidates.data);
     free(s->ids.data);
     free(s);
 }

@@ -54,7 +54,7 @@ struct sb_tok_scratch {
     sb_splits raw_splits;  /* the text split at added tokens */
     sb_splits norm_splits; /* one normalized split, split at normalized added tokens */
     sb_splits words;       /* the pre-tokenizer's words (id unused) */
-    sb_u32s hashes;        /* WordPiece: hash of every prefix of the remaining word */
+    sb_u32s candidates;    /* WordPiece: (length, hash) of each piece tried at one position */
     sb_ids ids;            /* the text's ids, before the special tokens */
 };
 

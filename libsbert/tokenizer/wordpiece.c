@@ -65,12 +65,12 @@ int sb_wordpiece_word(const struct sb_tokenizer *tok, sb_tok_scratch *scratch, c
         return sb_push_id(ids, tok->cfg.unk_id);
     /* at most one candidate per byte of the longest vocabulary entry */
     const size_t max_cand = (n < tok->vocab.max_len ? n : tok->vocab.max_len) + 1;
-    if (SB_RESERVE(scratch->hashes, 2 * max_cand) != SBERT_OK)
+    if (SB_RESERVE(scratch->candidates, 2 * max_cand) != SBERT_OK)
         return SBERT_ERR_NO_MEMORY;
     const size_t first = ids->len;
     for (size_t start = 0; start < n;) {
         size_t end;
-        const int32_t id = longest_piece(tok, &scratch->hashes, word, start, n, &end);
+        const int32_t id = longest_piece(tok, &scratch->candidates, word, start, n, &end);
         if (id < 0) {
             ids->len = first; /* the whole word is unknown */
             return sb_push_id(ids, tok->cfg.unk_id);

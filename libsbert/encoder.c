@@ -18,6 +18,8 @@
  * stays small (I = 3072 would otherwise need T x I floats) and hot in cache. */
 #define SB_FFN_ROWS 512
 
+static size_t attention_scratch_floats(int n, int D);
+
 static void *alloc_floats(size_t n)
 {
     /* 64-byte alignment: whole cache lines and aligned AVX-512 loads */
@@ -39,9 +41,10 @@ int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int ma
     st->qkv = alloc_floats((size_t)max_tokens * 3 * H);
     st->attn = alloc_floats((size_t)max_tokens * H);
     st->ffn = alloc_floats((size_t)SB_FFN_ROWS * (I > H ? I : H));
-    st->scores = alloc_floats((size_t)n_threads * (size_t)max_text_tokens);
+    const int head_size = model->hp.hidden / model->hp.n_heads;
+    st->attn_scratch = alloc_floats((size_t)n_threads * attention_scratch_floats(max_text_tokens, head_size));
     st->gemm_scratch = alloc_floats(sb_gemm_scratch_floats(n_threads));
-    if (!st->x || !st->qkv || !st->attn || !st->ffn || !st->scores || !st->gemm_scratch) {
+    if (!st->x || !st->qkv || !st->attn || !st->ffn || !st->attn_scratch || !st->gemm_scratch) {
         sb_encoder_state_free(st);
         return SBERT_ERR_NO_MEMORY;
     }
@@ -56,7 +59,7 @@ void sb_encoder_state_free(sb_encoder_state *st)
     free(st->qkv);
     free(st->attn);
     free(st->ffn);
-    free(st->scores);
+    free(st->attn_scratch);
     free(st->gemm_scratch);
     memset(st, 0, sizeof *st);
 }
@@ -87,24 +90,74 @@ static void embed(const sbert_model *m, sb_encoder_state *st, const int32_t *ids
 
 /* ---- attention ----------------------------------------------------------------------------- */
 
-/* One head of one text: out[i] = sum_j softmax_j(q_i . k_j / sqrt(D)) v_j over the text's own
- * n tokens. Texts never see each other's tokens, which is what the padding mask achieves in a
- * padded batch, so no mask is needed. q, k, v, out point at the head's first column; rows are
- * `stride` floats apart. */
-static void attention_head(const float *q, const float *k, const float *v, float *out, int n,
-                           int D, size_t qkv_stride, size_t out_stride, float *scores)
+/* Attention runs as two small GEMMs per (text, head), through the same kernel as the Linear
+ * layers: keys and values are first laid out in the PANEL16 order the kernel reads weights in
+ * (docs/FORMAT.md), which costs O(n D) against the GEMMs' O(n^2 D). */
+
+/* dst = rows[0..n) of a [n, D] matrix (row stride `stride`) as a PANEL16 [n, D] weight. */
+static void pack_rows(const float *src, size_t stride, int n, int D, float *dst)
 {
+    const int panels = (n + SB_PANEL - 1) / SB_PANEL;
+    for (int p = 0; p < panels; p++)
+        for (int k = 0; k < D; k++)
+            for (int r = 0; r < SB_PANEL; r++) {
+                const int row = p * SB_PANEL + r;
+                dst[((size_t)p * D + k) * SB_PANEL + r] = row < n ? src[(size_t)row * stride + k] : 0.0f;
+            }
+}
+
+/* dst = the transpose of a [n, D] matrix as a PANEL16 [D, n] weight: panel p holds, for each
+ * row j, the 16 values src[j][16p .. 16p + 15], so it is a copy of 16-float runs. */
+static void pack_columns(const float *src, size_t stride, int n, int D, float *dst)
+{
+    const int panels = (D + SB_PANEL - 1) / SB_PANEL;
+    for (int p = 0; p < panels; p++)
+        for (int j = 0; j < n; j++) {
+            float *d = dst + ((size_t)p * n + j) * SB_PANEL;
+            const int cols = D - p * SB_PANEL < SB_PANEL ? D - p * SB_PANEL : SB_PANEL;
+            memcpy(d, src + (size_t)j * stride + (size_t)p * SB_PANEL, (size_t)cols * sizeof(float));
+            memset(d + cols, 0, (size_t)(SB_PANEL - cols) * sizeof(float));
+        }
+}
+
+static int round_up_panel(int n) { return (n + SB_PANEL - 1) / SB_PANEL * SB_PANEL; }
+
+/* Floats of per-thread attention scratch for texts of up to n tokens and heads of size D. */
+static size_t attention_scratch_floats(int n, int D)
+{
+    return (size_t)n * n + (size_t)round_up_panel(n) * D + (size_t)round_up_panel(D) * n +
+           sb_gemm_scratch_floats(1);
+}
+
+/* One head of one text: out = softmax(q k^T / sqrt(D)) v over the text's own n tokens. Texts
+ * never see each other's tokens, which is what the padding mask achieves in a padded batch, so
+ * no mask is needed. q, k, v, out point at the head's first column; rows are `stride` apart. */
+static void attention_head(const float *q, const float *k, const float *v, float *out, int n,
+                           int D, size_t qkv_stride, size_t out_stride, float *scratch)
+{
+    float *scores = scratch;                                  /* [n, n] */
+    float *keys = scores + (size_t)n * n;                     /* PANEL16 [n, D] */
+    float *values = keys + (size_t)round_up_panel(n) * D;     /* PANEL16 [D, n] */
+    float *gemm_scratch = values + (size_t)round_up_panel(D) * n;
     const float scale = 1.0f / sqrtf((float)D);
+
+    /* scores[n, n] = q k^T */
+    pack_rows(k, qkv_stride, n, D, keys);
+    const sb_linear key_weight = { .weight = keys, .bias = NULL, .n_out = n, .n_in = D };
+    sb_gemm(q, qkv_stride, n, &key_weight, scores, (size_t)n, SB_ACT_IDENTITY, NULL, 0,
+            gemm_scratch, 1);
+    /* each row: softmax(scores / sqrt(D)) */
     for (int i = 0; i < n; i++) {
-        const float *qi = q + (size_t)i * qkv_stride;
+        float *row = scores + (size_t)i * n;
         for (int j = 0; j < n; j++)
-            scores[j] = sb_dot(qi, k + (size_t)j * qkv_stride, D) * scale;
-        sb_softmax(scores, n);
-        float *oi = out + (size_t)i * out_stride;
-        memset(oi, 0, (size_t)D * sizeof(float));
-        for (int j = 0; j < n; j++)
-            sb_axpy(oi, scores[j], v + (size_t)j * qkv_stride, D);
+            row[j] *= scale;
+        sb_softmax(row, n);
     }
+    /* out[n, D] = scores v */
+    pack_columns(v, qkv_stride, n, D, values);
+    const sb_linear value_weight = { .weight = values, .bias = NULL, .n_out = D, .n_in = n };
+    sb_gemm(scores, (size_t)n, n, &value_weight, out, out_stride, SB_ACT_IDENTITY, NULL, 0,
+            gemm_scratch, 1);
 }
 
 /* attn[T, H] = multi-head self-attention of every text, from qkv[T, 3H]. Work items are
@@ -114,14 +167,15 @@ static void attention(const sbert_model *m, sb_encoder_state *st, const int *tex
 {
     const int H = m->hp.hidden, n_heads = m->hp.n_heads, D = H / n_heads;
     const size_t qkv_stride = 3 * (size_t)H;
+    const size_t per_thread = attention_scratch_floats(st->max_text_tokens, D);
     SB_PARALLEL_FOR_DYNAMIC(st->n_threads)
     for (int item = 0; item < n_texts * n_heads; item++) {
         const int text = item / n_heads, head = item % n_heads;
         const int first = text_start[text], n = text_start[text + 1] - first;
         const float *q = st->qkv + (size_t)first * qkv_stride + (size_t)head * D;
-        float *scores = st->scores + (size_t)sb_thread_id() * st->max_text_tokens;
+        float *scratch = st->attn_scratch + (size_t)sb_thread_id() * per_thread;
         attention_head(q, q + H, q + 2 * H, st->attn + (size_t)first * H + (size_t)head * D, n, D,
-                       qkv_stride, (size_t)H, scores);
+                       qkv_stride, (size_t)H, scratch);
     }
 }
 

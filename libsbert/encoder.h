@@ -20,7 +20,7 @@ typedef struct {
     float *qkv;            /* [T_max, 3H] query | key | value of every token */
     float *attn;           /* [T_max, H]  attention output before the output projection */
     float *ffn;            /* [SB_FFN_ROWS, I] feed-forward activations for one chunk of rows */
-    float *scores;         /* [n_threads, max_text_tokens] one attention score row per thread */
+    float *attn_scratch;   /* per thread: scores [n, n], keys and values packed for the GEMM */
     float *gemm_scratch;   /* sb_gemm_scratch_floats(n_threads) */
 } sb_encoder_state;
 

@@ -5,7 +5,8 @@
 
 The converter runs as a subprocess, as the Makefile runs it, and its output is read back with the
 small .sbert reader below, written from docs/FORMAT.md and sharing no code with the converter.
-Only the f16/bf16 rounding functions are imported directly, to check them bit by bit.
+Only the element conversions (f16/bf16 widening and rounding) are imported, to check them bit
+by bit.
 """
 
 import base64
@@ -28,7 +29,7 @@ CONVERTER = os.path.join(ROOT, "tools", "convert_safetensors.py")
 MODELS = os.path.join(ROOT, "tests", "data", "models")
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-from convert_safetensors import f32_to_bf16, f32_to_f16  # noqa: E402
+from convert_safetensors import bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16  # noqa: E402
 
 
 # --- an independent reader of .sbert files --------------------------------------------------
@@ -65,8 +66,9 @@ class Sbert:
         return self.raw[pos + 4:pos + 4 + n].decode(), pos + 4 + n
 
     def _value(self, kind, pos):
-        if kind in (1, 2, 3, 4):
-            (v,) = struct.unpack_from("<" + " Iifi"[kind], self.raw, pos)
+        scalar = {1: "I", 2: "i", 3: "f", 4: "I"}  # U32, I32, F32, BOOL
+        if kind in scalar:
+            (v,) = struct.unpack_from("<" + scalar[kind], self.raw, pos)
             return (kind, bool(v) if kind == 4 else v), pos + 4
         (n,) = struct.unpack_from("<I", self.raw, pos)
         pos += 4
@@ -87,8 +89,8 @@ class Sbert:
     def value(self, key):
         return self.kv[key][1]
 
-    def matrix(self, name):
-        """The tensor's values as a list of rows (a vector is one row), in its logical order."""
+    def stored(self, name):
+        """The tensor's values in stored order (PANEL16 padding included), as floats."""
         t = self.tensors[name]
         code, size = ELEMENT[t["dtype"]]
         start = self.data_offset + t["offset"]
@@ -96,6 +98,11 @@ class Sbert:
         if t["dtype"] == 2:
             flat = struct.unpack(f"<{len(flat)}f", struct.pack(f"<{len(flat)}I",
                                                                *(h << 16 for h in flat)))
+        return flat
+
+    def matrix(self, name):
+        """The tensor's values as a list of rows (a vector is one row), in its logical order."""
+        t, flat = self.tensors[name], self.stored(name)
         rows, cols = t["shape"] if len(t["shape"]) == 2 else (1, t["shape"][0])
         if t["layout"] == 1:  # PANEL16: (n, k) at ((n // 16) * cols + k) * 16 + n % 16
             return [[flat[((n // 16) * cols + k) * 16 + n % 16] for k in range(cols)]
@@ -134,13 +141,14 @@ def safetensors_rows(path, name):
     return [list(flat[i:i + cols]) for i in range(0, len(flat), cols)]
 
 
-def write_safetensors(path, tensors, header_edit=None):
-    """F32 tensors {name: rows} in the safetensors layout; header_edit may corrupt the header."""
+def write_safetensors(path, tensors):
+    """F32 tensors {name: rows} in the safetensors layout (one row: a vector)."""
     header, blobs, offset = {}, [], 0
     for name, rows in tensors.items():
         data = struct.pack(f"<{sum(map(len, rows))}f", *(v for row in rows for v in row))
         shape = [len(rows), len(rows[0])] if len(rows) > 1 else [len(rows[0])]
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        header[name] = {"dtype": "F32", "shape": shape,
+                        "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     text = json.dumps(header).encode()
@@ -149,12 +157,12 @@ def write_safetensors(path, tensors, header_edit=None):
 
 
 def edit_safetensors_header(path, edit):
-    """Rewrite the header of a safetensors file with edit(header), which changes the dict or
-    returns a new one; the data block stays."""
+    """Rewrite the header of a safetensors file with edit(header), which changes the dict; the
+    data block stays."""
     header, start = safetensors_header(path)
     with open(path, "rb") as f:
         data = f.read()[start:]
-    header = edit(header) or header
+    edit(header)
     text = json.dumps(header).encode()
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text + data)
@@ -183,16 +191,49 @@ def split_safetensors(path, directory):
         json.dump({"metadata": {}, "weight_map": weight_map}, f)
 
 
+def add_roberta_prefix(header):
+    for name in [name for name in header if name != "__metadata__"]:
+        header["roberta." + name] = header.pop(name)
+
+
+def to_16_bit(path, dtype):
+    """Rewrite a float32 safetensors file as F16 (rounded by struct) or BF16 (truncated)."""
+    header, start = safetensors_header(path)
+    with open(path, "rb") as f:
+        data = f.read()[start:]
+    blobs, offset = [], 0
+    for name, entry in sorted(header.items()):
+        if name == "__metadata__":
+            continue
+        begin, end = entry["data_offsets"]
+        blob = data[begin:end]
+        if entry["dtype"] == "F32":
+            n = len(blob) // 4
+            if dtype == "F16":
+                blob = struct.pack(f"<{n}e", *struct.unpack(f"<{n}f", blob))
+            else:
+                halves = bytearray(2 * n)
+                halves[0::2], halves[1::2] = blob[2::4], blob[3::4]
+                blob = bytes(halves)
+            entry["dtype"] = dtype
+        entry["data_offsets"] = [offset, offset + len(blob)]
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
 def edit_json(path, edit):
-    """Rewrite a JSON file with edit(value), which changes it or returns a new one."""
+    """Rewrite a JSON file with edit(value), which changes the value."""
     with open(path) as f:
         value = json.load(f)
-    value = edit(value) or value
+    edit(value)
     with open(path, "w") as f:
         json.dump(value, f)
 
 
-# --- reference roundings: exact arithmetic on Python floats ----------------------------------
+# --- references for the element conversions: exact arithmetic on Python floats ---------------
 
 def round_bits(x, mantissa_bits, exponent_bits):
     """IEEE binary encoding of float x with the given field widths, round half to even."""
@@ -212,6 +253,16 @@ def round_bits(x, mantissa_bits, exponent_bits):
     if exponent >= (1 << exponent_bits) - 1:
         return sign | inf
     return sign | (exponent << mantissa_bits) | (q - (1 << mantissa_bits))
+
+
+def f16_value(h):
+    """The value of float16 bits h, from the IEEE definition."""
+    sign, exponent, mantissa = -1.0 if h >> 15 else 1.0, (h >> 10) & 0x1F, h & 0x3FF
+    if exponent == 0x1F:
+        return sign * math.inf if mantissa == 0 else math.nan
+    if exponent == 0:
+        return sign * mantissa * 2.0 ** -24
+    return sign * (1024 + mantissa) * 2.0 ** (exponent - 25)
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -280,14 +331,37 @@ class TestIdentity(ConverterTest):
     def test_prefixed_and_sharded_safetensors_give_identical_files(self):
         reference = self.convert(self.model())
         prefixed = self.model()
-        edit_safetensors_header(os.path.join(prefixed, "model.safetensors"), lambda h: {
-            k if k == "__metadata__" else "roberta." + k: v for k, v in h.items()})
+        edit_safetensors_header(os.path.join(prefixed, "model.safetensors"), add_roberta_prefix)
         self.assertIn("roberta.pooler.dense.weight",
                       safetensors_header(os.path.join(prefixed, "model.safetensors"))[0])
         self.assertSameBytes(reference, self.convert(prefixed))
         sharded = self.model(drop=["pytorch_model.bin", "model.safetensors"])
         split_safetensors(os.path.join(MODELS, "ko-tiny", "model.safetensors"), sharded)
         self.assertSameBytes(reference, self.convert(sharded))
+
+
+    def test_16_bit_sources_convert_exactly(self):
+        """F16 and BF16 checkpoints widen exactly, so converting them to their own type gives
+        back their bits, and to f32 their values."""
+        for dtype in ("F16", "BF16"):
+            with self.subTest(dtype):
+                model = self.model()
+                source = os.path.join(model, "model.safetensors")
+                to_16_bit(source, dtype)
+                header, start = safetensors_header(source)
+                with open(source, "rb") as f:
+                    f.seek(start)
+                    data = f.read()
+                same = Sbert(self.convert(model, "--dtype", dtype.lower()))
+                f32 = Sbert(self.convert(model))
+                for name in ("embeddings.word_embeddings.weight",
+                             "encoder.layer.1.intermediate.dense.weight"):
+                    begin, end = header[name]["data_offsets"]
+                    t = same.tensors[name]
+                    if t["layout"] == 0:
+                        start = same.data_offset + t["offset"]
+                        self.assertEqual(same.raw[start:start + t["nbytes"]], data[begin:end])
+                    self.assertIsNone(first_difference(same.matrix(name), f32.matrix(name)))
 
 
 class TestLayout(ConverterTest):
@@ -411,21 +485,32 @@ class TestLayout(ConverterTest):
                                                safetensors_rows(source, p + name)), name)
 
     def test_f16_and_bf16_are_within_rounding_of_f32(self):
-        # Half a unit in the last place, and half the smallest subnormal.
+        # Half an ulp is at most |a| * 2**-(mantissa bits + 1); below the normal range, half the
+        # smallest subnormal.
         for dtype, mantissa_bits, tiny in (("f16", 10, 2.0 ** -25), ("bf16", 7, 2.0 ** -134)):
             exact, rounded = self.sbert("ko-tiny"), self.sbert("ko-tiny", dtype)
-            for name, t in rounded.tensors.items():
-                for row_a, row_b in zip(exact.matrix(name), rounded.matrix(name)):
-                    for a, b in zip(row_a, row_b):
-                        if t["dtype"] == 0:
-                            self.assertEqual(a, b, name)  # LayerNorm and biases stay f32
-                        else:
-                            half_ulp = 2.0 ** (math.frexp(a)[1] - 2 - mantissa_bits)
-                            self.assertLessEqual(abs(a - b), max(half_ulp, tiny), name)
+            relative = 2.0 ** -(mantissa_bits + 1)
+            for name, t in rounded.tensors.items():  # same layouts: compare as stored
+                pairs = zip(exact.stored(name), rounded.stored(name))
+                if t["dtype"] == 0:  # LayerNorm parameters and biases stay f32
+                    bad = [(a, b) for a, b in pairs if a != b]
+                else:
+                    bad = [(a, b) for a, b in pairs if abs(a - b) > abs(a) * relative + tiny]
+                self.assertEqual(bad[:3], [], f"{dtype} {name}")
 
 
-class TestRounding(unittest.TestCase):
-    """f32 -> f16 / bf16 bit patterns against an exact round-half-to-even reference."""
+class TestElementConversions(unittest.TestCase):
+    """Widening of every f16 / bf16 value, and f32 -> f16 / bf16 bit patterns against an exact
+    round-half-to-even reference."""
+
+    def test_widening_is_exact(self):
+        halves = struct.pack("<65536H", *range(65536))
+        for h, f in zip(range(65536), struct.unpack("<65536f", f16_to_f32(halves))):
+            expected = f16_value(h)
+            self.assertTrue(f == expected and math.copysign(1, f) == math.copysign(1, expected)
+                            or math.isnan(f) and math.isnan(expected), hex(h))
+        widened = struct.unpack("<65536I", bf16_to_f32(halves))
+        self.assertEqual(widened, tuple(h << 16 for h in range(65536)))
 
     def patterns(self):
         rng = random.Random(7)
@@ -671,6 +756,14 @@ class TestPipeline(ConverterTest):
                     "tokenizer.metaspace.split": True, "tokenizer.added.lstrip": [1]})
                 for key, value in expected.items():
                     self.assertEqual(f.value(key), value, key)
+
+    def test_camembert_is_written_as_roberta(self):
+        model = self.model()
+        edit_json(os.path.join(model, "config.json"),
+                  lambda c: c.update(model_type="camembert", pad_token_id=3))
+        f = Sbert(self.convert(model))
+        self.assertEqual((f.value("general.architecture"), f.value("encoder.position_offset")),
+                         ("roberta", 4))
 
     def test_progress_summary_line(self):
         out = os.path.join(self.tmp, "summary.sbert")

@@ -215,15 +215,16 @@ class _StateDictUnpickler(pickle.Unpickler):
             raise InputError(f"{self.path}: storage {key} does not match its description")
         return _Storage(dtype, numel, lambda: self.archive.read(member))
 
-    def _rebuild_tensor(self, storage, offset, size, stride, *_grad_hooks_metadata):
+    def _rebuild_tensor(self, storage, offset, size, stride, *_):  # _: requires_grad, hooks...
         numel = prod(size)
         if offset + numel > storage.numel:
             raise InputError(f"{self.path}: a tensor runs past the end of its storage")
         if not _is_contiguous(size, stride):
             raise InputError(f"{self.path}: a tensor of shape {_dims(size)} is not contiguous "
                              f"(strides {_dims(stride)}); save it with .contiguous()")
-        begin, end = offset * DTYPE_SIZES[storage.dtype], (offset + numel) * DTYPE_SIZES[storage.dtype]
-        return Tensor(storage.dtype, tuple(size), lambda: storage.read()[begin:end])
+        item = DTYPE_SIZES[storage.dtype]
+        return Tensor(storage.dtype, tuple(size),
+                      lambda: storage.read()[offset * item:(offset + numel) * item])
 
 
 def _rebuild_parameter(data, _requires_grad, _backward_hooks):
@@ -248,7 +249,8 @@ def read_pytorch_zip(path):
     if len(pickles) != 1:
         raise InputError(f"{path}: expected one <prefix>/data.pkl in the zip, found {len(pickles)}")
     prefix = pickles[0][:-len("data.pkl")]
-    if prefix + "byteorder" in archive.namelist() and archive.read(prefix + "byteorder") != b"little":
+    byteorder = prefix + "byteorder"  # absent in files from PyTorch < 2.1: little-endian
+    if byteorder in archive.namelist() and archive.read(byteorder) != b"little":
         raise InputError(f"{path}: big-endian tensors are not supported")
     try:
         state = _StateDictUnpickler(archive, prefix, path).load()
@@ -257,6 +259,7 @@ def read_pytorch_zip(path):
     except Exception as e:  # any failure of the untrusted pickle is a malformed file
         raise InputError(f"{path}: cannot read the pickled state dict "
                          f"({type(e).__name__}: {e})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+    if not isinstance(state, dict) or \
+            not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()):
         raise InputError(f"{path}: the pickle is not a state dict of tensors")
     return dict(state)

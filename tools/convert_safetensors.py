@@ -85,8 +85,10 @@ class KeyValues:
 
 
 def _encode_value(kind, value):
-    if kind in (U32, BOOL):
-        return struct.pack("<I", int(value))
+    if kind == BOOL:
+        return struct.pack("<I", bool(value))
+    if kind == U32:
+        return struct.pack("<I", value)
     if kind == I32:
         return struct.pack("<i", value)
     if kind == F32:
@@ -111,7 +113,9 @@ def _utf8(text):
 
 # --- element conversions ----------------------------------------------------------------------
 
-CHUNK = 1 << 16  # floats per conversion step: small enough for big-int temporaries to reuse heap memory
+# Floats per f16/bf16 conversion step: small enough that the big-integer temporaries below reuse
+# freed heap memory; with megabyte chunks, fresh pages made the conversion several times slower.
+CHUNK = 1 << 16
 
 
 def as_f32(tensor):
@@ -119,15 +123,8 @@ def as_f32(tensor):
     raw = tensor.read()
     if tensor.dtype == "F32":
         return raw
-    if tensor.dtype == "BF16":  # a bf16 is the upper half of a float32: interleave zero halves
-        raw, out = bytes(raw), bytearray(2 * len(raw))
-        out[2::4], out[3::4] = raw[0::2], raw[1::2]
-        return out
-    values = array("f")
-    for i in range(0, len(raw), 2 * CHUNK):
-        chunk = raw[i:i + 2 * CHUNK]
-        values.extend(struct.unpack(f"<{len(chunk) // 2}e", chunk))
-    return values.tobytes()
+    widen = f16_to_f32 if tensor.dtype == "F16" else bf16_to_f32
+    return b"".join(widen(bytes(raw[i:i + 2 * CHUNK])) for i in range(0, len(raw), 2 * CHUNK))
 
 
 def from_f32(data, dtype, name):
@@ -165,8 +162,20 @@ def _low_halves(x, n):
     return out
 
 
+def _in_lanes(data, high=False):
+    """Each little-endian u16 of data in the low (or high) half of a 32-bit lane."""
+    out, at = bytearray(2 * len(data)), 2 if high else 0
+    out[at::4], out[at + 1::4] = data[0::2], data[1::2]
+    return out
+
+
+def bf16_to_f32(data):
+    return _in_lanes(data, high=True)  # a bfloat16 is the upper half of a float32
+
+
 def f32_to_bf16(data):
-    """float32 -> bfloat16, nearest even; NaN -> 0x7FC0 as c10::BFloat16 does."""
+    """float32 -> bfloat16, nearest even like torch. NaNs become 0x7FC0, as in c10::BFloat16's
+    scalar rounding (torch's vectorised CPU path writes 0xFFFF: any NaN bits will do)."""
     n = len(data) // 4
     x = int.from_bytes(data, "little")
     nan = _at_least(x & _lanes(0x7FFFFFFF, n), 0x7F800001, n)
@@ -175,7 +184,7 @@ def f32_to_bf16(data):
         x = (x & ~mask) | (_lanes(0x7FC00000, n) & mask)
     # Round half to even on bit 16. The largest lane left, -inf 0xFF800000, does not overflow.
     x += _lanes(0x7FFF, n) + ((x >> 16) & _lanes(1, n))
-    return bytes(_low_halves(x >> 16, n))
+    return _low_halves(x >> 16, n)
 
 
 def f32_to_f16(data):
@@ -190,6 +199,8 @@ def f32_to_f16(data):
     m = magnitude & (normal * 0xFFFFFFFF)
     # Rebias the exponent from 127 to 15 and round half to even on bit 13; tiny lanes stay 0.
     h = (m - normal * 0x38000000 + normal * 0xFFF + ((m >> 13) & _lanes(1, n))) >> 13
+    # Keep the 15 bits of exponent and mantissa (the shift brought in bits of the next lane above
+    # them) and add the sign.
     out = _low_halves((h & _lanes(0x7FFF, n)) | ((x >> 16) & _lanes(0x8000, n)), n)
     # |f| <= 2**-25 rounds to zero; every other lane that is not normal is done one by one.
     others = (_at_least(magnitude, 0x33000001, n) & ~normal).to_bytes(4 * n, "little")
@@ -198,7 +209,26 @@ def f32_to_f16(data):
     while lane >= 0:
         out[lane // 2:lane // 2 + 2] = struct.pack("<e", values[lane // 4])
         lane = others.find(1, lane + 4)
-    return bytes(out)
+    return out
+
+
+def f16_to_f32(data):
+    """float16 -> float32, exact. Zero and normal lanes as big-integer steps, the rare others
+    (subnormals, inf, NaN) one by one with struct."""
+    n = len(data) // 2
+    x = int.from_bytes(_in_lanes(data), "little")
+    magnitude = x & _lanes(0x7FFF, n)
+    normal = _at_least(magnitude, 0x0400, n) & ~_at_least(magnitude, 0x7C00, n)
+    # Rebias the exponent from 15 to 127 and move exponent and mantissa up by 13 bits.
+    f = ((magnitude + normal * (112 << 10)) << 13) & (normal * 0xFFFFFFFF)
+    out = bytearray((f | ((x & _lanes(0x8000, n)) << 16)).to_bytes(4 * n, "little"))
+    others = (_at_least(magnitude, 1, n) & ~normal).to_bytes(4 * n, "little")
+    lane = others.find(1)
+    while lane >= 0:
+        (value,) = struct.unpack_from("<e", data, lane // 2)
+        out[lane:lane + 4] = struct.pack("<f", value)
+        lane = others.find(1, lane + 4)
+    return out
 
 
 def panel16(data, rows, cols, item_size):
@@ -244,12 +274,13 @@ def stacked(name, sources, dtype, layout=ROW_MAJOR):
     return OutTensor(name, dtype, layout, shape, produce)
 
 
-def linear(ckpt, src, dst, out_features, in_features, dtype, bias=True):
-    """A Linear layer: the weight in PANEL16 and `dtype`, the bias in F32."""
-    tensors = [stacked(dst + ".weight", [ckpt.tensor(src + ".weight", (out_features, in_features))],
-                       dtype, PANEL16)]
+def linear(ckpt, name, out_features, in_features, dtype, bias=True, stored_as=None):
+    """A Linear layer: the weight in PANEL16 and `dtype`, the bias in F32; `stored_as` renames."""
+    dst = stored_as or name
+    weight = ckpt.tensor(name + ".weight", (out_features, in_features))
+    tensors = [stacked(dst + ".weight", [weight], dtype, PANEL16)]
     if bias:
-        tensors.append(stacked(dst + ".bias", [ckpt.tensor(src + ".bias", (out_features,))],
+        tensors.append(stacked(dst + ".bias", [ckpt.tensor(name + ".bias", (out_features,))],
                                DTYPE_F32))
     return tensors
 
@@ -275,10 +306,10 @@ def encoder_tensors(ckpt, enc, dtype):
                            [ckpt.tensor(x + ".weight", (H, H)) for x in qkv], dtype, PANEL16))
         out.append(stacked(p + "attention.qkv.bias",
                            [ckpt.tensor(x + ".bias", (H,)) for x in qkv], DTYPE_F32))
-        out += linear(ckpt, p + "attention.output.dense", p + "attention.output.dense", H, H, dtype)
+        out += linear(ckpt, p + "attention.output.dense", H, H, dtype)
         out += layer_norm(ckpt, p + "attention.output.LayerNorm", H)
-        out += linear(ckpt, p + "intermediate.dense", p + "intermediate.dense", I, H, dtype)
-        out += linear(ckpt, p + "output.dense", p + "output.dense", H, I, dtype)
+        out += linear(ckpt, p + "intermediate.dense", I, H, dtype)
+        out += linear(ckpt, p + "output.dense", H, I, dtype)
         out += layer_norm(ckpt, p + "output.LayerNorm", H)
     return out
 
@@ -429,8 +460,10 @@ def _tokenizer_json_keys(kv, spec, special, enc):
     padding = spec.get("padding") or {}
     pad_id = padding.get("pad_id", token_to_id.get(_content(special.get("pad_token")),
                                                    enc["pad_token_id"]))
-    named_ids = [("unk", unk_id), ("pad", pad_id)] + [("post-processor", i) for i in prefix + suffix]
-    for what, i in named_ids + [(f"added token {a['content']!r}", a["id"]) for a in added]:
+    named_ids = [("unk", unk_id), ("pad", pad_id)] + \
+        [("post-processor", i) for i in prefix + suffix] + \
+        [(f"added token {a['content']!r}", a["id"]) for a in added]
+    for what, i in named_ids:
         if not isinstance(i, int) or not 0 <= i < len(vocab):
             raise InputError(f"the {what} id {i!r} is outside the vocabulary (0..{len(vocab) - 1})")
 
@@ -542,7 +575,8 @@ def _replace_pattern(step):
         return pattern["String"]
     if pattern.get("Regex") == " {2,}":  # the one regex XLM-R conversions use
         return "  +"
-    raise InputError(f"Replace pattern {pattern} is not supported (a string, or the regex ' {{2,}}')")
+    raise InputError(f"Replace pattern {pattern} is not supported "
+                     "(a string, or the regex ' {2,}')")
 
 
 def _pretokenizer_keys(kv, pre):
@@ -588,8 +622,8 @@ def read_modules(model_dir):
     normalize = kinds[-1:] == ["Normalize"]
     if kinds[:2] != ["Transformer", "Pooling"] or \
             any(k != "Dense" for k in kinds[2:len(kinds) - normalize]):
-        raise InputError(f"{path}: the pipeline {' -> '.join(kinds)} is not supported (Transformer, "
-                         "Pooling, any number of Dense, then optionally Normalize)")
+        raise InputError(f"{path}: the pipeline {' -> '.join(kinds)} is not supported "
+                         "(Transformer, Pooling, any number of Dense, then optionally Normalize)")
     return dirs[0], dirs[1], dirs[2:len(dirs) - normalize], normalize
 
 
@@ -597,19 +631,17 @@ def input_keys(kv, transformer_dir, tok_config, enc):
     """pipeline.* from sentence_bert_config.json: how texts are cut and cased before encoding."""
     path = os.path.join(transformer_dir, "sentence_bert_config.json")
     cfg = read_json(path, required=False)
-    usable_positions = enc["max_position_embeddings"] - enc["position_offset"]
     if cfg.get("max_seq_length") is None:
-        # sentence-transformers' fallback is the smaller of the tokenizer's and the model's limit;
-        # the model's is reduced by the RoBERTa position offset so that every position exists.
-        max_len = min(tok_config.get("model_max_length", usable_positions), usable_positions)
+        # sentence-transformers then takes the smaller of the tokenizer's and the model's limits
+        # (the loader lowers a length the position table cannot hold, as FORMAT.md says).
+        limit = tok_config.get("model_max_length")
+        max_len = enc["max_position_embeddings"]
+        if isinstance(limit, (int, float)) and limit >= 1:
+            max_len = min(max_len, int(limit))
     else:
         max_len = _count(path, cfg, "max_seq_length", minimum=1)
-    if max_len > usable_positions:
-        raise InputError(f"{path}: max_seq_length {max_len} needs more positions than the model's "
-                         f"{enc['max_position_embeddings']} (position offset "
-                         f"{enc['position_offset']})")
     kv.add("pipeline.max_seq_length", U32, max_len)
-    kv.add("pipeline.do_lower_case", BOOL, bool(cfg.get("do_lower_case", False)))
+    kv.add("pipeline.do_lower_case", BOOL, cfg.get("do_lower_case", False))
 
 
 def pooling_keys(kv, directory, hidden):
@@ -653,8 +685,8 @@ def dense_modules(kv, directories, in_features, dtype):
         kv.add(f"dense.{j}.out_features", U32, n_out)
         kv.add(f"dense.{j}.activation", STR, activation)
         kv.add(f"dense.{j}.has_bias", BOOL, bias)
-        tensors += linear(load_checkpoint(directory), "linear", f"dense.{j}", n_out, n_in, dtype,
-                          bias)
+        tensors += linear(load_checkpoint(directory), "linear", n_out, n_in, dtype, bias,
+                          stored_as=f"dense.{j}")
         in_features = n_out
     return tensors
 
@@ -727,6 +759,8 @@ def convert(model_dir, out_path, dtype, progress):
     """Read MODEL_DIR, validate everything, write OUT; returns a one-line description."""
     if not os.path.isdir(model_dir):
         raise InputError(f"{model_dir}: not a directory")
+    if not os.path.isdir(os.path.dirname(out_path) or "."):
+        raise InputError(f"{out_path}: its directory does not exist")
     transformer_dir, pooling_dir, dense_dirs, normalize = read_modules(model_dir)
     enc = read_encoder_config(os.path.join(transformer_dir, "config.json"))
     tok_config = read_json(os.path.join(transformer_dir, "tokenizer_config.json"), required=False)
@@ -787,7 +821,8 @@ def main(argv=None):
         description = convert(args.model_dir, args.output, DTYPES[args.dtype], progress)
     except (InputError, OSError) as e:
         progress.end_line()
-        print(f"convert_safetensors: error: {e}", file=sys.stderr)
+        message = f"{e.filename}: {e.strerror}" if getattr(e, "filename", None) else e
+        print(f"convert_safetensors: error: {message}", file=sys.stderr)
         return 1
     progress.summary(f"wrote {args.output} ({description}, {args.dtype})")
     return 0

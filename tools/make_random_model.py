@@ -5,7 +5,7 @@
 
 The default shape is jhgan/ko-sroberta-multitask's (RoBERTa, hidden 768, 12 layers, 12 heads,
 FFN 3072, klue/roberta-base vocabulary of 32,000, 514 positions, mean pooling, max_seq_length
-128): a 443 MB model.safetensors for measuring the converter and the library at full size. The
+128): a 442 MB model.safetensors for measuring the converter and the library at full size. The
 tensor names are those of tests/data/models/ko-tiny (no `roberta.` prefix, with the legacy
 `embeddings.position_ids` buffer and the unused pooler). Same seed, same bytes. Standard library
 only; the weights are random mantissas under a fixed exponent, so no per-element Python runs.
@@ -98,7 +98,9 @@ def make_model(args):
     os.makedirs(args.out_dir, exist_ok=True)
     for name in copied:
         shutil.copyfile(os.path.join(args.tokenizer, name), os.path.join(args.out_dir, name))
-    out = lambda *path: os.path.join(args.out_dir, *path)
+    def out(*path):
+        return os.path.join(args.out_dir, *path)
+
     write_json(out("config.json"), config_json(args))
     write_json(out("modules.json"), [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
@@ -130,7 +132,8 @@ def main():
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--pooling", choices=POOLING_MODES, default="mean")
     parser.add_argument("--tokenizer", default=DEFAULT_TOKENIZER, metavar="DIR",
-                        help="directory whose tokenizer files are copied (default: klue-roberta-base)")
+                        help="directory whose tokenizer files are copied "
+                             "(default: tests/data/tokenizers/klue-roberta-base)")
     make_model(parser.parse_args())
 
 

@@ -60,6 +60,10 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libsbert.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
 
+# test_alloc_failures fails the Nth allocation: the linker sends every allocator call of the
+# library and the test to the test's __wrap_ functions.
+$(BUILD)/tests/test_alloc_failures: LDLIBS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign,--wrap=free
+
 # The bundled demo model: tests/data/models/ko-small (a small Korean model really trained in the
 # ko-sroberta layout) converted to f16. It is committed; the rule only runs when it is missing.
 DEMO_MODEL = models/ko-small-f16.sbert
@@ -71,7 +75,7 @@ demo: all $(DEMO_MODEL)
 	examples/demo $(DEMO_MODEL) tests/data/seed_sentences.txt tests/data/korsts/sts-test.tsv
 
 # The test models are converted from the Hugging Face directories in tests/data/models (f32).
-TEST_MODELS = $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert
+TEST_MODELS = $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert
 $(BUILD)/models/%.sbert: tests/data/models/%/config.json tools/convert_safetensors.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/$* $@ --quiet
@@ -88,5 +92,35 @@ test-tsan: $(TEST_MODELS)
 	ln -sfn ../build/models build-tsan/models 2>/dev/null || true
 	BUILD=build-tsan TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads
 
+# libFuzzer targets: every tests/fuzz/fuzz_<name>.c, built with clang against the library compiled
+# the same way (ASan + UBSan, coverage, OpenMP off) in build-fuzz/, each run FUZZ_SECONDS from the
+# seeds in tests/fuzz/corpus/<name>/. The seeds are only read: new inputs go to
+# build-fuzz/corpus/<name>/, a crash to build-fuzz/<name>-crash-* and fails the target.
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 60
+FUZZ_NAMES     = $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_SANITIZE  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+fuzz: $(TEST_MODELS)
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) OPT=-O1 OPENMP=0 \
+	    SANITIZE="-fsanitize=fuzzer-no-link $(FUZZ_SANITIZE)" $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+	@for name in $(FUZZ_NAMES); do \
+	    mkdir -p build-fuzz/corpus/$$name; \
+	    echo "fuzz_$$name: $(FUZZ_SECONDS) s (log: build-fuzz/$$name.log)"; \
+	    dict=tests/fuzz/$$name.dict; [ -f $$dict ] && dict=-dict=$$dict || dict=; \
+	    if build-fuzz/fuzz_$$name build-fuzz/corpus/$$name tests/fuzz/corpus/$$name $$dict \
+	           -max_total_time=$(FUZZ_SECONDS) -timeout=30 -print_final_stats=1 \
+	           -artifact_prefix=build-fuzz/$$name- >build-fuzz/$$name.log 2>&1; then \
+	        grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' \
+	            build-fuzz/$$name.log | sed 's/^/  /'; \
+	    else \
+	        tail -n 40 build-fuzz/$$name.log; echo "fuzz_$$name FAILED (see build-fuzz/$$name.log)"; \
+	        exit 1; \
+	    fi; \
+	done
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libsbert.a
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+
 clean:
-	rm -rf build build-asan build-tsan examples/encode examples/demo
+	rm -rf build build-asan build-tsan build-fuzz examples/encode examples/demo

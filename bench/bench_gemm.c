@@ -5,7 +5,11 @@
  * The weights rotate through copies totalling more than the last-level cache, as in a real forward
  * pass where each layer's weights arrive from memory; `hot` reuses one copy instead.
  *
- *   make && cc -O2 -fopenmp -Iinclude -Ilibsbert bench/bench_gemm.c build/libsbert.a -lm \
+ * The machine may be shared: besides wall-clock time, the 1-thread runs are also timed in process
+ * CPU time, which time slices given to other programs do not inflate (2 threads cannot be: their
+ * waits at the end of a GEMM count as CPU time). The load average is printed before and after.
+ *
+ *   make && cc -O2 -D_GNU_SOURCE -fopenmp -Iinclude -Ilibsbert bench/bench_gemm.c build/libsbert.a -lm \
  *       -o build/bench/bench_gemm
  *   build/bench/bench_gemm [PEAK_1_THREAD PEAK_2_THREADS] [hot]      (SBERT_ISA=avx2 to compare) */
 #include <stdio.h>
@@ -34,10 +38,10 @@ static const shape shapes[] = {
 };
 static const int batch_rows[] = {16, 128, 4096};
 
-static double now(void)
+static double seconds(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -54,8 +58,8 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median GFLOP/s of SAMPLES runs of about SAMPLE_SECONDS each. */
-static double bench_one(const shape *s, int m, int threads, int hot)
+/* Median GFLOP/s of SAMPLES runs of about SAMPLE_SECONDS each on `clock`. */
+static double bench_one(const shape *s, int m, int threads, int hot, clockid_t clock)
 {
     const size_t w_floats = (size_t)(s->n + 15) / 16 * 16 * s->k;
     const int copies = hot ? 1 : (int)(COLD_BYTES / (w_floats * sizeof(float))) + 1;
@@ -70,21 +74,33 @@ static double bench_one(const shape *s, int m, int threads, int hot)
 
     double samples[SAMPLES];
     for (int r = -1; r < SAMPLES; r++) { /* r = -1 warms up and sizes the samples */
-        const double t0 = now();
+        const double t0 = seconds(clock);
         int done = 0;
         do {
             const sb_linear *wi = &w[calls++ % copies];
             sb_gemm(a, (size_t)s->k, m, wi, c, (size_t)s->n, s->act, s->residual ? c : NULL,
                     (size_t)s->n, scratch, threads);
             done++;
-        } while (now() - t0 < SAMPLE_SECONDS);
-        if (r >= 0) samples[r] = flops * done / (now() - t0) * 1e-9;
+        } while (seconds(clock) - t0 < SAMPLE_SECONDS);
+        if (r >= 0) samples[r] = flops * done / (seconds(clock) - t0) * 1e-9;
     }
     qsort(samples, SAMPLES, sizeof samples[0], compare_doubles);
 
     for (int i = 0; i < copies; i++) free((void *)w[i].weight), free((void *)w[i].bias);
     free(w), free(a), free(c), free(scratch);
     return samples[SAMPLES / 2];
+}
+
+static void print_rate(double gflops, double peak)
+{
+    if (peak > 0) printf("  %6.1f (%3.0f%%)", gflops, 100 * gflops / peak);
+    else printf("  %13.1f", gflops);
+}
+
+static void print_load(const char *when)
+{
+    double load[1];
+    if (getloadavg(load, 1) == 1) printf("%s load average %.2f\n", when, load[0]);
 }
 
 int main(int argc, char **argv)
@@ -96,20 +112,22 @@ int main(int argc, char **argv)
         else if (!peak[1]) peak[1] = atof(argv[i]);
         else peak[2] = atof(argv[i]);
     }
-    printf("isa %s, weights %s; GFLOP/s (fraction of peak)\n", sb_isa_name(sb_kernels_isa()),
+    printf("isa %s, weights %s; GFLOP/s (fraction of the FMA peak)\n", sb_isa_name(sb_kernels_isa()),
            hot ? "hot (one copy)" : "cold (rotating copies)");
-    printf("%-9s %5s %5s %6s %18s %18s\n", "gemm", "n", "k", "m", "1 thread", "2 threads");
+    print_load("before:");
+    printf("%-9s %5s %5s %5s  %13s  %13s  %13s\n", "gemm", "n", "k", "m", "1 thr (wall)", "1 thr (cpu)",
+           "2 thr (wall)");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (size_t mi = 0; mi < sizeof batch_rows / sizeof batch_rows[0]; mi++) {
             const shape *s = &shapes[si];
-            printf("%-9s %5d %5d %6d", s->name, s->n, s->k, batch_rows[mi]);
-            for (int t = 1; t <= 2; t++) {
-                const double g = bench_one(s, batch_rows[mi], t, hot);
-                if (peak[t] > 0) printf("   %7.1f (%4.0f%%)", g, 100 * g / peak[t]);
-                else printf(" %18.1f", g);
-                fflush(stdout);
-            }
+            const int m = batch_rows[mi];
+            printf("%-9s %5d %5d %5d", s->name, s->n, s->k, m);
+            print_rate(bench_one(s, m, 1, hot, CLOCK_MONOTONIC), peak[1]);
+            print_rate(bench_one(s, m, 1, hot, CLOCK_PROCESS_CPUTIME_ID), peak[1]);
+            print_rate(bench_one(s, m, 2, hot, CLOCK_MONOTONIC), peak[2]);
             printf("\n");
+            fflush(stdout);
         }
+    print_load("after:");
     return 0;
 }

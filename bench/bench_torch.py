@@ -4,7 +4,12 @@ against sentence-transformers' golden vectors. Token ids are pre-tokenized by be
 (Hugging Face tokenizers), so tokenizing is not timed here; batching is sentence-transformers'
 (sorted by text length, longest first, batches of 32, each padded to its longest text).
 
-    OPENBLAS_NUM_THREADS=N OMP_NUM_THREADS=N /usr/bin/python3 bench/bench_torch.py HF_DIR WORK_DIR N
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=N OMP_NUM_THREADS=1 \
+        /usr/bin/python3 bench/bench_torch.py HF_DIR WORK_DIR N
+
+Threads: N OpenBLAS threads run the matmuls (nearly all the time); torch's own intra-op pool is
+kept at 1 thread, because its idle OpenMP workers spin on the same cores and starve OpenBLAS's
+(at 2 threads on 2 cores, torch's default of 2 makes a 16-token text 10x slower).
 
 Prints JSON lines like bench/bench_ort.js ("engine": "torch") and writes the W3 vectors to
 WORK_DIR/vectors-torch-tN.f32.
@@ -27,18 +32,20 @@ import torch_reference as ref  # noqa: E402
 BATCH_SIZE = 32
 
 
-def openblas_info():
-    """The BLAS that torch's matmuls really call: OpenBLAS's core name and thread count, or why not."""
+def openblas(threads):
+    """Sets the thread count of the BLAS that torch's matmuls really call and describes it:
+    OpenBLAS's kernel name and thread count, or a warning when it is not OpenBLAS."""
     for lib in ("libblas.so.3", "libopenblas.so.0"):
         try:
-            blas = ctypes.CDLL(lib)
+            blas = ctypes.CDLL(lib)  # the library torch already loaded
         except OSError:
             continue
         if hasattr(blas, "openblas_get_corename"):
+            blas.openblas_set_num_threads(threads)
             blas.openblas_get_corename.restype = ctypes.c_char_p
             return f"OpenBLAS {blas.openblas_get_corename().decode()} kernels, " \
                    f"{blas.openblas_get_num_threads()} threads"
-    return "not OpenBLAS (reference BLAS? update-alternatives --display libblas.so.3-x86_64-linux-gnu)"
+    return "NOT OpenBLAS (reference BLAS? update-alternatives --display libblas.so.3-x86_64-linux-gnu)"
 
 
 def sgemm_gflops(n=1024, repeats=10):
@@ -68,21 +75,22 @@ def encode(model, texts, ids):
 
 def main():
     hf_dir, work_dir, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1)
+    blas = openblas(threads)
     with open(os.path.join(work_dir, "workloads.json"), encoding="utf-8") as f:
         workloads = json.load(f)
 
     def emit(**obj):
         print(json.dumps({"engine": "torch", "threads": threads, **obj}), flush=True)
 
-    emit(metric="blas", value=sgemm_gflops(), unit="GFLOP/s (sgemm 1024)", blas=openblas_info(),
-         version=torch.__version__)
+    emit(metric="blas", value=sgemm_gflops(), unit="GFLOP/s (sgemm 1024)", blas=blas)
     t0 = time.perf_counter()
     model = ref.load(hf_dir)
     t1 = time.perf_counter()
     encode(model, workloads["W1"]["texts"], workloads["W1"]["ids"])
     t2 = time.perf_counter()
-    emit(metric="open_ms", value=(t2 - t0) * 1e3, load_ms=(t1 - t0) * 1e3, first_encode_ms=(t2 - t1) * 1e3)
+    emit(metric="open_ms", value=(t2 - t0) * 1e3, load_ms=(t1 - t0) * 1e3, first_encode_ms=(t2 - t1) * 1e3,
+         version=torch.__version__)
 
     for name, w in workloads.items():
         r = w["repeat"]

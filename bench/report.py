@@ -64,7 +64,8 @@ def agreement(work, threads_list, dim):
                 rows.append([LABEL[engine], t, f"shape {got.shape} != {ref.shape}", ""])
                 continue
             cos = (got * ref).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(ref, axis=1))
-            rows.append([LABEL[engine], t, f"{np.abs(got - ref).max():.2e}", f"{cos.min():.7f}"])
+            rows.append([LABEL[engine], t, f"{np.abs(got - ref).max():.2e}",
+                         f"{cos.min():.9f} (1 - {1 - cos.min():.1e})"])
     return rows
 
 
@@ -143,6 +144,7 @@ def main():
         for t in threads_list:
             o = metrics.get((engine, t, "open_ms"))
             m = metrics.get((engine, t, "peak_rss_mb"))
+            loadavg = metrics.get((engine, t, "loadavg"), [])
             if not (o or m):
                 continue
             o = o[0] if o else {}
@@ -152,9 +154,11 @@ def main():
             parts = [o.get(k) for k in ("load_ms", "session_create_ms", "first_encode_ms") if k in o]
             rows.append([label, t, fmt_ms(o["value"]) if o else "-",
                          detail.format(*parts) if len(parts) == 2 else "",
-                         f"{m[0]['value']:.0f} MB" if m else "-"])
-    out += ["## Open to first embedding, peak RSS", "",
-            table(rows, ["engine", "threads", "open to first vector", "of which", "peak RSS"]), ""]
+                         f"{m[0]['value']:.0f} MB" if m else "-",
+                         " ".join(f"{x['value']:.1f}" for x in loadavg) or "-"])
+    out += ["## Open to first embedding, peak RSS (load: 1-minute load average before the engine ran)",
+            "", table(rows, ["engine", "threads", "open to first vector", "of which", "peak RSS",
+                             "load"]), ""]
 
     versions = [f"{LABEL[e]} {metrics[e, t, 'open_ms'][0].get('version')}" for e, _ in ENGINES
                 for t in threads_list[:1] if metrics.get((e, t, "open_ms"))]

@@ -25,9 +25,8 @@
 #
 # PyTorch runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this machine's environment
 # pins an older kernel for correctness elsewhere; bench_torch.py prints the kernel it then uses,
-# and report.py checks its vectors), OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=N, and
-# OMP_WAIT_POLICY=PASSIVE: its matmuls run on OpenBLAS's own threads, which torch's spinning
-# OpenMP workers would otherwise starve (10x slower at 2 threads on 2 cores).
+# and report.py checks its vectors), N OpenBLAS threads and 1 torch intra-op thread (see
+# bench_torch.py: torch's spinning OpenMP workers would starve OpenBLAS's threads).
 set -eu
 cd "$(dirname "$0")/.."
 WORK=bench/work
@@ -74,7 +73,7 @@ run_engine() {  # ENGINE THREADS
         libsbert) build/bench/bench_encode "$WORK/model.sbert" "$WORK" "$2" ;;
         ort) node bench/bench_ort.js "$WORK/model.onnx" "$TOKENIZER" "$WORK" "$2" ;;
         torch) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$2" \
-                   OMP_NUM_THREADS="$2" OMP_WAIT_POLICY=PASSIVE $PY bench/bench_torch.py "$WORK/hf" "$WORK" "$2" ;;
+                   OMP_NUM_THREADS=1 $PY bench/bench_torch.py "$WORK/hf" "$WORK" "$2" ;;
     esac
 }
 
@@ -86,6 +85,9 @@ while [ "$round" -le "$ROUNDS" ]; do
     for t in $THREADS; do
         for e in $order; do
             echo "run.sh: round $round/$ROUNDS, $e, $t thread(s)"
+            # The 1-minute load average before each engine: a busy machine shows here.
+            printf '{"engine":"%s","threads":%s,"metric":"loadavg","value":%s}\n' \
+                "$e" "$t" "$(cut -d' ' -f1 /proc/loadavg)" >>"$WORK/results.jsonl"
             if run_engine "$e" "$t" >"$WORK/last.jsonl"; then
                 cat "$WORK/last.jsonl" >>"$WORK/results.jsonl"
                 cut -c1-150 "$WORK/last.jsonl"

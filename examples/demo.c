@@ -2,8 +2,10 @@
  *
  *   examples/demo MODEL.sbert SEED_SENTENCES.txt KORSTS.tsv
  *
- * 1. Semantic search: each question of the seed sentences finds its best answer among the rest.
- * 2. KorSTS: a few sentence pairs with their human score (0-5) and the model's cosine, then the
+ * 1. The similarity matrix of four sentences, as a model card shows it (the bundled model's README
+ *    lists the values it should give).
+ * 2. Semantic search: each question of the seed sentences finds its best answer among the rest.
+ * 3. KorSTS: a few sentence pairs with their human score (0-5) and the model's cosine, then the
  *    Spearman correlation over the whole file, the number the model cards report. */
 #include <math.h>
 #include <stdio.h>
@@ -43,6 +45,25 @@ static int encode(sbert_context *ctx, const sbert_model *model, char **texts, si
     if (rc != SBERT_OK)
         fprintf(stderr, "demo: %s\n", sbert_context_errmsg(ctx));
     return rc;
+}
+
+static void similarity_table(sbert_context *ctx, const sbert_model *model)
+{
+    static char *s[4] = { "한 남자가 음식을 먹고 있다.", "한 남자가 뭔가를 먹고 있다.",
+                          "한 여성이 고기를 요리하고 있다.", "한 남자가 말하고 있다." };
+    const size_t dim = sbert_model_dim(model);
+    float *v = malloc(4 * dim * sizeof *v), sim[16];
+    if (!v || encode(ctx, model, s, 4, v) != SBERT_OK ||
+        sbert_similarity_matrix(sbert_model_similarity(model), v, 4, v, 4, dim, sim, 16)) {
+        free(v);
+        return;
+    }
+    printf("Similarity of the model-card sentences\n");
+    for (int i = 0; i < 4; i++)
+        printf("  S%d %7.4f %7.4f %7.4f %7.4f  %s\n", i + 1, sim[4 * i], sim[4 * i + 1],
+               sim[4 * i + 2], sim[4 * i + 3], s[i]);
+    printf("\n");
+    free(v);
 }
 
 /* Questions end with '?'; every other sentence is a candidate answer. */
@@ -171,6 +192,7 @@ int main(int argc, char **argv)
            sbert_model_max_seq_length(model));
     static char *seed[MAX_LINES], *rows[MAX_LINES];
     const size_t n_seed = read_lines(argv[2], seed), n_rows = read_lines(argv[3], rows);
+    similarity_table(ctx, model);
     if (n_seed)
         semantic_search(ctx, model, seed, n_seed);
     if (n_rows)

@@ -108,7 +108,11 @@ static int parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--max-length")) { if (parse_count(v, a, &o->max_length)) return -1; }
         else if (!strcmp(a, "--batch-size")) { if (parse_count(v, a, &o->batch_size)) return -1; }
         else if (!strcmp(a, "--threads")) {
-            if (parse_count(v, a, &n) || n > 1024) return -1;
+            if (parse_count(v, a, &n)) return -1;
+            if (n > 1024) {
+                fprintf(stderr, "encode: --threads is at most 1024, not %zu\n", n);
+                return -1;
+            }
             o->threads = (int)n;
         } else {
             fprintf(stderr, "encode: unknown option %s (see --help)\n", a);
@@ -164,7 +168,11 @@ static int read_chunk(const options *o, chunk *c)
             }
         } else {
             c->text[c->n] = malloc((size_t)got + 1);
-            if (!c->text[c->n]) { free(line); return -1; }
+            if (!c->text[c->n]) {
+                fprintf(stderr, "encode: out of memory reading line %zu\n", c->line_no);
+                free(line);
+                return -1;
+            }
             memcpy(c->text[c->n], line, (size_t)got + 1);
             c->len[c->n] = (size_t)got;
         }
@@ -223,8 +231,10 @@ static int write_ids(sbert_context *ctx, const options *o, const chunk *c, int32
             *ids = grown;
             *cap = n;
         }
-        if (rc != SBERT_OK)
+        if (rc != SBERT_OK) {
+            fprintf(stderr, "encode: %s: %s\n", sbert_strerror(rc), sbert_context_errmsg(ctx));
             return rc;
+        }
         for (size_t j = 0; j < n; j++)
             printf(j ? " %d" : "%d", (int)(*ids)[j]);
         putchar('\n');
@@ -275,8 +285,9 @@ static int encode_chunk(session *s, const options *o, chunk *c, float *vectors)
 {
     const char **texts = (const char **)c->text;
     int rc = sbert_encode(s->ctx, texts, c->len, c->n, &s->enc, vectors, c->n * s->dim);
-    if (rc != SBERT_OK) {
-        fprintf(stderr, "encode: %s: %s\n", sbert_strerror(rc), sbert_context_errmsg(s->ctx));
+    if (rc != SBERT_OK) { /* the library numbers the texts of this chunk from 0 */
+        fprintf(stderr, "encode: %s: %s (texts counted from input text %zu)\n",
+                sbert_strerror(rc), sbert_context_errmsg(s->ctx), s->n_done);
         return rc;
     }
     if (s->collect) {
@@ -308,8 +319,14 @@ static int run(session *s, const options *o)
         if (o->texts) { /* command-line texts, a chunk at a time */
             for (; arg < o->n_texts && c->n < CHUNK_TEXTS; arg++, c->n++) {
                 c->len[c->n] = strlen(o->texts[arg]);
-                c->text[c->n] = strdup(o->texts[arg]);
+                if (!(c->text[c->n] = strdup(o->texts[arg]))) {
+                    fprintf(stderr, "encode: out of memory\n");
+                    rc = SBERT_ERR_NO_MEMORY;
+                    break;
+                }
             }
+            if (rc != SBERT_OK)
+                break;
         } else if (read_chunk(o, c)) {
             rc = SBERT_ERR_INVALID_ARGUMENT;
             break;

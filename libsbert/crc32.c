@@ -10,7 +10,8 @@
 
 #include "crc32.h"
 
-#define CRC32_POLY 0xEDB88320u /* 0x04C11DB7 bit-reversed: zlib processes the least significant bit first */
+/* 0x04C11DB7 bit-reversed: zlib's CRC-32 processes the least significant bit first */
+#define CRC32_POLY 0xEDB88320u
 
 typedef uint32_t crc32_tables[8][256];
 

@@ -19,7 +19,7 @@
 #define SB_PRINTF(fmt_arg, first_arg)
 #endif
 
-/* ---- errors ------------------------------------------------------------------------------------ */
+/* ---- errors ---------------------------------------------------------------------------------- */
 
 /* Where a failing check writes its message (msg may be NULL: the message is dropped). */
 typedef struct {
@@ -38,13 +38,13 @@ int sb_fail(const sb_err *err, int status, const char *fmt, ...) SB_PRINTF(3, 4)
  * ASCII: names read from a damaged file may hold anything, and a message must stay one line. */
 const char *sb_printable(sb_str s, char out[64]);
 
-/* ---- memory ------------------------------------------------------------------------------------ */
+/* ---- memory ---------------------------------------------------------------------------------- */
 
 /* 64-byte-aligned storage (the alignment tensors have in the file), released with free(). NULL when
  * out of memory or when bytes exceed the address space. */
 void *sb_alloc_aligned(uint64_t bytes);
 
-/* ---- decoding ---------------------------------------------------------------------------------- */
+/* ---- decoding -------------------------------------------------------------------------------- */
 
 static inline uint32_t sb_le32(const uint8_t *p)
 {
@@ -91,7 +91,7 @@ static inline bool sb_take_u64(sb_cursor *c, uint64_t *v)
     return true;
 }
 
-/* ---- the key/value section --------------------------------------------------------------------- */
+/* ---- the key/value section ------------------------------------------------------------------- */
 
 typedef enum {
     SB_KV_U32 = 1,
@@ -150,7 +150,7 @@ void sb_kv_read_i32s(const sb_kv *e, int32_t *dst);
 void sb_kv_read_f32s(const sb_kv *e, float *dst);
 void sb_kv_read_strs(const sb_kv *e, sb_str *dst);
 
-/* ---- loading steps in their own files ---------------------------------------------------------- */
+/* ---- loading steps in their own files -------------------------------------------------------- */
 
 /* Fills m->tok_cfg and m->tok_owned from the tokenizer.* keys (and pipeline.do_lower_case). Needs
  * m->hp.vocab_size. */

@@ -81,13 +81,15 @@ static int parse_entry(const sb_kv_table *t, sb_cursor *c, uint64_t index, sb_kv
     const uint8_t *key;
     if (!sb_take_u32(c, &e->key.len) || !sb_take(c, e->key.len, &key) || !sb_take_u32(c, &e->type))
         return sb_fail(&t->err, SBERT_ERR_CORRUPT,
-                       "key/value entry %llu runs past the end of its section" SB_DAMAGED, (unsigned long long)index);
+                       "key/value entry %llu runs past the end of its section" SB_DAMAGED,
+                       (unsigned long long)index);
     e->key.ptr = (const char *)key;
 
     char name[64];
     if (e->type < SB_KV_U32 || e->type > SB_KV_BYTES)
         return sb_fail(&t->err, SBERT_ERR_CORRUPT,
-                       "key %s: unknown value type %u" SB_DAMAGED, sb_printable(e->key, name), e->type);
+                       "key %s: unknown value type %u" SB_DAMAGED, sb_printable(e->key, name),
+                       e->type);
     if (!take_value(c, e))
         return sb_fail(&t->err, SBERT_ERR_CORRUPT,
                        "key %s: its %s value runs past the end of the key/value section"
@@ -152,7 +154,8 @@ void sb_kv_free(sb_kv_table *t)
 int sb_kv_get(const sb_kv_table *t, const char *key, sb_kv_type type, const sb_kv **out)
 {
     sb_kv wanted = {.key = {key, (uint32_t)strlen(key)}};
-    const sb_kv *e = t->n ? bsearch(&wanted, t->entries, t->n, sizeof(sb_kv), compare_entries) : NULL;
+    const sb_kv *e = t->n ? bsearch(&wanted, t->entries, t->n, sizeof *t->entries, compare_entries)
+                          : NULL;
     if (!e)
         return sb_fail(&t->err, SBERT_ERR_CORRUPT,
                        "required key %s is missing: convert the model again with "

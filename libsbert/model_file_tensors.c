@@ -70,7 +70,7 @@ static const char *format_dims(const uint64_t *dims, uint32_t n_dims, char out[9
     return out;
 }
 
-/* ---- the table --------------------------------------------------------------------------------- */
+/* ---- the table ------------------------------------------------------------------------------- */
 
 static int parse_entry(sb_cursor *c, uint64_t index, tensor_entry *t, const sb_err *err)
 {
@@ -162,7 +162,7 @@ static int read_table(tensor_work *w, const sb_tensor_section *s, const sb_err *
     return check_overlaps(w->entries, w->n_entries, err);
 }
 
-/* ---- the slots: the tensors the hyper-parameters require --------------------------------------- */
+/* ---- the slots: the tensors the hyper-parameters require ------------------------------------- */
 
 static tensor_slot *set_slot(tensor_slot *s, const float **dst, uint32_t layout, uint64_t rows,
                              uint64_t cols)
@@ -283,7 +283,7 @@ static tensor_slot *find_slot(const tensor_work *w, sb_str name)
     return NULL;
 }
 
-/* ---- matching entries to slots ----------------------------------------------------------------- */
+/* ---- matching entries to slots --------------------------------------------------------------- */
 
 static uint64_t expected_nbytes(const tensor_slot *s, uint32_t dtype)
 {
@@ -341,7 +341,7 @@ static int match_entries(tensor_work *w, const sb_err *err)
     return SBERT_OK;
 }
 
-/* ---- pointing the weights at their data -------------------------------------------------------- */
+/* ---- pointing the weights at their data ------------------------------------------------------ */
 
 /* Converted tensors start on 64-byte boundaries in owned_f32, like tensors in the file. */
 static uint64_t converted_floats(const tensor_entry *t)

@@ -36,7 +36,7 @@ typedef struct {
     const sb_kv *replace_patterns, *replace_contents;
 } tok_arrays;
 
-/* ---- the stages' settings ---------------------------------------------------------------------- */
+/* ---- the stages' settings -------------------------------------------------------------------- */
 
 static int read_wordpiece(sb_tokenizer_config *cfg, const sb_kv_table *kv)
 {
@@ -121,7 +121,7 @@ static int read_stages(sb_tokenizer_config *cfg, const sb_kv_table *kv)
     return rc;
 }
 
-/* ---- the arrays -------------------------------------------------------------------------------- */
+/* ---- the arrays ------------------------------------------------------------------------------ */
 
 static uint32_t count_of(const sb_kv *e)
 {
@@ -177,6 +177,11 @@ static int find_arrays(tok_arrays *a, const sb_tokenizer_config *cfg, uint32_t v
 enum { VOCAB, ADDED_CONTENT, REPLACE_PATTERNS, REPLACE_CONTENTS, SCORES, PREFIX, SUFFIX, ADDED_ID,
        ADDED_FLAGS, N_PARTS };
 
+static uint64_t round_up_64(uint64_t bytes)
+{
+    return (bytes + 63) / 64 * 64;
+}
+
 static int allocate_parts(sbert_model *m, const tok_arrays *a, void *part[N_PARTS],
                           const sb_err *err)
 {
@@ -194,7 +199,7 @@ static int allocate_parts(sbert_model *m, const tok_arrays *a, void *part[N_PART
     };
     uint64_t total = 0;
     for (int i = 0; i < N_PARTS; i++)
-        total += (bytes[i] + 63) / 64 * 64;
+        total += round_up_64(bytes[i]);
     uint8_t *block = sb_alloc_aligned(total);
     if (!block)
         return sb_fail(err, SBERT_ERR_NO_MEMORY,
@@ -203,7 +208,7 @@ static int allocate_parts(sbert_model *m, const tok_arrays *a, void *part[N_PART
     m->tok_owned = block;
     for (int i = 0; i < N_PARTS; i++) {
         part[i] = block;
-        block += (bytes[i] + 63) / 64 * 64;
+        block += round_up_64(bytes[i]);
     }
     return SBERT_OK;
 }

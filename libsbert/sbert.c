@@ -386,8 +386,12 @@ static int tokenize_text(sbert_context *ctx, size_t i, const char *prompt, const
         return rc;
     size_t n = 0;
     rc = tokenize_into(ctx, text ? text : "", len, 0, max_len, ctx->ids + start, max_len, &n);
-    if (rc != SBERT_OK)
-        return fail(ctx, rc, "text %zu: %s", i, ctx->errmsg);
+    if (rc != SBERT_OK) {
+        /* the tokenizer's message is in errmsg, which fail() overwrites: format from a copy */
+        char detail[sizeof ctx->errmsg];
+        memcpy(detail, ctx->errmsg, sizeof detail);
+        return fail(ctx, rc, "text %zu: %s", i, detail);
+    }
     ctx->id_start[i + 1] = start + n;
     return SBERT_OK;
 }

@@ -59,25 +59,16 @@ void sb_tok_scratch_free(sb_tok_scratch *s)
     free(s->repaired.data);
     free(s->prepared.data);
     free(s->normalized.data);
+    free(s->replaced.data);
+    free(s->metaspaced.data);
     free(s->marks.data);
     free(s->raw_splits.data);
     free(s->norm_splits.data);
     free(s->words.data);
     free(s->candidates.data);
+    free(s->lattice.data);
     free(s->ids.data);
     free(s);
-}
-
-/* What this build implements of the configurable stages; NULL when all of cfg is supported. */
-static const char *unsupported_stage(const sb_tokenizer_config *cfg)
-{
-    if (cfg->model != SB_TOK_WORDPIECE)
-        return "the Unigram model";
-    if (cfg->normalizer != SB_NORM_NONE && cfg->normalizer != SB_NORM_BERT)
-        return "the Precompiled normalizer";
-    if (cfg->pretokenizer != SB_PRETOK_BERT)
-        return "this pre-tokenizer";
-    return NULL;
 }
 
 /* Arrays the config promises but does not have, and ids that cannot be. */
@@ -94,7 +85,46 @@ static const char *invalid_config(const sb_tokenizer_config *cfg)
         return "missing added-token arrays";
     if (cfg->wp_prefix.len && !cfg->wp_prefix.ptr)
         return "no WordPiece prefix";
+    if (cfg->model == SB_TOK_UNIGRAM && !cfg->scores)
+        return "no Unigram scores";
+    if (cfg->n_replace && (!cfg->replace_pattern || !cfg->replace_content))
+        return "no Replace patterns";
+    if (cfg->pretokenizer != SB_PRETOK_BERT &&
+        (cfg->metaspace_replacement.len == 0 || !cfg->metaspace_replacement.ptr))
+        return "no Metaspace replacement";
     return NULL;
+}
+
+/* A stage this build does not know (an enum value from a newer model file). */
+static const char *unsupported_stage(const sb_tokenizer_config *cfg)
+{
+    if (cfg->model != SB_TOK_WORDPIECE && cfg->model != SB_TOK_UNIGRAM)
+        return "this tokenizer model";
+    if (cfg->normalizer != SB_NORM_NONE && cfg->normalizer != SB_NORM_BERT &&
+        cfg->normalizer != SB_NORM_PRECOMPILED)
+        return "this normalizer";
+    if (cfg->pretokenizer != SB_PRETOK_BERT && cfg->pretokenizer != SB_PRETOK_METASPACE &&
+        cfg->pretokenizer != SB_PRETOK_WHITESPACE)
+        return "this pre-tokenizer";
+    if (cfg->pretokenizer != SB_PRETOK_BERT && cfg->metaspace_prepend != SB_PREPEND_ALWAYS &&
+        cfg->metaspace_prepend != SB_PREPEND_FIRST && cfg->metaspace_prepend != SB_PREPEND_NEVER)
+        return "this Metaspace prepend_scheme";
+    return NULL;
+}
+
+/* The tables of the configured stages. */
+static int build_stages(sb_tokenizer *tok)
+{
+    const sb_tokenizer_config *cfg = &tok->cfg;
+    tok->wp_prefix_hash =
+        sb_hash_bytes(SB_HASH_INIT, (const uint8_t *)cfg->wp_prefix.ptr, cfg->wp_prefix.len);
+    sb_normalizer_init(tok);
+    int rc = sb_vocab_build(&tok->vocab, cfg->vocab, cfg->vocab_size);
+    if (rc == SBERT_OK && cfg->normalizer == SB_NORM_PRECOMPILED)
+        rc = sb_charsmap_init(&tok->charsmap, cfg);
+    if (rc == SBERT_OK && cfg->model == SB_TOK_UNIGRAM)
+        rc = sb_unigram_init(&tok->unigram, cfg);
+    return rc;
 }
 
 int sb_tokenizer_create(const sb_tokenizer_config *cfg, sb_tokenizer **out, char *err,
@@ -108,18 +138,14 @@ int sb_tokenizer_create(const sb_tokenizer_config *cfg, sb_tokenizer **out, char
         return fail(err, err_size, SBERT_ERR_CORRUPT, "tokenizer: %s", what);
     what = unsupported_stage(cfg);
     if (what)
-        return fail(err, err_size, SBERT_ERR_UNSUPPORTED, "tokenizer: %s is not supported yet",
-                    what);
+        return fail(err, err_size, SBERT_ERR_UNSUPPORTED, "tokenizer: %s is not supported", what);
 
     sb_tokenizer *tok = calloc(1, sizeof *tok);
     sb_tok_scratch *scratch = sb_tok_scratch_create();
     int rc = tok && scratch ? SBERT_OK : SBERT_ERR_NO_MEMORY;
     if (rc == SBERT_OK) {
         tok->cfg = *cfg;
-        tok->wp_prefix_hash =
-            sb_hash_bytes(SB_HASH_INIT, (const uint8_t *)cfg->wp_prefix.ptr, cfg->wp_prefix.len);
-        sb_normalizer_init(tok);
-        rc = sb_vocab_build(&tok->vocab, cfg->vocab, cfg->vocab_size);
+        rc = build_stages(tok);
     }
     if (rc == SBERT_OK)
         rc = sb_added_build(&tok->added_raw, tok, false, scratch);
@@ -128,7 +154,8 @@ int sb_tokenizer_create(const sb_tokenizer_config *cfg, sb_tokenizer **out, char
     sb_tok_scratch_free(scratch);
     if (rc != SBERT_OK) {
         sb_tokenizer_free(tok);
-        return fail(err, err_size, rc, "tokenizer: %s", sbert_strerror(rc));
+        return fail(err, err_size, rc, "tokenizer: %s%s", sbert_strerror(rc),
+                    rc == SBERT_ERR_CORRUPT ? " (the Precompiled charsmap)" : "");
     }
     *out = tok;
     return SBERT_OK;
@@ -139,6 +166,8 @@ void sb_tokenizer_free(sb_tokenizer *tok)
     if (!tok)
         return;
     sb_vocab_free(&tok->vocab);
+    sb_charsmap_free(&tok->charsmap);
+    sb_unigram_free(&tok->unigram);
     sb_added_free(&tok->added_raw);
     sb_added_free(&tok->added_norm);
     free(tok);
@@ -151,27 +180,31 @@ static int encode_word(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t
     switch (tok->cfg.model) {
     case SB_TOK_WORDPIECE:
         return sb_wordpiece_word(tok, s, word, n);
+    case SB_TOK_UNIGRAM:
+        return sb_unigram_word(tok, s, word, n);
     default:
         return SBERT_ERR_UNSUPPORTED;
     }
 }
 
-/* Pre-tokenizes normalized text and runs the model on each word, until `limit` ids exist. */
+/* Pre-tokenizes normalized text and runs the model on each word, until `limit` ids exist.
+ * at_start: the text begins the input. */
 static int encode_normalized(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t *text,
-                             size_t n, size_t limit)
+                             size_t n, bool at_start, size_t limit)
 {
     s->words.len = 0;
-    int rc = sb_pretokenize(tok, s, text, n);
+    const uint8_t *base;
+    int rc = sb_pretokenize(tok, s, text, n, at_start, &base);
     for (size_t w = 0; w < s->words.len && rc == SBERT_OK && s->ids.len < limit; w++) {
         const sb_split word = s->words.data[w];
-        rc = encode_word(tok, s, text + word.start, word.end - word.start);
+        rc = encode_word(tok, s, base + word.start, word.end - word.start);
     }
     return rc;
 }
 
 /* Normalizes one piece of raw text (between added tokens) and encodes it. */
 static int encode_piece(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t *text, size_t n,
-                        size_t limit)
+                        bool at_start, size_t limit)
 {
     const uint8_t *norm;
     size_t norm_len;
@@ -181,7 +214,8 @@ static int encode_piece(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_
     for (size_t i = 0; i < s->norm_splits.len && rc == SBERT_OK && s->ids.len < limit; i++) {
         const sb_split sp = s->norm_splits.data[i];
         rc = sp.id >= 0 ? sb_push_id(&s->ids, sp.id)
-                        : encode_normalized(tok, s, norm + sp.start, sp.end - sp.start, limit);
+                        : encode_normalized(tok, s, norm + sp.start, sp.end - sp.start,
+                                            at_start && sp.start == 0, limit);
     }
     return rc;
 }
@@ -195,7 +229,8 @@ static int encode_text(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t
     for (size_t i = 0; i < s->raw_splits.len && rc == SBERT_OK && s->ids.len < limit; i++) {
         const sb_split sp = s->raw_splits.data[i];
         rc = sp.id >= 0 ? sb_push_id(&s->ids, sp.id)
-                        : encode_piece(tok, s, text + sp.start, sp.end - sp.start, limit);
+                        : encode_piece(tok, s, text + sp.start, sp.end - sp.start, sp.start == 0,
+                                       limit);
     }
     if (s->ids.len > limit)
         s->ids.len = limit;
@@ -269,6 +304,8 @@ int sb_tokenizer_encode(const sb_tokenizer *tok, sb_tok_scratch *scratch, const 
     if (*n_ids > capacity)
         return fail(err, err_size, SBERT_ERR_BUFFER_TOO_SMALL,
                     "%zu ids do not fit in a buffer of %zu", *n_ids, capacity);
+    if (*n_ids == 0) /* ids may be NULL: not even ids + 0 is allowed then */
+        return SBERT_OK;
     const size_t n_prefix = opts->add_special ? cfg->n_prefix : 0;
     copy_ids(ids, opts->add_special ? cfg->prefix_ids : NULL, n_prefix);
     copy_ids(ids + n_prefix, scratch->ids.data, n_text);

@@ -8,6 +8,7 @@
 #ifndef SBERT_UNICODE_H
 #define SBERT_UNICODE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SB_UNICODE_SHIFT 7          /* code points per stage-2 block: 1 << SHIFT */
@@ -24,12 +25,25 @@ enum {
     SB_U_WORD = 1 << 7,             /* regex \w: Alphabetic, M*, Nd, Pc, Join_Control */
 };
 
+/* Grapheme cluster categories as the crate unicode-segmentation keeps them: the
+ * Grapheme_Cluster_Break value, with Extended_Pictographic and InCB=Consonant as values of their
+ * own (no character has both one of those and a Grapheme_Cluster_Break value). */
+enum {
+    SB_GCB_OTHER = 0, SB_GCB_CR, SB_GCB_LF, SB_GCB_CONTROL, SB_GCB_EXTEND, SB_GCB_ZWJ,
+    SB_GCB_REGIONAL_INDICATOR, SB_GCB_PREPEND, SB_GCB_SPACING_MARK, SB_GCB_L, SB_GCB_V, SB_GCB_T,
+    SB_GCB_LV, SB_GCB_LVT, SB_GCB_EXT_PICT, SB_GCB_INCB_CONSONANT,
+    SB_GCB_CATEGORY = 0x0F,       /* the bits of sb_uprops.gcb that hold the category */
+    SB_GCB_INCB_LINKER = 1 << 4,  /* InCB=Linker (Unicode 15.1 on) */
+    SB_GCB_INCB_EXTEND = 1 << 5,  /* InCB=Extend */
+};
+
 typedef struct {
     uint16_t flags;       /* SB_U_* */
     uint8_t ccc;          /* canonical combining class (Unicode 9.0, as the NFD reference) */
     uint8_t decomp_len;   /* length of the full canonical decomposition; 0: none */
     uint16_t decomp;      /* its offset in sb_unicode_seq */
     uint8_t lower_len;    /* length of the full lowercase mapping (1 for almost every character) */
+    uint8_t gcb;          /* SB_GCB_* category | SB_GCB_INCB_* bits */
     int32_t lower;        /* lower_len 1: lowercase minus code point; else offset in sb_unicode_seq */
 } sb_uprops;
 
@@ -60,5 +74,9 @@ int sb_unicode_decompose(uint32_t cp, uint32_t out[4]);
  * char::to_lowercase and Python's str.lower apart from final sigma) into out[0..3) and returns
  * its length. */
 int sb_unicode_lower(uint32_t cp, uint32_t out[3]);
+
+/* The end of the extended grapheme cluster (Unicode Standard Annex #29, as unicode-segmentation
+ * implements it) that starts at text[start], start < n, in well-formed UTF-8 text[0..n). */
+size_t sb_grapheme_end(const uint8_t *text, size_t n, size_t start);
 
 #endif

@@ -184,5 +184,6 @@ int main(void)
     check_model("ko-tiny");
     check_model("minilm-tiny");
     check_model("ko-small");
+    check_model("xlmr-tiny");
     return TEST_DONE();
 }

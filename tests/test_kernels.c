@@ -133,8 +133,8 @@ static int check_gemm_case(const gemm_case *t, int n_threads_max)
 
 static void test_gemm(void)
 {
-    /* Sizes around every blocking edge: tiles of 4/6/12 rows and 16/32 columns, kc = 256,
-     * mc = 64..192, nc = 512, plus the model's shapes at small m. */
+    /* Sizes around every blocking edge (tiles of 4/6/12 rows and 16/32 columns, units of 64/96
+     * rows), odd k, and the model's shapes at small m. */
     static const int shapes[][3] = {
         {1, 1, 1},     {1, 16, 1},    {2, 17, 3},    {3, 31, 5},     {5, 33, 7},
         {7, 48, 16},   {12, 32, 256}, {13, 47, 257}, {25, 64, 300},  {37, 100, 600},
@@ -151,6 +151,7 @@ static void test_gemm(void)
             {m, n, k, 0, SB_ACT_IDENTITY, RES_NONE},
             {m, n, k, 1, acts[s % 5], RES_NONE},
             {m, n, k, 1, SB_ACT_IDENTITY, RES_ALIASED},
+            {m, n, k, 1, acts[(s + 1) % 5], RES_ALIASED},
             {m, n, k, 1, acts[(s + 2) % 5], RES_SEPARATE},
         };
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) check_gemm_case(&cases[c], 2);

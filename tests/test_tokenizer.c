@@ -1,5 +1,7 @@
 /* Tokenizer units: UTF-8 policies, sentence-transformers' text preparation, the normalizer's
- * output bound, WordPiece corners, truncation, buffers and configuration errors.
+ * output bound, WordPiece corners, truncation, buffers and configuration errors; grapheme
+ * clusters against Unicode's test file, the Precompiled normalizer's lookup rules and damaged
+ * charsmaps on a hand-made trie, Replace, and the Unigram search on a small vocabulary.
  *
  * The UTF-8 replacement and the text preparation are compared with CPython itself
  * (tests/data/tokenize/python-*.jsonl, made by tools/golden_python.py). Inputs are copied into
@@ -285,10 +287,254 @@ static void test_config_errors(void)
     CHECK(sb_tokenizer_create(&c.cfg, &tok, NULL, 0) == SBERT_ERR_CORRUPT && !tok, "unk_id");
     make_small(&c, 100);
     c.cfg.model = SB_TOK_UNIGRAM;
-    CHECK(sb_tokenizer_create(&c.cfg, &tok, NULL, 0) == SBERT_ERR_UNSUPPORTED, "Unigram");
+    CHECK(sb_tokenizer_create(&c.cfg, &tok, NULL, 0) == SBERT_ERR_CORRUPT, "Unigram, no scores");
+    make_small(&c, 100);
+    c.cfg.pretokenizer = SB_PRETOK_METASPACE;
+    CHECK(sb_tokenizer_create(&c.cfg, &tok, NULL, 0) == SBERT_ERR_CORRUPT, "no replacement");
+    make_small(&c, 100);
+    c.cfg.model = (sb_tok_model)7;
+    CHECK(sb_tokenizer_create(&c.cfg, &tok, NULL, 0) == SBERT_ERR_UNSUPPORTED, "model 7");
     CHECK(sb_tokenizer_create(NULL, &tok, NULL, 0) == SBERT_ERR_INVALID_ARGUMENT, "NULL config");
     sb_tokenizer_free(NULL);
     sb_tok_scratch_free(NULL);
+}
+
+/* ---- extended grapheme clusters --------------------------------------------------------------- */
+
+/* Unicode 17.0's GraphemeBreakTest (tests/data/tokenize/grapheme-break-17.0.txt): every cluster
+ * boundary of every line. */
+static size_t grapheme_failures, grapheme_lines;
+
+static void check_grapheme_line(const char *line, size_t row)
+{
+    if (line[0] == '#')
+        return;
+    grapheme_lines++;
+    uint8_t text[256];
+    size_t len = 0, at = 0;
+    char *p = (char *)line;
+    while (*p != ';' && len + 4 <= sizeof text) {
+        len += (size_t)sb_utf8_encode((uint32_t)strtoul(p, &p, 16), text + len);
+        while (*p == ' ')
+            p++;
+    }
+    uint8_t *copy = exact_copy(text, len);
+    bool ok = *p++ == ';';
+    while (ok && *p && *p != '\n') {
+        const size_t cluster = strtoul(p, &p, 10);
+        ok = at < len && sb_grapheme_end(copy, len, at) == at + cluster;
+        at += cluster;
+    }
+    free(copy);
+    if (!(ok && at == len) && ++grapheme_failures <= 5)
+        fprintf(stderr, "grapheme-break-17.0.txt line %zu: %s", row, line);
+}
+
+static void test_graphemes(void)
+{
+    for_each_line(DATA "grapheme-break-17.0.txt", check_grapheme_line);
+    printf("grapheme clusters: %zu/%zu test lines identical\n", grapheme_lines - grapheme_failures,
+           grapheme_lines);
+    CHECK(grapheme_lines > 700 && grapheme_failures == 0, "%zu grapheme test lines differ",
+          grapheme_failures);
+}
+
+/* ---- the Precompiled normalizer and Replace --------------------------------------------------- */
+
+/* A hand-made darts-clone trie: "A" -> "b", "é" -> "e", and keys whose replacement offset is
+ * unusable ("C": inside a character, "D": past the strings) or whose child offset leaves the
+ * trie ("F"). */
+#define CM_UNITS 512
+static const char CM_STRINGS[] = "b\0e\0\xC3\xA9"; /* offsets 0 "b", 2 "e", 4 "é" */
+
+static uint32_t cm_unit(uint32_t label, bool leaf, uint32_t offset)
+{
+    return label | (leaf ? 1u << 8 : 0) | offset << 10; /* offset < 2^21: no shift bit */
+}
+
+/* Root base 1; key byte k then sits at 1 ^ k, and a one-byte key's leaf at (1 ^ k) ^ 1. */
+static void cm_one_byte_key(uint32_t *u, uint8_t k, uint32_t value)
+{
+    u[1 ^ k] = cm_unit(k, true, 1);
+    u[(1 ^ k) ^ 1] = value;
+}
+
+static size_t make_charsmap(uint8_t *blob)
+{
+    uint32_t u[CM_UNITS] = { 0 };
+    u[0] = cm_unit(0, false, 1);
+    cm_one_byte_key(u, 'A', 0);
+    cm_one_byte_key(u, 'C', 5);    /* the second byte of "é" */
+    cm_one_byte_key(u, 'D', 1000); /* past the strings */
+    u[1 ^ 'F'] = cm_unit('F', true, 0x3FFFF); /* its leaf lies outside the 512 units */
+    u[1 ^ 0xC3] = cm_unit(0xC3, false, 256);   /* "é": C3 A9 */
+    const uint32_t base = (1 ^ 0xC3) ^ 256;
+    u[base ^ 0xA9] = cm_unit(0xA9, true, 1);
+    u[(base ^ 0xA9) ^ 1] = 2;
+    size_t n = 0;
+    const uint32_t words[] = { CM_UNITS * 4 };
+    for (int i = 0; i < 4; i++)
+        blob[n++] = (uint8_t)(words[0] >> 8 * i);
+    for (int k = 0; k < CM_UNITS; k++)
+        for (int i = 0; i < 4; i++)
+            blob[n++] = (uint8_t)(u[k] >> 8 * i);
+    memcpy(blob + n, CM_STRINGS, sizeof CM_STRINGS - 1);
+    return n + sizeof CM_STRINGS - 1;
+}
+
+static uint8_t cm_blob[4 + 4 * CM_UNITS + sizeof CM_STRINGS];
+
+/* The small WordPiece tokenizer with the Precompiled normalizer of make_charsmap and `n_replace`
+ * Replace rules. */
+static int open_precompiled(small *s, const sb_str *patterns, const sb_str *contents,
+                            uint32_t n_replace, size_t blob_len)
+{
+    make_small(&s->c, 100);
+    s->c.cfg.normalizer = SB_NORM_PRECOMPILED;
+    s->c.cfg.precompiled_charsmap = cm_blob;
+    s->c.cfg.precompiled_charsmap_len = (uint32_t)blob_len;
+    s->c.cfg.n_replace = n_replace;
+    s->c.cfg.replace_pattern = patterns;
+    s->c.cfg.replace_content = contents;
+    s->scratch = sb_tok_scratch_create();
+    return sb_tokenizer_create(&s->c.cfg, &s->tok, s->err, sizeof s->err);
+}
+
+static bool normalizes_n(small *s, const char *text, size_t n, const char *want, size_t n_want)
+{
+    uint8_t *copy = exact_copy(text, n);
+    const uint8_t *out = NULL;
+    size_t len = 0;
+    const int rc = sb_normalize(s->tok, s->scratch, copy, n, &out, &len);
+    const bool ok = rc == SBERT_OK && len == n_want && (!len || memcmp(out, want, len) == 0);
+    if (!ok)
+        fprintf(stderr, "normalize(\"%.*s\") = \"%.*s\", want \"%s\"\n", (int)n, text,
+                (int)len, out ? (const char *)out : "", want);
+    free(copy);
+    return ok;
+}
+
+static bool normalizes_to(small *s, const char *text, const char *want)
+{
+    return normalizes_n(s, text, strlen(text), want, strlen(want));
+}
+
+static void test_precompiled(void)
+{
+    const size_t blob_len = make_charsmap(cm_blob);
+    small s;
+    CHECK(open_precompiled(&s, NULL, NULL, 0, blob_len) == SBERT_OK, "%s", s.err);
+    if (s.tok) {
+        CHECK(normalizes_to(&s, "xAy\xC3\xA9", "xbye"), "one-character keys");
+        /* a cluster under 6 bytes is replaced whole by the replacement of its shortest key */
+        CHECK(normalizes_to(&s, "A\xCC\x81z", "bz"), "A + U+0301 as one cluster");
+        CHECK(normalizes_to(&s, "e\xCC\x81", "e\xCC\x81"), "no key: unchanged");
+        /* from 6 bytes on, character by character: the marks stay */
+        CHECK(normalizes_to(&s, "A\xCC\x81\xCC\x81\xCC\x81", "b\xCC\x81\xCC\x81\xCC\x81"),
+              "A + 3 marks");
+        CHECK(normalizes_to(&s, "\xC3\xA9\xCC\x81\xCC\x81", "e\xCC\x81\xCC\x81"), "é + 2 marks");
+        CHECK(normalizes_to(&s, "CDF", "CDF"), "damaged entries count as absent");
+        CHECK(normalizes_n(&s, "A\0A", 3, "b\0b", 3), "NUL is never a key");
+        CHECK(normalizes_to(&s, "", ""), "empty");
+    }
+    small_close(&s);
+
+    static const sb_str patterns[] = { { "  +", 3 }, { "b", 1 }, { "", 0 } };
+    static const sb_str contents[] = { { " ", 1 }, { "BB", 2 }, { "x", 1 } };
+    CHECK(open_precompiled(&s, patterns, contents, 3, blob_len) == SBERT_OK, "%s", s.err);
+    if (s.tok) {
+        CHECK(normalizes_to(&s, "A  A   bA b", "BB BB BBBB BB"), "Replace rules in order");
+        CHECK(normalizes_to(&s, " x ", " x "), "single spaces stay");
+    }
+    small_close(&s);
+
+    /* a charsmap tokenizers would refuse */
+    CHECK(open_precompiled(&s, NULL, NULL, 0, 3) == SBERT_ERR_CORRUPT, "3 bytes");
+    small_close(&s);
+    cm_blob[1] = 0x10; /* a trie of 4096 + units: longer than the blob */
+    CHECK(open_precompiled(&s, NULL, NULL, 0, blob_len) == SBERT_ERR_CORRUPT, "trie size");
+    small_close(&s);
+    make_charsmap(cm_blob);
+    cm_blob[blob_len - 1] = 0xFF; /* the strings are not UTF-8 */
+    CHECK(open_precompiled(&s, NULL, NULL, 0, blob_len) == SBERT_ERR_CORRUPT, "strings");
+    small_close(&s);
+}
+
+/* ---- the Unigram model ------------------------------------------------------------------------ */
+
+static const char *const uni_pieces[] = { "<unk>", "a", "b", "ab", "c", "abc", "d", "a" };
+static const float uni_scores[] = { 0, -1, -1, -2, -3, -4.5f, -20, -5 };
+enum { N_UNI = sizeof uni_pieces / sizeof *uni_pieces };
+
+typedef struct {
+    sb_str vocab[N_UNI];
+    float scores[N_UNI];
+    sb_tokenizer *tok;
+    sb_tok_scratch *scratch;
+} unigram;
+
+static void unigram_open(unigram *u, float ab_score)
+{
+    for (int i = 0; i < N_UNI; i++) {
+        u->vocab[i] = (sb_str){ uni_pieces[i], (uint32_t)strlen(uni_pieces[i]) };
+        u->scores[i] = uni_scores[i];
+    }
+    u->scores[3] = ab_score;
+    const sb_tokenizer_config cfg = {
+        .model = SB_TOK_UNIGRAM, .vocab = u->vocab, .scores = u->scores, .vocab_size = N_UNI,
+        .unk_id = 0, .normalizer = SB_NORM_NONE, .pretokenizer = SB_PRETOK_METASPACE,
+        .metaspace_replacement = { "_", 1 }, .metaspace_prepend = SB_PREPEND_NEVER,
+        .metaspace_split = true,
+    };
+    char err[256];
+    CHECK(sb_tokenizer_create(&cfg, &u->tok, err, sizeof err) == SBERT_OK, "%s", err);
+    u->scratch = sb_tok_scratch_create();
+}
+
+static bool unigram_gives(unigram *u, const char *text, const int32_t *want, size_t n_want)
+{
+    const sb_tok_options o = { 0 };
+    int32_t ids[64];
+    size_t n = 0;
+    const size_t len = strlen(text);
+    uint8_t *copy = exact_copy(text, len);
+    const int rc = sb_tokenizer_encode(u->tok, u->scratch, (const char *)copy, len, &o, ids, 64,
+                                       &n, NULL, 0);
+    free(copy);
+    return rc == SBERT_OK && n == n_want && memcmp(ids, want, n * sizeof *ids) == 0;
+}
+
+static void unigram_close(unigram *u)
+{
+    sb_tok_scratch_free(u->scratch);
+    sb_tokenizer_free(u->tok);
+}
+
+static void test_unigram(void)
+{
+    unigram u;
+    unigram_open(&u, -2.0f);
+    /* "a" twice: the later id (7, score -5) is the piece, as in tokenizers' token_to_ids */
+    CHECK(unigram_gives(&u, "a", IDS(7)), "duplicate piece: the later id");
+    /* "ab" (-2) and "b"-after-"a" (-5 + -1) : "ab"; "abc" (-4.5) beats "ab" + "c" (-5) */
+    CHECK(unigram_gives(&u, "ab", IDS(3)), "ab");
+    CHECK(unigram_gives(&u, "abc", IDS(5)), "abc");
+    CHECK(unigram_gives(&u, "bab", IDS(2, 3)), "b ab");
+    /* unknown characters: one fused <unk> per run, the pieces around them kept */
+    CHECK(unigram_gives(&u, "xy", IDS(0)), "fused run");
+    CHECK(unigram_gives(&u, "x\xC3\xA9yb\xE2\x82\xACz", IDS(0, 2, 0)), "two runs");
+    /* "d" (-20) is the lowest score, so an unknown costs -30: "d" is still taken */
+    CHECK(unigram_gives(&u, "dd", IDS(6, 6)), "low-scored piece");
+    CHECK(unigram_gives(&u, "a_b", IDS(7, 0, 2)), "split at the replacement");
+    unigram_close(&u);
+
+    /* a tie: "ab" at -6 equals "a" + "b" (-5 + -1); the first path found ("ab") stays */
+    unigram_open(&u, -6.0f);
+    CHECK(unigram_gives(&u, "ab", IDS(3)), "tie keeps the longer, first-relaxed piece");
+    unigram_close(&u);
+    unigram_open(&u, -6.5f);
+    CHECK(unigram_gives(&u, "ab", IDS(7, 2)), "a + b when strictly better");
+    unigram_close(&u);
 }
 
 /* ---- sentence-transformers' preparation against Python ---------------------------------------- */
@@ -375,6 +621,9 @@ int main(void)
     test_st_prepare();
     test_truncation_and_buffers();
     test_config_errors();
+    test_graphemes();
+    test_precompiled();
+    test_unigram();
     test_prepare_against_python();
     test_normalizer_bound();
     return TEST_DONE();

@@ -35,6 +35,8 @@ typedef struct {
     sb_tok_scratch *scratch;
     size_t max_len;       /* for the bare tokenizer: the truncation length */
     int32_t unk_id;
+    const char *unlisted; /* the ids of a code point <model>.codepoints.txt does not list
+                             (NULL: the unknown token alone) */
 } subject;
 
 static int tokenize(const subject *s, const char *text, size_t len, int flags, int32_t *ids,
@@ -71,11 +73,13 @@ static int check_row(const subject *s, const char *line, size_t *n_trunc, int32_
               jsonl_get_numbers(line, "ids", &want, &n_ids);
     if (!bad && jsonl_get_numbers(line, "ids_trunc", &want_trunc, &n_trunc_ids) == 0)
         ++*n_trunc;
+    /* The golden ids are tokenizers' encode() of the text as it is: without sentence-transformers'
+     * strip, which Metaspace would see. */
     if (!bad)
-        bad = tokenize(s, text, len, SBERT_TOKENIZE_NO_TRUNCATE, ids, &n) != SBERT_OK ||
+        bad = tokenize(s, text, len, SBERT_TOKENIZE_RAW | SBERT_TOKENIZE_NO_TRUNCATE, ids, &n) != SBERT_OK ||
               !same_ids(ids, n, want, n_ids);
     if (!bad)
-        bad = tokenize(s, text, len, SBERT_TOKENIZE_DEFAULT, ids, &n) != SBERT_OK ||
+        bad = tokenize(s, text, len, SBERT_TOKENIZE_RAW, ids, &n) != SBERT_OK ||
               !(want_trunc ? same_ids(ids, n, want_trunc, n_trunc_ids) : same_ids(ids, n, want, n_ids));
     free(text);
     free(want);
@@ -149,6 +153,7 @@ static void check_codepoints(const subject *s, const char *path)
         return;
     char unk[16], got[1024];
     snprintf(unk, sizeof unk, "%d", s->unk_id);
+    const char *unlisted = s->unlisted ? s->unlisted : unk;
     int32_t ids[64];
     size_t total = 0, failed = 0;
     for (uint32_t cp = 0; cp < N_CODE_POINTS; cp++) {
@@ -161,7 +166,7 @@ static void check_codepoints(const subject *s, const char *path)
                                 SBERT_TOKENIZE_RAW | SBERT_TOKENIZE_NO_SPECIAL |
                                     SBERT_TOKENIZE_NO_TRUNCATE, ids, &n);
         format_ids(ids, rc == SBERT_OK ? n : 0, got, sizeof got);
-        const char *want = expected[cp] ? expected[cp] : unk;
+        const char *want = expected[cp] ? expected[cp] : unlisted;
         total++;
         if ((rc != SBERT_OK || strcmp(got, want) != 0) && ++failed <= SHOW_FIRST)
             fprintf(stderr, "%s U+%04X: got [%s], want [%s]\n", s->name, cp, got, want);
@@ -172,7 +177,16 @@ static void check_codepoints(const subject *s, const char *path)
     free(buffer);
 }
 
-/* <name>.edge.jsonl, and (full) <name>.jsonl and <name>.codepoints.txt. */
+static bool exists(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+/* <name>.edge.jsonl, and (full) <name>.jsonl, and those of <name>.graphemes.jsonl,
+ * <name>.metaspace.jsonl and <name>.codepoints.txt that exist. */
 static void check_files(const subject *s, bool full)
 {
     char path[256];
@@ -182,12 +196,19 @@ static void check_files(const subject *s, bool full)
         return;
     snprintf(path, sizeof path, DATA "%s.jsonl", s->name);
     check_jsonl(s, path);
+    static const char *const optional[] = { "graphemes", "metaspace" };
+    for (size_t i = 0; i < sizeof optional / sizeof *optional; i++) {
+        snprintf(path, sizeof path, DATA "%s.%s.jsonl", s->name, optional[i]);
+        if (exists(path))
+            check_jsonl(s, path);
+    }
     snprintf(path, sizeof path, DATA "%s.codepoints.txt", s->name);
-    check_codepoints(s, path);
+    if (exists(path))
+        check_codepoints(s, path);
 }
 
-/* $BUILD/models/<file>.sbert, converted by make test */
-static void check_model(const char *file, const char *name)
+/* $BUILD/models/<file>.sbert, converted by make test; NULL when it does not load. */
+static sbert_model *load_model(const char *file)
 {
     const char *build = getenv("BUILD");
     char model_path[256];
@@ -196,9 +217,16 @@ static void check_model(const char *file, const char *name)
     char err[512];
     const int rc = sbert_model_load(model_path, NULL, &model, err, sizeof err);
     CHECK(rc == SBERT_OK, "%s: %s (run make test, which converts it)", model_path, err);
-    if (rc != SBERT_OK)
+    return rc == SBERT_OK ? model : NULL;
+}
+
+/* Every golden file of `name` through the model converted from tests/data/models/<file>. */
+static void check_model(const char *file, const char *name, const char *unlisted)
+{
+    sbert_model *model = load_model(file);
+    if (!model)
         return;
-    subject s = { .name = name, .unk_id = model->tok_cfg.unk_id };
+    subject s = { .name = name, .unk_id = model->tok_cfg.unk_id, .unlisted = unlisted };
     CHECK(sbert_context_create(model, NULL, &s.ctx) == SBERT_OK, "%s: no context", name);
     check_files(&s, true);
     sbert_context_free(s.ctx);
@@ -334,10 +362,124 @@ static void check_bare(const char *name, const char *vocab_dir, bool lowercase, 
     free(v.text);
 }
 
+/* ---- pegasus-autonlp-reuters: built from the xlmr-style tokenizer of xlmr-tiny ---------------- */
+
+/* xlmr-style's tokenizer.json was made from pegasus': the same charsmap and Replace, and after
+ * its own 4 special tokens the same pieces and scores up to its final <mask>. Pegasus has instead
+ * <pad> </s> <mask_1> <mask_2> <unk_2>..<unk_102> (score -100) <unk> as pieces 0..105, all of them
+ * added tokens, WhitespaceSplit + Metaspace (add_prefix_space) and the template "A </s>". */
+#define PEGASUS_SPECIAL 106
+#define XLMR_SPECIAL 4
+
+typedef struct {
+    sb_str vocab[PEGASUS_SPECIAL + 96000];
+    float scores[PEGASUS_SPECIAL + 96000];
+    char names[PEGASUS_SPECIAL][12];
+    int32_t added_id[PEGASUS_SPECIAL];
+    uint8_t zero[PEGASUS_SPECIAL], one[PEGASUS_SPECIAL];
+} pegasus_tables;
+
+static bool pegasus_config(const sb_tokenizer_config *xlmr, pegasus_tables *t,
+                           sb_tokenizer_config *cfg)
+{
+    const uint32_t n_pieces = xlmr->vocab_size - XLMR_SPECIAL - 1; /* without <mask> */
+    if (PEGASUS_SPECIAL + n_pieces > sizeof t->vocab / sizeof t->vocab[0])
+        return false;
+    static const char *const first[] = { "<pad>", "</s>", "<mask_1>", "<mask_2>" };
+    for (int i = 0; i < PEGASUS_SPECIAL; i++) {
+        if (i < 4)
+            snprintf(t->names[i], sizeof t->names[i], "%s", first[i]);
+        else
+            snprintf(t->names[i], sizeof t->names[i], i == PEGASUS_SPECIAL - 1 ? "<unk>" : "<unk_%d>", i - 2);
+        t->vocab[i] = (sb_str){ t->names[i], (uint32_t)strlen(t->names[i]) };
+        t->scores[i] = i >= 4 && i < PEGASUS_SPECIAL - 1 ? -100.0f : 0.0f;
+        t->added_id[i] = i;
+        t->zero[i] = 0;
+        t->one[i] = 1;
+    }
+    for (uint32_t i = 0; i < n_pieces; i++) {
+        t->vocab[PEGASUS_SPECIAL + i] = xlmr->vocab[XLMR_SPECIAL + i];
+        t->scores[PEGASUS_SPECIAL + i] = xlmr->scores[XLMR_SPECIAL + i];
+    }
+    static const int32_t eos = 1;
+    *cfg = *xlmr;
+    cfg->vocab = t->vocab;
+    cfg->scores = t->scores;
+    cfg->vocab_size = PEGASUS_SPECIAL + n_pieces;
+    cfg->unk_id = PEGASUS_SPECIAL - 1;
+    cfg->pad_id = 0;
+    cfg->n_prefix = 0;
+    cfg->prefix_ids = NULL;
+    cfg->suffix_ids = &eos;
+    cfg->n_suffix = 1;
+    cfg->n_added = PEGASUS_SPECIAL;
+    cfg->added_content = t->vocab;
+    cfg->added_id = t->added_id;
+    cfg->added_lstrip = cfg->added_rstrip = cfg->added_single_word = t->zero;
+    cfg->added_normalized = t->zero;
+    cfg->added_special = t->one;
+    cfg->pretokenizer = SB_PRETOK_WHITESPACE;
+    cfg->metaspace_prepend = SB_PREPEND_ALWAYS;
+    cfg->metaspace_split = true;
+    return true;
+}
+
+/* A Unigram tokenizer made from xlmr-tiny's: itself with other Metaspace settings, or pegasus
+ * (then with_whitespace: WhitespaceSplit first). */
+typedef struct {
+    const char *name;
+    bool pegasus;
+    sb_prepend_scheme prepend;
+    bool split;
+    bool full;        /* all of its golden files, or only <name>.metaspace.jsonl */
+} variant;
+
+static void check_variant(const sbert_model *model, const variant *v)
+{
+    static pegasus_tables t;
+    sb_tokenizer_config cfg = model->tok_cfg;
+    CHECK(!v->pegasus || pegasus_config(&model->tok_cfg, &t, &cfg),
+          "pegasus: the xlmr-style vocab is too large");
+    cfg.metaspace_prepend = v->prepend;
+    cfg.metaspace_split = v->split;
+    sb_tokenizer *tok = NULL;
+    char err[256];
+    CHECK(sb_tokenizer_create(&cfg, &tok, err, sizeof err) == SBERT_OK, "%s: %s", v->name, err);
+    subject s = { .name = v->name, .tok = tok, .scratch = sb_tok_scratch_create(),
+                  .max_len = v->pegasus ? 192 : 128, .unk_id = cfg.unk_id };
+    char path[256];
+    snprintf(path, sizeof path, DATA "%s.metaspace.jsonl", v->name);
+    if (tok && v->full)
+        check_files(&s, true);
+    else if (tok)
+        check_jsonl(&s, path);
+    sb_tok_scratch_free(s.scratch);
+    sb_tokenizer_free(tok);
+}
+
+/* pegasus-autonlp-reuters, and the Metaspace settings tests/data/tokenize/README.md lists. */
+static void check_unigram_variants(void)
+{
+    static const variant variants[] = {
+        { "pegasus-autonlp-reuters", true, SB_PREPEND_ALWAYS, true, true },
+        { "pegasus-first-split", true, SB_PREPEND_FIRST, true, false },
+        { "xlmr-first-split", false, SB_PREPEND_FIRST, true, false },
+        { "xlmr-first-nosplit", false, SB_PREPEND_FIRST, false, false },
+        { "xlmr-never-split", false, SB_PREPEND_NEVER, true, false },
+        { "xlmr-never-nosplit", false, SB_PREPEND_NEVER, false, false },
+    };
+    sbert_model *model = load_model("xlmr-tiny");
+    for (size_t i = 0; model && i < sizeof variants / sizeof *variants; i++)
+        check_variant(model, &variants[i]);
+    sbert_model_free(model);
+}
+
 int main(void)
 {
-    check_model("ko-tiny", "klue-roberta-base");
-    check_model("minilm-tiny", "all-MiniLM-L6-v2");
+    check_model("ko-tiny", "klue-roberta-base", NULL);
+    check_model("minilm-tiny", "all-MiniLM-L6-v2", NULL);
+    check_model("xlmr-tiny", "xlmr-style", "8,3");
+    check_unigram_variants();
     check_bare("bert-base-multilingual-cased", "bert-base-multilingual-cased", false, false, 128, true);
     check_bare("minilm-added-tokens", "all-MiniLM-L6-v2", true, true, 256, false);
     return TEST_DONE();

@@ -25,9 +25,20 @@ uses (tests/data/tokenize/*.codepoints.txt pin every code point down):
   (char::to_lowercase), regex \\w
   str.isspace, str.lower (Cased,       Python                              UCD 15.0
   Case_Ignorable for final sigma)
+  Grapheme_Cluster_Break,              crate unicode-segmentation (the     UCD 15.0
+  Extended_Pictographic, InCB          Precompiled normalizer works on     (auxiliary/, emoji/;
+  (extended grapheme clusters)         extended grapheme clusters)         no InCB before 15.1)
 
 UCD 15.0 is Debian's unicode-data 15.0.0 (/usr/share/unicode). The Rust std that tokenizers
 0.23 was built with knows Unicode 16.0; the two differ only in characters new in 16.0.
+tokenizers 0.23.2 links unicode-segmentation 1.13.3 (Unicode 17.0). For the Precompiled
+normalizer a cluster only matters when it is shorter than 6 bytes, so the later rules (GB9c
+conjuncts: 3-byte Indic letters) and the characters new since 15.0 almost never reach it;
+tests/data/tokenize/xlmr-style.* pass with 15.0.
+
+The grapheme category is stored as unicode-segmentation has it: one value per code point, with
+Extended_Pictographic and InCB=Consonant as categories of their own (they never overlap a
+Grapheme_Cluster_Break value), plus the InCB Linker / Extend bits.
 
 Output: a two-stage table. sb_unicode_stage1[cp >> SHIFT] names a block of 2^SHIFT entries in
 sb_unicode_stage2, whose entry is an index into sb_unicode_props (identical blocks and identical
@@ -35,8 +46,10 @@ records are stored once). Sequences (decompositions, multi-character lowercase m
 sb_unicode_seq. The output depends only on the input files (their sha256 is in its header).
 """
 import hashlib
+import json
 import os
 import re
+import subprocess
 import sys
 
 SHIFT = 7  # must match SB_UNICODE_SHIFT in libsbert/unicode.h (checked by a _Static_assert)
@@ -55,6 +68,12 @@ FLAGS = [
     ("SB_U_WORD", "regex \\w: Alphabetic, M*, Nd, Pc or Join_Control"),
 ]
 BIT = {name: 1 << i for i, (name, _) in enumerate(FLAGS)}
+
+# Grapheme categories, the order of enum sb_gcb in libsbert/unicode.h (low 4 bits of `gcb`).
+GCB = ["Other", "CR", "LF", "Control", "Extend", "ZWJ", "Regional_Indicator", "Prepend",
+       "SpacingMark", "L", "V", "T", "LV", "LVT", "Extended_Pictographic", "InCB_Consonant"]
+GCB_INCB_LINKER = 1 << 4
+GCB_INCB_EXTEND = 1 << 5
 
 
 def parse_range(field):
@@ -75,6 +94,71 @@ def read_property_file(path, wanted):
             fields = [x.strip() for x in line.split(";")]
             if fields[1] in out:
                 out[fields[1]].update(parse_range(fields[0]))
+    return out
+
+
+def read_incb(path):
+    """{InCB value: set} from DerivedCoreProperties.txt (`cp ; InCB; Value`, Unicode 15.1 on)."""
+    out = {"Consonant": set(), "Linker": set(), "Extend": set()}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            fields = [x.strip() for x in line.split("#")[0].split(";")]
+            if len(fields) == 3 and fields[1] == "InCB":
+                out[fields[2]].update(parse_range(fields[0]))
+    return out
+
+
+def grapheme_sets_ucd(ucd_dir):
+    """{GCB value, InCB_*, Extended_Pictographic: set} from a UCD directory."""
+    sets = read_property_file(os.path.join(ucd_dir, "auxiliary", "GraphemeBreakProperty.txt"),
+                              GCB[1:14])
+    for value, cps in read_incb(os.path.join(ucd_dir, "DerivedCoreProperties.txt")).items():
+        sets["InCB_" + value] = cps
+    sets.update(read_property_file(os.path.join(ucd_dir, "emoji", "emoji-data.txt"),
+                                   ["Extended_Pictographic"]))
+    return sets
+
+
+# Prints {name: [[begin, end), ...]} for the properties of an @unicode/unicode-X package.
+NPM_DUMP = """
+const [dir, names] = [process.argv[1], JSON.parse(process.argv[2])];
+const out = {};
+for (const [name, rel] of Object.entries(names)) {
+  out[name] = (await import(dir + '/' + rel + '/ranges.mjs')).default.map((r) => [r.begin, r.end]);
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def grapheme_sets_npm(package_dir):
+    """The same sets from the npm package @unicode/unicode-X (decoded by node)."""
+    names = {name: "Grapheme_Cluster_Break/" + name for name in GCB[1:14]}
+    names.update({"InCB_" + v: "Indic_Conjunct_Break/" + v for v in ("Consonant", "Linker", "Extend")})
+    names["Extended_Pictographic"] = "Binary_Property/Extended_Pictographic"
+    dump = subprocess.run(["node", "--input-type=module", "-e", NPM_DUMP,
+                           os.path.abspath(package_dir), json.dumps(names)],
+                          check=True, capture_output=True, text=True).stdout
+    return {name: {c for lo, hi in ranges for c in range(lo, hi)}
+            for name, ranges in json.loads(dump).items()}
+
+
+def grapheme_categories(sets):
+    """Per code point the `gcb` byte: category index | InCB Linker / Extend bits."""
+    categories = {name: sets[name] for name in GCB[1:14]}
+    categories["Extended_Pictographic"] = sets["Extended_Pictographic"]
+    categories["InCB_Consonant"] = sets["InCB_Consonant"]
+    out = [0] * N_CODE_POINTS
+    for index, name in enumerate(GCB[1:], 1):
+        for c in categories[name]:
+            if c >= N_CODE_POINTS or 0xD800 <= c <= 0xDFFF:
+                continue  # surrogates (Control in the UCD) are never decoded
+            if out[c] & 0xF:
+                sys.exit("U+%04X has two grapheme categories" % c)
+            out[c] = index
+    for c in sets["InCB_Linker"]:
+        out[c] |= GCB_INCB_LINKER
+    for c in sets["InCB_Extend"]:
+        out[c] |= GCB_INCB_EXTEND
     return out
 
 
@@ -173,7 +257,7 @@ def full_decomposition(c, ucd):
     return out
 
 
-def build_records(ucd_dir, categories_rs):
+def build_records(ucd_dir, categories_rs, grapheme_sets):
     ucd = read_unicode_data(os.path.join(ucd_dir, "UnicodeData.txt"))
     special_lower = read_special_lowercase(os.path.join(ucd_dir, "SpecialCasing.txt"))
     age = read_age(os.path.join(ucd_dir, "DerivedAge.txt"))
@@ -181,6 +265,7 @@ def build_records(ucd_dir, categories_rs):
     derived = read_property_file(os.path.join(ucd_dir, "DerivedCoreProperties.txt"),
                                  ["Alphabetic", "Cased", "Case_Ignorable"])
     hf = read_rust_category_tables(categories_rs)
+    gcb = grapheme_categories(grapheme_sets)
 
     seq, seq_index = [], {}
 
@@ -230,7 +315,7 @@ def build_records(ucd_dir, categories_rs):
         else:
             lower_len, lower_val = len(lower), intern(lower)
 
-        rec = (flags, ccc, decomp_len, decomp_off, lower_len, lower_val)
+        rec = (flags, ccc, decomp_len, decomp_off, lower_len, gcb[c], lower_val)
         if rec not in record_index:
             record_index[rec] = len(records)
             records.append(rec)
@@ -264,23 +349,37 @@ def sha256(path):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__.split("\n\n")[1])
     ucd_dir, categories_rs = sys.argv[1], sys.argv[2]
-    records, cp_record, seq = build_records(ucd_dir, categories_rs)
+    inputs = ["UnicodeData.txt", "SpecialCasing.txt", "DerivedAge.txt", "PropList.txt",
+              "DerivedCoreProperties.txt"]
+    if len(sys.argv) == 4:
+        grapheme_sets = grapheme_sets_npm(sys.argv[3])
+        with open(os.path.join(sys.argv[3], "package.json"), encoding="utf-8") as f:
+            package = json.load(f)
+        digest = hashlib.sha256(json.dumps({k: sorted(v) for k, v in sorted(grapheme_sets.items())})
+                                .encode()).hexdigest()
+        grapheme_source = " *   %s  %s %s: grapheme properties" % (digest, package["name"],
+                                                                    package["version"])
+    else:
+        grapheme_sets = grapheme_sets_ucd(ucd_dir)
+        inputs += ["auxiliary/GraphemeBreakProperty.txt", "emoji/emoji-data.txt"]
+        grapheme_source = None
+    records, cp_record, seq = build_records(ucd_dir, categories_rs, grapheme_sets)
     stage1, stage2 = two_stage(cp_record)
     if len(records) > 0xFFFF or len(stage2) >> SHIFT > 0xFFFF or len(seq) > 0xFFFF:
         sys.exit("tables outgrew their 16-bit indices")
     if max(r[2] for r in records) > 4 or max(r[4] for r in records) > 3:
         sys.exit("a decomposition or lowercase mapping is longer than unicode.h allows")
-    inputs = ["UnicodeData.txt", "SpecialCasing.txt", "DerivedAge.txt", "PropList.txt",
-              "DerivedCoreProperties.txt"]
     out = [
         "/* GENERATED by tools/gen_unicode.py — do not edit. See that script for what each",
         " * property means and which Unicode version it comes from. Inputs (sha256):",
     ]
     out += [" *   %s  %s" % (sha256(os.path.join(ucd_dir, n)), n) for n in inputs]
     out += [" *   %s  unicode_categories-0.1.1/src/tables.rs" % sha256(categories_rs)]
+    if grapheme_source:
+        out.append(grapheme_source)
     out += [" * %d records, %d blocks of %d, %d sequence values. */" %
             (len(records), len(stage2) >> SHIFT, 1 << SHIFT, len(seq))]
     out += ['#include "unicode.h"', "",
@@ -290,10 +389,10 @@ def main():
     out.append("")
     out.append(c_array("uint16_t", "sb_unicode_stage2", stage2))
     out.append("")
-    out.append("/* {flags, ccc, decomp_len, decomp, lower_len, lower} */")
+    out.append("/* {flags, ccc, decomp_len, decomp, lower_len, gcb, lower} */")
     out.append("const sb_uprops sb_unicode_props[%d] = {" % len(records))
     for r in records:
-        out.append("    {0x%02x, %d, %d, %d, %d, %d}," % r)
+        out.append("    {0x%02x, %d, %d, %d, %d, 0x%02x, %d}," % r)
     out.append("};")
     out.append("")
     out.append(c_array("uint32_t", "sb_unicode_seq", seq, per_line=10, fmt="0x%04X"))

@@ -5,6 +5,13 @@
 
 #include "kernels.h"
 
+static uint32_t bits_of(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
 static float f32_from_bits(uint32_t bits)
 {
     float f;
@@ -12,19 +19,19 @@ static float f32_from_bits(uint32_t bits)
     return f;
 }
 
+/* Written with selects rather than early returns so that compilers can vectorize the loop. */
 static float f16_to_f32(uint16_t h)
 {
-    uint32_t sign = (uint32_t)(h >> 15) << 31;
-    uint32_t exponent = (h >> 10) & 0x1f;
-    uint32_t mantissa = h & 0x3ff;
-
-    if (exponent == 0x1f) /* infinity or NaN: keep the payload, so a quiet NaN stays quiet */
-        return f32_from_bits(sign | 0x7f800000u | mantissa << 13);
-    if (exponent != 0) /* normal: rebias the exponent from 15 to 127 */
-        return f32_from_bits(sign | (exponent + 127 - 15) << 23 | mantissa << 13);
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t magnitude = h & 0x7fffu;
+    /* normal: the exponent rebiased from 15 to 127, the mantissa widened */
+    uint32_t normal = (magnitude << 13) + ((127 - 15) << 23);
+    /* infinity or NaN: exponent all ones; the payload is kept, so a quiet NaN stays quiet */
+    uint32_t inf_nan = normal + ((128 - 16) << 23);
     /* zero or subnormal: the value is mantissa * 2^-24, which binary32 holds exactly */
-    float magnitude = (float)mantissa * 0x1p-24f;
-    return sign ? -magnitude : magnitude;
+    uint32_t small = bits_of((float)magnitude * 0x1p-24f);
+    uint32_t bits = magnitude >= 0x7c00u ? inf_nan : magnitude >= 0x0400u ? normal : small;
+    return f32_from_bits(sign | bits);
 }
 
 void sb_f16_to_f32(const uint16_t *src, float *dst, size_t n)

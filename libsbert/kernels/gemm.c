@@ -1,33 +1,22 @@
-/* GEMM driver: C = act(A . W^T + bias) + residual, the way BLIS does it, minus the packing.
+/* GEMM driver: C = act(A . W^T + bias) + residual, BLIS-style register blocking without the
+ * packing.
  *
  * W is a Linear weight already in PANEL16 order (docs/FORMAT.md): a panel of 16 output columns
  * stores, for every k, 16 consecutive floats, which is exactly what a micro-kernel loads as one
  * 16-wide vector, so W needs no packing. A is read in place: the micro-kernel broadcasts one value
- * per row per k, so each row is a sequential stream and packing A (BLIS packs it) measured slower
- * than the copy saves.
+ * per row per k, so each row is a sequential stream.
  *
  * C is cut into work units of up to mc rows x a run of columns. One unit:
  *
- *   for pc in k, step kc             the unit's A block (mc x kc) stays in L2
- *     for jr in columns, step 16*panels    the W micro-panel (kc x 16*panels) stays in L1
- *       for ir in rows, step mr              while the A rows stream past it
- *         micro-kernel on the mr x 16*panels tile
+ *   for j in columns, step 16*panels     the W micro-panel (k x 16*panels) comes into L2 once
+ *     for i in rows, step mr               and serves every row tile of the unit's A block,
+ *       micro-kernel on the mr x 16*panels tile, all of k, epilogue, store    which stays in L2
  *
  * The blocking numbers belong to each ISA's kernel table and are justified there.
  *
- * Epilogue: the bias, activation and residual are applied by the micro-kernel while the tile is in
- * registers. With act == IDENTITY they are added on the first k block (so a residual aliasing C is
- * read before C is overwritten with partial sums); otherwise on the last k block.
- *
- * Threads take units dynamically (a busy core then takes fewer). Every C element is computed by
- * one thread in the same k order and the tile shape does not change its arithmetic, so the result
- * is the same for any n_threads. */
-#include <stdlib.h>
-#include <string.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+ * Threads take units dynamically (a core busy with other work then takes fewer). Every C element
+ * is computed by one thread with the same operations, so the result is the same for any
+ * n_threads. */
 
 #include "kernels/kernels_impl.h"
 
@@ -36,47 +25,48 @@
  * whatever baseline SIMD it has. */
 #define SCALAR_MR 4
 
-static inline void store_row_scalar(const float *acc, float *c, int row, int n_valid,
+static inline void store_row_scalar(const float *acc, float *c, const float *residual, int n_valid,
                                     const sb_tile_epilogue *ep)
 {
     for (int j = 0; j < n_valid; j++) {
         float v = acc[j];
-        if (ep->accumulate) v += c[j];
         if (ep->bias) v += ep->bias[j];
         if (ep->act != SB_ACT_IDENTITY) v = sb_act_scalar(v, ep->act);
-        if (ep->residual) v += ep->residual[(size_t)row * ep->ldr + j];
+        if (residual) v += residual[j];
         c[j] = v;
     }
 }
 
-static inline void tile_scalar(int rows, int kc, const float *a, size_t lda, const float *w,
+static inline void tile_scalar(int rows, int kn, const float *a, size_t lda, const float *w,
                                float *c, size_t ldc, int n_valid, const sb_tile_epilogue *ep)
 {
     float acc[SCALAR_MR][SB_PANEL] = {{0}};
-    for (int k = 0; k < kc; k++)
+    for (int k = 0; k < kn; k++)
         for (int i = 0; i < rows; i++) {
             const float ai = a[(size_t)i * lda + k];
             for (int j = 0; j < SB_PANEL; j++) acc[i][j] += ai * w[(size_t)k * SB_PANEL + j];
         }
-    for (int i = 0; i < rows; i++) store_row_scalar(acc[i], c + (size_t)i * ldc, i, n_valid, ep);
+    for (int i = 0; i < rows; i++)
+        store_row_scalar(acc[i], c + (size_t)i * ldc,
+                         ep->residual ? ep->residual + (size_t)i * ep->ldr : NULL, n_valid, ep);
 }
 
 #define SCALAR_TILE(R)                                                                       \
-    static void tile_scalar_##R(int kc, const float *a, size_t lda, const float *w,          \
+    static void tile_scalar_##R(int kn, const float *a, size_t lda, const float *w,          \
                                 size_t panel_stride, float *c, size_t ldc, int n_valid,      \
                                 const sb_tile_epilogue *ep)                                  \
     {                                                                                        \
         (void)panel_stride;                                                                  \
-        tile_scalar(R, kc, a, lda, w, c, ldc, n_valid, ep);                                  \
+        tile_scalar(R, kn, a, lda, w, c, ldc, n_valid, ep);                                  \
     }
 SCALAR_TILE(1)
 SCALAR_TILE(2)
 SCALAR_TILE(3)
 SCALAR_TILE(4)
 
-/* A W micro-panel of k = 256 is 16 KB (L1) and an A block of 64 x 256 is 64 KB (L2). */
+/* An A block of 64 rows x k = 768 is 192 KB (L2). */
 const sb_gemm_kernels sb_gemm_kernels_scalar = {
-    .mr = SCALAR_MR, .panels = 1, .mc = 64, .kc = 256,
+    .mr = SCALAR_MR, .panels = 1, .mc = 64,
     .tile = {{tile_scalar_1, tile_scalar_2, tile_scalar_3, tile_scalar_4}},
 };
 
@@ -131,21 +121,6 @@ static void plan_units(gemm_job *job, int n_threads)
     job->col_units = ceil_div(n, job->unit_cols);
 }
 
-/* Epilogue of the tile at (i, j) for the k block starting at pc of width kc. */
-static sb_tile_epilogue tile_epilogue(const gemm_job *job, int i, int j, int pc, int kc)
-{
-    const int k = job->w->n_in;
-    const int first = pc == 0, last = pc + kc >= k;
-    const int now = job->act == SB_ACT_IDENTITY ? first : last;
-    sb_tile_epilogue ep = { .accumulate = !first, .act = SB_ACT_IDENTITY, .ldr = job->ldr };
-    if (now) {
-        ep.bias = job->w->bias ? job->w->bias + j : NULL;
-        ep.act = job->act;
-        ep.residual = job->residual ? job->residual + (size_t)i * job->ldr + j : NULL;
-    }
-    return ep;
-}
-
 static void run_unit(const gemm_job *job, int unit)
 {
     const sb_gemm_kernels *kern = job->kern;
@@ -153,19 +128,20 @@ static void run_unit(const gemm_job *job, int unit)
     const size_t panel_stride = (size_t)k * SB_PANEL;
     const int i0 = unit / job->col_units * job->unit_rows, i1 = min_int(job->m, i0 + job->unit_rows);
     const int j0 = unit % job->col_units * job->unit_cols, j1 = min_int(n, j0 + job->unit_cols);
-    /* pc == 0 runs even when k == 0, so that C = act(bias) + residual is still written. */
-    for (int pc = 0; pc == 0 || pc < k; pc += kern->kc) {
-        const int kc = min_int(kern->kc, k - pc);
-        for (int j = j0; j < j1; j += width) {
-            const int n_valid = min_int(width, n - j);
-            const float *w = job->w->weight + (size_t)(j / SB_PANEL) * panel_stride + (size_t)pc * SB_PANEL;
-            for (int i = i0; i < i1; i += kern->mr) {
-                const int rows = min_int(kern->mr, i1 - i);
-                const sb_tile_epilogue ep = tile_epilogue(job, i, j, pc, kc);
-                kern->tile[ceil_div(n_valid, SB_PANEL) - 1][rows - 1](
-                    kc, job->a + (size_t)i * job->lda + pc, job->lda, w, panel_stride,
-                    job->c + (size_t)i * job->ldc + j, job->ldc, n_valid, &ep);
-            }
+    for (int j = j0; j < j1; j += width) {
+        const int n_valid = min_int(width, n - j);
+        const sb_tile_kernel *tiles = kern->tile[ceil_div(n_valid, SB_PANEL) - 1];
+        const float *w = job->w->weight + (size_t)(j / SB_PANEL) * panel_stride;
+        for (int i = i0; i < i1; i += kern->mr) {
+            const sb_tile_epilogue ep = {
+                .bias = job->w->bias ? job->w->bias + j : NULL,
+                .act = job->act,
+                .residual = job->residual ? job->residual + (size_t)i * job->ldr + j : NULL,
+                .ldr = job->ldr,
+            };
+            tiles[min_int(kern->mr, i1 - i) - 1](k, job->a + (size_t)i * job->lda, job->lda, w,
+                                                 panel_stride, job->c + (size_t)i * job->ldc + j,
+                                                 job->ldc, n_valid, &ep);
         }
     }
 }
@@ -187,16 +163,14 @@ void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, si
         .a = A, .lda = lda, .m = m, .w = W, .c = C, .ldc = ldc, .act = act,
         .residual = residual, .ldr = ldr, .kern = kernels_for(sb_kernels_isa()),
     };
-#ifdef SB_TUNE
-    static sb_gemm_kernels tuned; tuned = *job.kern;
-    if (getenv("SB_KC")) tuned.kc = atoi(getenv("SB_KC"));
-    if (getenv("SB_MC")) tuned.mc = atoi(getenv("SB_MC"));
-    job.kern = &tuned;
-#endif
     plan_units(&job, n_threads);
     const int units = ceil_div(m, job.unit_rows) * job.col_units;
+    if (n_threads == 1) {
+        for (int u = 0; u < units; u++) run_unit(&job, u);
+        return;
+    }
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (n_threads > 1)
-#endif
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
     for (int u = 0; u < units; u++) run_unit(&job, u);
+#endif
 }

@@ -3,10 +3,8 @@
  * Full tile 6 x 16 (one PANEL16 panel = 2 ymm): 12 accumulators + 2 W vectors + 1 broadcast fit the
  * 16 ymm registers; 12 independent FMA chains cover two pipes of 4-cycle latency.
  *
- * Blocking (L1 32-48 KB, L2 >= 512 KB on AVX2 parts):
- *   kc = 256: the W micro-panel (256 x 16 floats = 16 KB) stays in L1 while the A rows
- *             (6 x 256 floats = 6 KB per tile) stream from L2.
- *   mc = 96:  the A block (96 x 256 floats = 96 KB) stays in L2 while all of W passes. */
+ * Blocking: as gemm_avx512.c, an A block of mc = 96 rows stays in L2 while the W micro-panels
+ * (k x 16 floats) pass. */
 #include "kernels/kernels_impl.h"
 #ifdef SB_X86
 #include <math.h>
@@ -18,7 +16,7 @@
 SB_TILE(1, 1) SB_TILE(2, 1) SB_TILE(3, 1) SB_TILE(4, 1) SB_TILE(5, 1) SB_TILE(6, 1)
 
 const sb_gemm_kernels sb_gemm_kernels_avx2 = {
-    .mr = 6, .panels = 1, .mc = 96, .kc = 256,
+    .mr = 6, .panels = 1, .mc = 96,
     .tile = {{ tile_1x1, tile_2x1, tile_3x1, tile_4x1, tile_5x1, tile_6x1 }},
 };
 #endif

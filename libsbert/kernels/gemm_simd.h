@@ -5,20 +5,21 @@
  * A tile is R rows x P panels of 16 columns (P * 16 / V_LANES vectors per row). Per k it loads
  * the tile's P * 16 values of W, broadcasts R values of A (one per row) and issues one FMA per
  * accumulator vector; the R * P * 16 / V_LANES accumulators are independent, which is what hides
- * the FMA latency, and they stay in registers for the whole k block. The shapes are compile-time constants so the loops unroll and the accumulators never
- * touch memory. */
+ * the FMA latency, and they stay in registers from the first k to the last. The shapes are
+ * compile-time constants so the loops unroll and the accumulators never touch memory. */
 #ifndef SBERT_GEMM_SIMD_H
 #define SBERT_GEMM_SIMD_H
 
 /* W rows (64 bytes each per panel) to prefetch ahead. When W comes from memory (a small batch,
  * where the GEMM is a stream of the weights) the hardware prefetcher alone left the loads waiting;
- * 64 rows = 4 KB ahead per panel measured best (32 and 128 were slower). Past the end of the k
- * block the panel continues with the next k block, and past the panel's end comes the next panel,
- * so the prefetches are never wasted. */
+ * 64 rows = 4 KB ahead per panel measured best (32 and 128 were slower). Past a panel's end comes
+ * the next panel, which the next tile reads, so the prefetches are rarely wasted. */
 #define W_PREFETCH_ROWS 64
 
-/* As an address computation, not pointer arithmetic: the target may lie past the weights. */
-static inline void prefetch_ahead(const float *w_row)
+/* As an address computation, not pointer arithmetic: the target may lie past the weights.
+ * always_inline: GCC otherwise judges a function holding only a prefetch side-effect free and
+ * deletes its calls. */
+static inline __attribute__((always_inline)) void prefetch_ahead(const float *w_row)
 {
     _mm_prefetch((const char *)((uintptr_t)w_row + W_PREFETCH_ROWS * SB_PANEL * sizeof(float)),
                  _MM_HINT_T0);
@@ -27,29 +28,43 @@ static inline void prefetch_ahead(const float *w_row)
 #define PANEL_VECS (SB_PANEL / V_LANES)
 #define TILE_VECS (SB_MAX_PANELS * PANEL_VECS)
 
-/* One vector of results: the epilogue, then the store of its first `cols` columns. */
+/* The epilogue runs in two steps so that no accumulator is live across a call (with the
+ * activation inline, every accumulator would be spilled around it). While the accumulators are
+ * stored, only what needs no call is applied: the bias, and the residual when there is no
+ * activation. With an activation the sums go to a buffer on the stack (C may be the residual,
+ * which must still be read), and the activation and residual follow row by row, in L1. */
 static inline __attribute__((always_inline)) void
-store_vec(VF v, float *c, int row, int col, int cols, const sb_tile_epilogue *ep)
+store_vec(VF v, float *c, const float *bias, const float *res, int cols)
 {
-    const float *bias = ep->bias ? ep->bias + col : NULL;
-    const float *res = ep->residual ? ep->residual + (size_t)row * ep->ldr + col : NULL;
     if (cols >= V_LANES) {
-        if (ep->accumulate) v = v_add(v, v_loadu(c + col));
         if (bias) v = v_add(v, v_loadu(bias));
-        if (ep->act != SB_ACT_IDENTITY) v = v_activate(v, ep->act);
         if (res) v = v_add(v, v_loadu(res));
-        v_storeu(c + col, v);
+        v_storeu(c, v);
     } else if (cols > 0) {
-        if (ep->accumulate) v = v_add(v, v_load_n(c + col, cols, 0.0f));
         if (bias) v = v_add(v, v_load_n(bias, cols, 0.0f));
-        if (ep->act != SB_ACT_IDENTITY) v = v_activate(v, ep->act);
         if (res) v = v_add(v, v_load_n(res, cols, 0.0f));
-        v_store_n(c + col, v, cols);
+        v_store_n(c, v, cols);
+    }
+}
+
+/* c[0..n) = act(sums) + res (res may be NULL). */
+static void activate_row(float *c, const float *sums, const float *res, int n, sb_activation act)
+{
+    int j = 0;
+    for (; j + V_LANES <= n; j += V_LANES) {
+        VF v = v_activate(v_loadu(sums + j), act);
+        if (res) v = v_add(v, v_loadu(res + j));
+        v_storeu(c + j, v);
+    }
+    if (j < n) {
+        VF v = v_activate(v_load_n(sums + j, n - j, 0.0f), act);
+        if (res) v = v_add(v, v_load_n(res + j, n - j, 0.0f));
+        v_store_n(c + j, v, n - j);
     }
 }
 
 static inline __attribute__((always_inline)) void
-tile_simd(const int R, const int P, int kc, const float *a, size_t lda, const float *w,
+tile_simd(const int R, const int P, int kn, const float *a, size_t lda, const float *w,
           size_t panel_stride, float *c, size_t ldc, int n_valid, const sb_tile_epilogue *ep)
 {
     const int nv = P * PANEL_VECS;
@@ -58,7 +73,7 @@ tile_simd(const int R, const int P, int kc, const float *a, size_t lda, const fl
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 8
         for (int j = 0; j < nv; j++) acc[i][j] = v_zero();
-    for (int k = 0; k < kc; k++) {
+    for (int k = 0; k < kn; k++) {
         VF b[TILE_VECS];
 #pragma GCC unroll 8
         for (int p = 0; p < P; p++)
@@ -74,20 +89,38 @@ tile_simd(const int R, const int P, int kc, const float *a, size_t lda, const fl
             for (int j = 0; j < nv; j++) acc[i][j] = v_fmadd(ai, b[j], acc[i][j]);
         }
     }
+    if (ep->act == SB_ACT_IDENTITY) {
+#pragma GCC unroll 32
+        for (int i = 0; i < R; i++) {
+            const float *res = ep->residual ? ep->residual + (size_t)i * ep->ldr : NULL;
+#pragma GCC unroll 8
+            for (int j = 0; j < nv; j++)
+                store_vec(acc[i][j], c + (size_t)i * ldc + j * V_LANES,
+                          ep->bias ? ep->bias + j * V_LANES : NULL, res ? res + j * V_LANES : NULL,
+                          n_valid - j * V_LANES);
+        }
+        return;
+    }
+    enum { TILE_COLS = TILE_VECS * V_LANES };
+    float sums[SB_MAX_MR * TILE_COLS] __attribute__((aligned(64)));
 #pragma GCC unroll 32
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 8
         for (int j = 0; j < nv; j++)
-            store_vec(acc[i][j], c + (size_t)i * ldc, i, j * V_LANES, n_valid - j * V_LANES, ep);
+            store_vec(acc[i][j], sums + i * TILE_COLS + j * V_LANES,
+                      ep->bias ? ep->bias + j * V_LANES : NULL, NULL, n_valid - j * V_LANES);
+    for (int i = 0; i < R; i++)
+        activate_row(c + (size_t)i * ldc, sums + i * TILE_COLS,
+                     ep->residual ? ep->residual + (size_t)i * ep->ldr : NULL, n_valid, ep->act);
 }
 
 /* tile_<R>x<P>: the micro-kernel for R rows and P panels, with the sb_tile_kernel signature. */
 #define SB_TILE(R, P)                                                                        \
-    static void tile_##R##x##P(int kc, const float *a, size_t lda, const float *w,           \
+    static void tile_##R##x##P(int kn, const float *a, size_t lda, const float *w,           \
                                size_t panel_stride, float *c, size_t ldc, int n_valid,       \
                                const sb_tile_epilogue *ep)                                   \
     {                                                                                        \
-        tile_simd(R, P, kc, a, lda, w, panel_stride, c, ldc, n_valid, ep);                   \
+        tile_simd(R, P, kn, a, lda, w, panel_stride, c, ldc, n_valid, ep);                   \
     }
 
 #endif

@@ -25,16 +25,16 @@ sb_isa sb_kernels_set_isa(sb_isa isa);
 /* ---- GEMM ---------------------------------------------------------------------------------
  * C[m x n] = act(A[m x k] . W^T + bias) + residual, where W is a Linear layer's weight stored in
  * PANEL16 order (n = W->n_out, k = W->n_in). A, C and residual are row-major with leading
- * dimensions lda, ldc, ldr (in floats). residual may be NULL; it may alias C (residual == C and
- * ldr == ldc: C += xW + b) when act is SB_ACT_IDENTITY (C then holds partial sums between k blocks,
- * so an aliased residual cannot wait for a non-linear act); otherwise it must not overlap C.
+ * dimensions lda, ldc, ldr (in floats). residual may be NULL; it may alias C exactly (residual == C
+ * and ldr == ldc: C += act(xW + b)); otherwise it must not overlap C. A must not overlap C.
  * act is applied before the residual is added (post-LN transformer: LN(x + act(xW+b)) never
  * needs both, but Dense modules use act and the residual path uses IDENTITY).
  * Each element of C is computed by one thread in a fixed order: the result does not depend on
  * n_threads.
  *
- * scratch: per-context working memory for packing A, at least sb_gemm_scratch_floats(n_threads)
- * floats, 64-byte aligned. No allocation happens inside. */
+ * scratch: per-context working memory, at least sb_gemm_scratch_floats(n_threads) floats, 64-byte
+ * aligned (F32 weights do not use it; the bf16/int8 kernels will convert A into it). No allocation
+ * happens inside. */
 size_t sb_gemm_scratch_floats(int n_threads);
 void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, size_t ldc,
              sb_activation act, const float *residual, size_t ldr, float *scratch, int n_threads);

@@ -10,27 +10,28 @@
 #endif
 
 /* ---- GEMM micro-kernels ---------------------------------------------------------------------
- * A micro-kernel computes one tile of C, rows x (16 * panels) columns, over one block of kc
- * values of k:
+ * A micro-kernel computes one tile of C, rows x (16 * panels) columns, over all of k:
  *
- *   tile = A . W (+ C when accumulate) (+ bias) -> act -> (+ residual)   stored to C
+ *   tile = A . W (+ bias) -> act -> (+ residual)   stored to C
  *
- * a points at the tile's first row at column k0 of A (row stride lda): A is read in place, each
- * row a sequential stream; packing it would cost a copy and measured slower.
- * w points at row k0 of the tile's first PANEL16 panel; the next panel starts panel_stride floats
- * later (K * 16). Only the first n_valid (1 .. 16 * panels) columns are read from bias/residual and
+ * a points at the tile's first row of A (row stride lda): A is read in place, each row a
+ * sequential stream (packing it, as BLIS does, measured slower than the copy saves).
+ * w points at the tile's first PANEL16 panel; the next panel starts panel_stride floats later
+ * (k * 16). Only the first n_valid (1 .. 16 * panels) columns are read from bias/residual and
  * stored; the panels' zero padding makes the others harmless to compute.
- * Every element goes through the same sequence of operations whatever the tile's shape, so results
- * do not depend on how C is cut into tiles or over threads. */
+ * The tile's sums stay in registers from the first k to the last (no k blocking: splitting k to
+ * keep the W micro-panel in L1 measured slower than streaming it from L2, since every k block
+ * costs a reload and store of C), and the residual is read just before the store, so it may alias
+ * C. Every element goes through the same operations whatever the tile's shape, so results do not
+ * depend on how C is cut into tiles or over threads. */
 typedef struct {
-    int accumulate;          /* add the tile's current C (the sum over previous k blocks) */
     const float *bias;       /* bias of the tile's first column, or NULL */
     sb_activation act;
     const float *residual;   /* the tile's first element in the residual, or NULL */
     size_t ldr;
 } sb_tile_epilogue;
 
-typedef void (*sb_tile_kernel)(int kc, const float *a, size_t lda, const float *w,
+typedef void (*sb_tile_kernel)(int k, const float *a, size_t lda, const float *w,
                                size_t panel_stride, float *c, size_t ldc, int n_valid,
                                const sb_tile_epilogue *ep);
 
@@ -41,7 +42,7 @@ typedef void (*sb_tile_kernel)(int kc, const float *a, size_t lda, const float *
 typedef struct {
     int mr;         /* rows of a full tile */
     int panels;     /* 16-column panels of a full tile */
-    int mc, kc;     /* rows x k of the A block kept in L2 while W micro-panels pass through L1 */
+    int mc;         /* rows of the A block kept in L2 while W micro-panels pass */
     sb_tile_kernel tile[SB_MAX_PANELS][SB_MAX_MR]; /* [panels - 1][rows - 1]: every edge tile */
 } sb_gemm_kernels;
 

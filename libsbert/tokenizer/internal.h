@@ -2,9 +2,11 @@
  *
  *   prepare.c      sentence-transformers' str.strip() / str.lower()
  *   added.c        added tokens found in the raw text (and in the normalized text)
- *   normalizer.c   BertNormalizer
- *   pretokenizer.c BertPreTokenizer
+ *   normalizer.c   BertNormalizer, and the dispatch to the others
+ *   precompiled.c  the Precompiled normalizer (SentencePiece charsmap) and Replace
+ *   pretokenizer.c BertPreTokenizer, Metaspace, WhitespaceSplit + Metaspace
  *   wordpiece.c    the WordPiece model
+ *   unigram.c      the Unigram model
  *   vocab.c        the string -> id hash table the models look pieces up in
  *
  * Text between stages is UTF-8 known to be well-formed (tokenizer.c checks or repairs the input
@@ -46,15 +48,23 @@ static inline int sb_push_id(sb_ids *ids, int32_t id)
 typedef struct { size_t start, end; int32_t id; } sb_split;
 typedef struct { sb_split *data; size_t len, cap; } sb_splits;
 
+/* Unigram: the best segmentation of a word's first `end` bytes ends with the piece `id` over
+ * [start, end) and scores `score` in all (a lattice node per byte offset). */
+typedef struct { double score; uint32_t start; int32_t id; } sb_lattice_node;
+typedef struct { sb_lattice_node *data; size_t len, cap; } sb_lattice;
+
 struct sb_tok_scratch {
     sb_bytes repaired;     /* the input with ill-formed UTF-8 replaced (SB_UTF8_REPLACE) */
     sb_bytes prepared;     /* after sentence-transformers' lower-casing */
     sb_bytes normalized;   /* one split after the normalizer */
+    sb_bytes replaced;     /* Replace normalizers: the other buffer they alternate with */
+    sb_bytes metaspaced;   /* Metaspace: the pre-tokenized text its words point into */
     sb_u32s marks;         /* NFD: the combining marks waiting for canonical reordering */
     sb_splits raw_splits;  /* the text split at added tokens */
     sb_splits norm_splits; /* one normalized split, split at normalized added tokens */
     sb_splits words;       /* the pre-tokenizer's words (id unused) */
     sb_u32s candidates;    /* WordPiece: (length, hash) of each piece tried at one position */
+    sb_lattice lattice;    /* Unigram: one node per byte of the word, and one for its end */
     sb_ids ids;            /* the text's ids, before the special tokens */
 };
 
@@ -142,18 +152,59 @@ void sb_normalizer_init(struct sb_tokenizer *tok);
 int sb_normalize(const struct sb_tokenizer *tok, sb_tok_scratch *scratch, const uint8_t *text,
                  size_t n, const uint8_t **out, size_t *out_len);
 
+/* ---- precompiled.c ------------------------------------------------------------------------- */
+
+/* SentencePiece's precompiled charsmap: a darts-clone double-array trie over UTF-8 keys whose
+ * values are offsets of NUL-terminated replacement strings. */
+typedef struct {
+    uint32_t *units;          /* the trie's units (owned, host byte order) */
+    uint32_t n_units;
+    const uint8_t *strings;   /* the replacement strings (the config's bytes) */
+    uint32_t strings_len;
+    sb_str ascii[128];        /* each ASCII byte's replacement (ptr NULL: none), looked up once */
+} sb_charsmap;
+
+/* Reads cfg->precompiled_charsmap into m. SBERT_ERR_CORRUPT when its layout is impossible or its
+ * strings are not UTF-8 (both make Hugging Face refuse the tokenizer too). */
+int sb_charsmap_init(sb_charsmap *m, const sb_tokenizer_config *cfg);
+void sb_charsmap_free(sb_charsmap *m);
+
+/* The Precompiled normalizer, then the Replace rules, on text[0..n): the result in
+ * scratch->normalized. */
+int sb_precompiled_normalize(const struct sb_tokenizer *tok, sb_tok_scratch *scratch,
+                             const uint8_t *text, size_t n);
+
 /* ---- pretokenizer.c ------------------------------------------------------------------------ */
 
-/* Splits normalized text[0..n) into words, appended to scratch->words with offsets relative to
- * `text` (which must stay valid: words are views into it). */
+/* Splits normalized text[0..n) into words, appended to scratch->words. The words are offsets
+ * into *base: `text` itself (which must stay valid) or scratch->metaspaced. at_start says that
+ * the text begins the input (Metaspace's prepend_scheme "first"). */
 int sb_pretokenize(const struct sb_tokenizer *tok, sb_tok_scratch *scratch, const uint8_t *text,
-                   size_t n);
+                   size_t n, bool at_start, const uint8_t **base);
 
 /* ---- wordpiece.c --------------------------------------------------------------------------- */
 
 /* Appends the WordPiece ids of one word (word[0..n), n > 0) to scratch->ids. */
 int sb_wordpiece_word(const struct sb_tokenizer *tok, sb_tok_scratch *scratch, const uint8_t *word,
                       size_t n);
+
+/* ---- unigram.c ----------------------------------------------------------------------------- */
+
+/* What the Unigram model precomputes: the unknown token's score and a filter that says which
+ * strings may be pieces or begin longer ones, so that the search for pieces at a position skips
+ * most probes and stops early. */
+typedef struct {
+    double unk_score;         /* the lowest piece score - 10, as tokenizers' K_UNK_PENALTY */
+    uint64_t *filter;         /* 2 bits per bucket (hash * golden ratio) >> filter_shift */
+    uint32_t filter_shift;
+} sb_unigram;
+
+int sb_unigram_init(sb_unigram *u, const sb_tokenizer_config *cfg);
+void sb_unigram_free(sb_unigram *u);
+
+/* Appends the Unigram ids of one word (word[0..n), n > 0) to scratch->ids. */
+int sb_unigram_word(const struct sb_tokenizer *tok, sb_tok_scratch *scratch, const uint8_t *word,
+                    size_t n);
 
 /* ---- the tokenizer -------------------------------------------------------------------------- */
 
@@ -164,6 +215,8 @@ struct sb_tokenizer {
     sb_added_set added_norm;  /* added tokens matched in the normalized text */
     uint32_t wp_prefix_hash;  /* sb_hash_bytes of the WordPiece continuing-subword prefix */
     int16_t bert_ascii[128];  /* BertNormalizer's output byte for each ASCII byte, -1: dropped */
+    sb_charsmap charsmap;     /* the Precompiled normalizer */
+    sb_unigram unigram;       /* the Unigram model */
 };
 
 #endif

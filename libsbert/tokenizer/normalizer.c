@@ -1,4 +1,5 @@
-/* Normalizers: text -> normalized text, as Hugging Face tokenizers' normalizers do it.
+/* Normalizers: text -> normalized text, as Hugging Face tokenizers' normalizers do it. The
+ * Precompiled normalizer of the Unigram family is in precompiled.c.
  *
  * BertNormalizer runs four steps, in this order, each only when configured:
  *   clean_text            drop U+0000, U+FFFD and "other" characters (Cc, Cf, Co, except tab, LF
@@ -179,8 +180,11 @@ int sb_normalize(const struct sb_tokenizer *tok, sb_tok_scratch *scratch, const 
         *out = text;
         *out_len = n;
         return SBERT_OK;
-    case SB_NORM_BERT: {
-        const int rc = bert_normalize(tok, scratch, text, n);
+    case SB_NORM_BERT:
+    case SB_NORM_PRECOMPILED: {
+        const int rc = tok->cfg.normalizer == SB_NORM_BERT
+                           ? bert_normalize(tok, scratch, text, n)
+                           : sb_precompiled_normalize(tok, scratch, text, n);
         *out = scratch->normalized.data;
         *out_len = scratch->normalized.len;
         return rc;

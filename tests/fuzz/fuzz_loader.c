@@ -7,11 +7,9 @@
  * is sealed again (its checksum recomputed, as a writer would) before loading, and the mutations
  * reach the validators behind the checksum. tests/test_model_file.c tests the checksum itself.
  *
- * Build the library with -fsanitize=fuzzer-no-link,address,undefined (make BUILD=build-fuzz
- * CC=clang SANITIZE=...), link this file with -fsanitize=fuzzer,address,undefined, and run
- *   build-fuzz/fuzz_loader -max_total_time=60 tests/fuzz/corpus/loader
- * The seed corpus (tests/fuzz/make_seed.py) holds two valid few-kilobyte models, so mutations
- * start from files that pass every check. */
+ * `make fuzz` builds and runs it (FUZZ_SECONDS, new inputs in build-fuzz/corpus/loader/) from the
+ * seeds in tests/fuzz/corpus/loader/: two valid few-kilobyte models written by
+ * tests/fuzz/make_seed.py, so mutations start from files that pass every check. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,9 +75,10 @@ static unsigned touch_tokenizer(const sb_tokenizer_config *c)
         sum += c->vocab[c->added_id[i]].len + c->added_lstrip[i] + c->added_rstrip[i] +
                c->added_single_word[i] + c->added_normalized[i] + c->added_special[i];
     if (c->scores)
-        sum += (unsigned)touch(c->scores, c->vocab_size);
+        sum += touch(c->scores, c->vocab_size) > 0.0f;
+    const uint8_t *charsmap = c->precompiled_charsmap;
     if (c->precompiled_charsmap_len)
-        sum += c->precompiled_charsmap[0] + c->precompiled_charsmap[c->precompiled_charsmap_len - 1];
+        sum += charsmap[0] + charsmap[c->precompiled_charsmap_len - 1];
     return sum + c->vocab[c->unk_id].len + c->vocab[c->pad_id].len;
 }
 

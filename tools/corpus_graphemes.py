@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Random texts that stress the Precompiled normalizer and the Unigram tokenizers: short grapheme
+clusters (a base character and combining marks, Prepend and SpacingMark characters, emoji ZWJ
+sequences, regional indicators, Hangul jamo, Indic conjuncts), characters the charsmap rewrites
+(compatibility forms, controls, spaces), characters new in Unicode 16 and 17, "▁", runs of
+spaces and the special tokens of the XLM-R family.
+
+    python3 tools/corpus_graphemes.py SEED COUNT > corpus.jsonl
+
+One {"text"} per line, the format of tests/data/tokenize/corpus-*.jsonl.
+"""
+import json
+import random
+import sys
+
+
+def span(lo, hi):
+    return list(range(lo, hi + 1))
+
+
+POOLS = {
+    "ascii": [ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+              ".,;:!?'\"()[]{}-_/\\@#$%^&*+=<>|~`"],
+    "space": [0x20, 0x20, 0x20, 0x09, 0x0A, 0x0D, 0xA0, 0x3000, 0x2002, 0x200B, 0x2581, 0x1680,
+              0x85, 0x2028, 0x202F, 0x205F, 0xFEFF],
+    "marks": span(0x300, 0x36F) + span(0x20D0, 0x20F0) + span(0xFE00, 0xFE0F) +
+             span(0xFE20, 0xFE2F) + span(0x1AB0, 0x1ACE) + span(0x1DC0, 0x1DFF) +
+             [0x200D, 0x200C, 0x34F] + span(0x591, 0x5BD) + span(0x64B, 0x65F) +
+             span(0xE0020, 0xE007F) + span(0x1F3FB, 0x1F3FF) + [0x3099, 0x309A, 0xFF9E, 0xFF9F],
+    "compat": span(0xFB00, 0xFB06) + span(0xFF01, 0xFF5E) + span(0xFF61, 0xFF9F) +
+              span(0x2460, 0x24FF) + span(0x3300, 0x33FF) + span(0xA0, 0xFF) +
+              span(0x2000, 0x206F) + span(0x2070, 0x209F) + span(0x2100, 0x218F) +
+              [0xFDFA, 0xFDFB, 0x1E9E, 0x130, 0x149, 0x17F, 0x1C4, 0x1C5, 0x1C6] +
+              span(0x1D400, 0x1D7FF) + span(0x3190, 0x319F) + span(0x3200, 0x32FF) +
+              span(0xF900, 0xFAFF) + span(0x2F00, 0x2FD5) + span(0x1F100, 0x1F1FF),
+    "latin": span(0x41, 0x5A) + span(0xC0, 0x24F) + span(0x1E00, 0x1EFF) + span(0x370, 0x3FF) +
+             span(0x400, 0x4FF),
+    "hangul": span(0x1100, 0x11FF) + span(0xAC00, 0xAC40) + span(0x3130, 0x318F) +
+              span(0xA960, 0xA97F) + span(0xD7B0, 0xD7FF),
+    "indic": span(0x900, 0x97F) + span(0x980, 0x9FF) + span(0xA80, 0xAFF) + span(0xC00, 0xC7F) +
+             span(0xD00, 0xD7F) + span(0xB00, 0xB7F) + span(0xE00, 0xE7F) + span(0xE80, 0xEFF) +
+             span(0x1000, 0x109F) + span(0x1780, 0x17FF),
+    "prepend": [0x600, 0x601, 0x602, 0x603, 0x604, 0x605, 0x6DD, 0x70F, 0x890, 0x891, 0x8E2,
+                0x110BD, 0x110CD, 0x111C2, 0x111C3, 0x1193F, 0x11941, 0x11A3A, 0x11A84, 0x11A85,
+                0x11A86, 0x11A89, 0x11D46, 0x11F02, 0xD4E, 0x113D1, 0x1611D, 0x16D6B],
+    "spacing": [0x903, 0x93B, 0x93E, 0x93F, 0x940, 0x949, 0x94A, 0xE33, 0xEB3, 0x1B04, 0x1B35,
+                0x11000, 0x11002, 0x102B, 0x102C, 0xA983, 0x1D166, 0x1D16D],
+    "emoji": span(0x1F600, 0x1F64F) + span(0x2600, 0x27BF) + span(0x1F300, 0x1F5FF) +
+             span(0x1F900, 0x1F9FF) + span(0x1FA70, 0x1FAFF) +
+             [0xA9, 0xAE, 0x203C, 0x2049, 0x2122, 0x2139] + span(0x1F1E6, 0x1F1FF) * 3 +
+             [0x200D] * 20 + [0xFE0F] * 10,
+    "control": span(0, 0x1F) + span(0x7F, 0x9F) + [0xAD, 0x200B, 0x200E, 0x200F, 0x2060, 0x2061,
+                                                   0xFEFF, 0xFFFD, 0xFFF9, 0xE000, 0xF8FF,
+                                                   0x1BCA0, 0xE0001],
+    "new": span(0x1C89, 0x1C8A) + span(0x10D40, 0x10D8F) + span(0x11380, 0x113FF) +
+           span(0x116D0, 0x116E3) + span(0x11BC0, 0x11BFF) + span(0x11F00, 0x11F5A) +
+           span(0x16100, 0x1613F) + span(0x16D40, 0x16D7F) + span(0x1E5D0, 0x1E5FF) +
+           span(0x1CC00, 0x1CEBF) + span(0x10940, 0x1095F) + span(0x11DB0, 0x11DEF) +
+           span(0x16EA0, 0x16EDF) + span(0x1E6C0, 0x1E6FF) + span(0x1FA80, 0x1FAFF) + [0x0897] +
+           span(0x10EC2, 0x10EFF) + span(0x11B60, 0x11B67),
+    "cjk": span(0x4E00, 0x4E40) + span(0x3040, 0x30FF) + span(0x3400, 0x3410) +
+           span(0x20000, 0x20010) + span(0x2E80, 0x2EF3),
+    "arabic": span(0x600, 0x6FF) + span(0x750, 0x77F) + span(0xFB50, 0xFDFF) + span(0xFE70, 0xFEFF),
+}
+WORDS = ["<s>", "</s>", "<mask>", "<unk>", "<pad>", "<n>", " <mask>", "\u2581", "\u2581\u2581", " ",
+         "  ", "   ", "\r\n", "hello", "Hello", "the", "\ufb01", "\ufb01\u0301"]
+# what follows a character within a cluster, more or less
+EXTENDERS = ["marks", "marks", "marks", "spacing", "emoji", "indic", "prepend", "ascii", "compat",
+             "new", "hangul"]
+
+
+def piece(rng):
+    if rng.random() < 0.06:
+        return rng.choice(WORDS)
+    s = chr(rng.choice(POOLS[rng.choice(list(POOLS))]))
+    while rng.random() < 0.45:
+        s += chr(rng.choice(POOLS[rng.choice(EXTENDERS)]))
+    return s
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__.split("\n\n")[1])
+    rng = random.Random(int(sys.argv[1]))
+    out = sys.stdout
+    for _ in range(int(sys.argv[2])):
+        text = "".join(piece(rng) for _ in range(rng.randint(1, 10)))
+        out.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -76,7 +76,7 @@ demo: all $(DEMO_MODEL)
 
 # The test models are converted from the Hugging Face directories in tests/data/models (f32).
 TEST_MODELS = $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert
-$(BUILD)/models/%.sbert: tests/data/models/%/config.json tools/convert_safetensors.py
+$(BUILD)/models/%.sbert: tests/data/models/%/config.json tools/convert_safetensors.py tools/checkpoint.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/$* $@ --quiet
 

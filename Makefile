@@ -37,7 +37,7 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXDIR    ?= examples
 EXAMPLES = $(EXDIR)/encode $(EXDIR)/demo
 
-.PHONY: all demo test test-asan test-tsan bench fuzz clean
+.PHONY: all demo test test-asan test-tsan check-fullsize bench fuzz clean
 all: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXAMPLES)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h libsbert/*.h libsbert/*/*.h)
@@ -85,6 +85,16 @@ test: all $(TEST_BIN) $(TEST_MODELS)
 
 test-asan:
 	SBERT_SANITIZED=1 $(MAKE) BUILD=build-asan EXDIR=build-asan/examples OPT=-O1 OPENMP=0 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+# The 12 x 768 ko-sroberta-shaped model (random weights) against an independent PyTorch reference
+# (Debian python3-torch); prints SKIP when torch is absent.
+check-fullsize: all
+	$(PYTHON) tests/check_fullsize.py
+
+# Speed against ONNX Runtime and PyTorch on the same random weights; installs its peers itself.
+# Never part of `make test`. Results: bench/work/results.md and bench/work/bench.png.
+bench: all
+	sh bench/run.sh
 
 # ThreadSanitizer on the threading test (serial kernels: libgomp is not TSan-instrumented).
 test-tsan: $(TEST_MODELS)

@@ -71,6 +71,26 @@ void sb_tok_scratch_free(sb_tok_scratch *s)
     free(s);
 }
 
+static bool is_utf8(sb_str s)
+{
+    return !s.len || (s.ptr && sb_utf8_find_invalid((const uint8_t *)s.ptr, s.len) == s.len);
+}
+
+/* Strings that the stages put into the text or normalize must be UTF-8: the stages decode the
+ * text without checks. */
+static const char *non_utf8_string(const sb_tokenizer_config *cfg)
+{
+    if (cfg->pretokenizer != SB_PRETOK_BERT && !is_utf8(cfg->metaspace_replacement))
+        return "the Metaspace replacement is not UTF-8";
+    for (uint32_t i = 0; i < cfg->n_replace; i++)
+        if (!is_utf8(cfg->replace_pattern[i]) || !is_utf8(cfg->replace_content[i]))
+            return "a Replace pattern or content is not UTF-8";
+    for (uint32_t i = 0; i < cfg->n_added; i++)
+        if (cfg->added_normalized[i] && !is_utf8(cfg->added_content[i]))
+            return "a normalized added token is not UTF-8";
+    return NULL;
+}
+
 /* Arrays the config promises but does not have, and ids that cannot be. */
 static const char *invalid_config(const sb_tokenizer_config *cfg)
 {
@@ -92,7 +112,7 @@ static const char *invalid_config(const sb_tokenizer_config *cfg)
     if (cfg->pretokenizer != SB_PRETOK_BERT &&
         (cfg->metaspace_replacement.len == 0 || !cfg->metaspace_replacement.ptr))
         return "no Metaspace replacement";
-    return NULL;
+    return non_utf8_string(cfg);
 }
 
 /* A stage this build does not know (an enum value from a newer model file). */
@@ -154,8 +174,8 @@ int sb_tokenizer_create(const sb_tokenizer_config *cfg, sb_tokenizer **out, char
     sb_tok_scratch_free(scratch);
     if (rc != SBERT_OK) {
         sb_tokenizer_free(tok);
-        return fail(err, err_size, rc, "tokenizer: %s%s", sbert_strerror(rc),
-                    rc == SBERT_ERR_CORRUPT ? " (the Precompiled charsmap)" : "");
+        return fail(err, err_size, rc, "tokenizer: %s", rc == SBERT_ERR_CORRUPT
+                    ? "the Precompiled charsmap is damaged" : sbert_strerror(rc));
     }
     *out = tok;
     return SBERT_OK;

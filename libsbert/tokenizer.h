@@ -13,14 +13,14 @@
  * number of threads; each thread passes its own sb_tok_scratch.
  *
  * Implemented: WordPiece with BertNormalizer (or none) and BertPreTokenizer: the BERT family
- * (klue/roberta-base, all-MiniLM, bert-base-multilingual). The Unigram model, the Precompiled
- * normalizer and the Metaspace / WhitespaceSplit pre-tokenizers are refused with
- * SBERT_ERR_UNSUPPORTED until they are; each slots in as one more case of its stage
- * (tokenizer/normalizer.c, pretokenizer.c, a model file beside wordpiece.c).
+ * (klue/roberta-base, all-MiniLM, bert-base-multilingual); Unigram with the Precompiled
+ * normalizer (+ Replace), Metaspace or WhitespaceSplit + Metaspace: the XLM-RoBERTa family
+ * (paraphrase-multilingual, multilingual-e5) and pegasus-style SentencePiece tokenizers. Not
+ * implemented: Unigram byte_fallback (the converter refuses it).
  *
  * Unicode: each property comes from the Unicode version the reference uses (Unicode 8.0
- * categories, 9.0 canonical decomposition, 15.0 White_Space and case mappings); see
- * tools/gen_unicode.py. */
+ * categories, 9.0 canonical decomposition, 15.0 White_Space and case mappings, 17.0 grapheme
+ * clusters); see tools/gen_unicode.py. */
 #ifndef SBERT_TOKENIZER_H
 #define SBERT_TOKENIZER_H
 
@@ -107,9 +107,10 @@ typedef struct {
     sb_utf8_policy utf8;
 } sb_tok_options;
 
-/* Returns an sbert_status (include/sbert.h): SBERT_ERR_CORRUPT for an inconsistent config,
- * SBERT_ERR_UNSUPPORTED for a stage not implemented yet. On failure writes a message into err
- * (may be NULL). Builds the vocabulary hash table and the added-token matchers. */
+/* Returns an sbert_status (include/sbert.h): SBERT_ERR_CORRUPT for an inconsistent config (or a
+ * Precompiled charsmap Hugging Face would refuse), SBERT_ERR_UNSUPPORTED for an unknown stage.
+ * On failure writes a message into err (may be NULL). Builds the vocabulary hash table, the
+ * added-token matchers and the tables of the configured stages. */
 int sb_tokenizer_create(const sb_tokenizer_config *cfg, sb_tokenizer **out, char *err, size_t err_size);
 void sb_tokenizer_free(sb_tokenizer *tok);                 /* NULL is fine */
 

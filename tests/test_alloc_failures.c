@@ -214,8 +214,10 @@ int main(void)
     config configs[] = {
         { .path = ko_tiny, .use_mmap = 1 },
         { .path = ko_tiny, .use_mmap = 0 },
-        /* a Dense module, Normalize and a prompt (tests/fuzz/make_seed.py) */
+        /* the loader's seeds (tests/fuzz/make_seed.py): a Dense module, Normalize and a prompt;
+         * F16 weights converted at load, the Unigram model and the Precompiled normalizer */
         { .path = "tests/fuzz/corpus/loader/bert-wordpiece-f32.sbert", .use_mmap = 0 },
+        { .path = "tests/fuzz/corpus/loader/xlmr-unigram-f16.sbert", .use_mmap = 1 },
     };
     for (size_t i = 0; i < sizeof configs / sizeof *configs; i++)
         fail_each_allocation(&configs[i]);

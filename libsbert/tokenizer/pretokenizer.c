@@ -61,8 +61,11 @@ static int metaspace(const sb_tokenizer_config *cfg, sb_bytes *out, sb_splits *w
                      const uint8_t *text, size_t n, bool prepend)
 {
     const sb_str rep = cfg->metaspace_replacement;
-    if (n > (SIZE_MAX - out->len) / (rep.len + 1) - 1 ||
-        SB_RESERVE(*out, out->len + (n + 1) * rep.len + n) != SBERT_OK)
+    /* each byte becomes at most rep.len bytes, and one replacement may go first */
+    const size_t most = rep.len > 1 ? rep.len : 1;
+    if (n >= (SIZE_MAX - out->len) / most - 1)
+        return SBERT_ERR_TOO_LARGE;
+    if (SB_RESERVE(*out, out->len + (n + 1) * most) != SBERT_OK)
         return SBERT_ERR_NO_MEMORY;
     const size_t start = out->len;
     uint8_t *o = out->data;

@@ -4,8 +4,9 @@
  *              (REJECT / REPLACE), bits 3-5: the flags (NO_SPECIAL, NO_TRUNCATE, RAW)
  *   input[1..] the text (any bytes; its length is passed, it is not NUL-terminated)
  *
- * Models: $SBERT_FUZZ_MODEL (':'-separated), by default the klue vocabulary (ko-tiny) and the
- * MiniLM one (minilm-tiny). Every call's result is checked (a failure aborts):
+ * Models: $SBERT_FUZZ_MODEL (':'-separated), by default the klue vocabulary (ko-tiny), the MiniLM
+ * one (minilm-tiny), both WordPiece, and XLM-R's Unigram (xlmr-tiny). Every call's result is
+ * checked (a failure aborts):
  * - the status is SBERT_OK, or SBERT_ERR_INVALID_UTF8 exactly when the policy is REJECT and the
  *   text is ill-formed UTF-8 (decided by fuzz_common.h's independent validator);
  * - the BUFFER_TOO_SMALL protocol: capacity 0 reports the count, one id less is refused with the
@@ -25,7 +26,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    n_models = fuzz_load_models("build/models/ko-tiny.sbert:build/models/minilm-tiny.sbert", models);
+    n_models = fuzz_load_models("build/models/ko-tiny.sbert:build/models/minilm-tiny.sbert:"
+                                "build/models/xlmr-tiny.sbert", models);
     for (int i = 0; i < n_models; i++) {
         contexts[i][SBERT_UTF8_REJECT] = fuzz_context(models[i], 0, SBERT_UTF8_REJECT);
         contexts[i][SBERT_UTF8_REPLACE] = fuzz_context(models[i], 0, SBERT_UTF8_REPLACE);

@@ -14,6 +14,15 @@
 #include "kernels/kernels.h"
 #include "parallel.h"
 
+/* Row-wise steps (embeddings, LayerNorm) go parallel only from this many rows: below it the work
+ * is a few microseconds and a fork/join of the threads costs more than it saves. */
+#define SB_PARALLEL_MIN_ROWS 64
+
+static int threads_for_rows(int rows, int n_threads)
+{
+    return rows >= SB_PARALLEL_MIN_ROWS ? n_threads : 1;
+}
+
 /* The feed-forward block runs over chunks of this many rows so that its [rows, I] activation
  * stays small (I = 3072 would otherwise need T x I floats) and hot in cache. */
 #define SB_FFN_ROWS 512
@@ -73,7 +82,7 @@ static void embed(const sbert_model *m, sb_encoder_state *st, const int32_t *ids
                   const int *text_start, int n_texts)
 {
     const int H = m->hp.hidden;
-    SB_PARALLEL_FOR_DYNAMIC(st->n_threads)
+    SB_PARALLEL_FOR_DYNAMIC(threads_for_rows(text_start[n_texts], st->n_threads))
     for (int i = 0; i < n_texts; i++) {
         for (int t = text_start[i]; t < text_start[i + 1]; t++) {
             const int position = m->hp.position_offset + (t - text_start[i]);
@@ -184,7 +193,7 @@ static void attention(const sbert_model *m, sb_encoder_state *st, const int *tex
 static void layernorm_rows(float *x, int rows, int H, const float *w, const float *b, float eps,
                            int n_threads)
 {
-    SB_PARALLEL_FOR(n_threads)
+    SB_PARALLEL_FOR(threads_for_rows(rows, n_threads))
     for (int t = 0; t < rows; t++)
         sb_layernorm(x + (size_t)t * H, w, b, H, eps);
 }

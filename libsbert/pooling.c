@@ -57,6 +57,16 @@ static void scale(float *v, int n, float divisor)
         v[i] /= divisor;
 }
 
+/* out[H] = token t of the text's n. A text can have no tokens at all (a model without special
+ * tokens, an empty text): then zeros, not whatever row follows in the batch. */
+static void copy_token(float *out, const float *tokens, int n, int t, int H)
+{
+    if (n > 0)
+        memcpy(out, tokens + (size_t)t * H, (size_t)H * sizeof(float));
+    else
+        memset(out, 0, (size_t)H * sizeof(float));
+}
+
 /* Writes the pooled vector (the enabled modes concatenated in sentence-transformers' order)
  * and returns its length. */
 static int pool(const sbert_model *m, const float *tokens, int n, int skip, float *out)
@@ -66,7 +76,7 @@ static int pool(const sbert_model *m, const float *tokens, int n, int skip, floa
     const sb_pooling *p = &m->pooling;
     float *o = out;
     if (p->cls) { /* the first token, whatever the prompt */
-        memcpy(o, tokens, (size_t)H * sizeof(float));
+        copy_token(o, tokens, n, 0, H);
         o += H;
     }
     if (p->max) {
@@ -90,7 +100,7 @@ static int pool(const sbert_model *m, const float *tokens, int n, int skip, floa
         o += H;
     }
     if (p->lasttoken) {
-        memcpy(o, tokens + (size_t)(n > 0 ? n - 1 : 0) * H, (size_t)H * sizeof(float));
+        copy_token(o, tokens, n, n - 1, H);
         o += H;
     }
     return (int)(o - out);

@@ -569,6 +569,8 @@ int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t len,
     if (out_capacity < n * H)
         return fail(ctx, SBERT_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu tokens need %zu",
                     out_capacity, n, n * H);
+    if (n == 0) /* an empty text of a model without special tokens: nothing to run, out may be NULL */
+        return SBERT_OK;
     ctx->batch_start[0] = 0;
     ctx->batch_start[1] = (int)n;
     sb_encoder_forward(ctx->model, &ctx->enc, ctx->ids, ctx->batch_start, 1);

@@ -2,9 +2,12 @@
  * crash, write out of bounds or answer wrongly.
  *
  *   a 10 MB text            encode truncates; NO_TRUNCATE counts every id through BUFFER_TOO_SMALL
- *   degenerate texts        none, empty, whitespace only, special-token literals only
+ *   degenerate texts        none, empty, whitespace only, special-token literals only, a text
+ *                           with no token at all (a model without special tokens)
  *   ill-formed UTF-8        both policies, in sbert_tokenize and sbert_encode
+ *   a run of 1M marks       canonical reordering in linear time
  *   NULL arguments          every pointer of every public function
+ *   bad paths               a directory, a device, a missing file, a file that is not a model
  *   sizes                   buffers one element short, n_texts whose float count overflows,
  *                           max_length outside [2, positions], batch_size beyond the limit
  *   prompts                 a name the model does not define
@@ -15,6 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "sbert.h"
@@ -136,6 +140,32 @@ static void test_big_text(const sbert_model *m, sbert_context *ctx)
     free(big);
 }
 
+/* A megabyte of combining marks after one letter, their classes falling (230, 220, 27, 10): NFD
+ * (BertNormalizer's strip_accents, on in uncased BERT models) must put them in canonical order in
+ * linear time, or one such text costs the caller minutes of CPU. */
+static void test_hostile_marks(void)
+{
+    static const char marks[] = "\xCC\x81\xCC\x96\xD9\x8B\xD6\xB0"; /* U+0301 U+0316 U+064B U+05B0 */
+    const size_t unit = sizeof marks - 1, copies = (1u << 20) / unit, len = 1 + copies * unit;
+    char *text = malloc(len);
+    text[0] = 'a';
+    for (size_t i = 0; i < copies; i++)
+        memcpy(text + 1 + i * unit, marks, unit);
+    sbert_model *m = load("minilm-tiny");
+    sbert_context *ctx = m ? context(m, SBERT_UTF8_REJECT) : NULL;
+    if (ctx) {
+        size_t n = 0;
+        const clock_t start = clock();
+        const int rc = sbert_tokenize(ctx, text, len, 0, NULL, 0, &n);
+        const double seconds = (double)(clock() - start) / CLOCKS_PER_SEC;
+        CHECK(rc == SBERT_ERR_BUFFER_TOO_SMALL && n == 3 && seconds < 5.0,
+              "1 MB of combining marks: %s, %zu ids, %.1f s of CPU", sbert_strerror(rc), n, seconds);
+    }
+    sbert_context_free(ctx);
+    sbert_model_free(m);
+    free(text);
+}
+
 /* ---- degenerate texts ----------------------------------------------------------------------- */
 
 static void test_degenerate_texts(const sbert_model *m, sbert_context *ctx)
@@ -175,6 +205,42 @@ static void test_degenerate_texts(const sbert_model *m, sbert_context *ctx)
     free(space);
     free(v_empty);
     free(v_space);
+}
+
+/* A model without special tokens (tests/fuzz/make_text_seeds.py) gives an empty text no token at
+ * all: every pooling mode must still give the same, defined vector, not rows left in the batch
+ * by other texts or calls. */
+static void test_text_without_tokens(void)
+{
+    sbert_model *m = NULL;
+    char err[256];
+    CHECK(sbert_model_load("tests/fuzz/bert-no-specials.sbert", NULL, &m, err, sizeof err) ==
+              SBERT_OK, "bert-no-specials.sbert: %s", err);
+    sbert_context *ctx = m ? context(m, SBERT_UTF8_REJECT) : NULL;
+    if (!ctx) {
+        sbert_model_free(m);
+        return;
+    }
+    const size_t dim = sbert_model_dim(m), H = sbert_model_hidden_size(m);
+    const char *texts[2] = { "a b c d e f g", "" };
+    float *both = malloc(2 * dim * sizeof *both);
+    CHECK(sbert_encode(ctx, texts, NULL, 2, NULL, both, 2 * dim) == SBERT_OK, "encode");
+    float *alone = encode_one(ctx, m, "", 0, NULL);
+    size_t n = 1;
+    CHECK(sbert_tokenize(ctx, "", 0, 0, NULL, 0, &n) == SBERT_OK && n == 0, "no ids");
+    n = 1;
+    CHECK(sbert_encode_tokens(ctx, "", 0, NULL, NULL, 0, &n) == SBERT_OK && n == 0,
+          "no token states, in no buffer");
+    CHECK(same_floats(alone, both + dim, dim) && all_finite(alone, dim),
+          "an empty text without tokens encodes alike alone and after another text");
+    int cls_zero = alone != NULL; /* CLS is the first of the six pooled blocks */
+    for (size_t j = 0; alone && j < H; j++)
+        cls_zero &= alone[j] == 0.0f;
+    CHECK(cls_zero, "CLS pooling of no token is zeros");
+    free(alone);
+    free(both);
+    sbert_context_free(ctx);
+    sbert_model_free(m);
 }
 
 /* ---- ill-formed UTF-8 ----------------------------------------------------------------------- */
@@ -258,6 +324,27 @@ static void test_null_model_arguments(void)
         CHECK(sbert_strerror(codes[i]) != NULL && sbert_strerror(codes[i])[0], "strerror(%d)", codes[i]);
     for (int code = SBERT_OK; code >= SBERT_ERR_TOO_LARGE; code--)
         CHECK(strcmp(sbert_strerror(code), sbert_strerror(-100)) != 0, "strerror(%d) is named", code);
+}
+
+/* Paths that are not model files: a status and a message, in both reading modes. */
+static void test_bad_paths(void)
+{
+    static const struct { const char *path; int rc; } cases[] = {
+        { "", SBERT_ERR_IO },           { "/nonexistent/dir/m.sbert", SBERT_ERR_IO },
+        { ".", SBERT_ERR_IO },          { "/dev/null", SBERT_ERR_IO },
+        { "Makefile", SBERT_ERR_NOT_A_MODEL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (int use_mmap = 0; use_mmap < 2; use_mmap++) {
+            sbert_model_params p = sbert_model_default_params();
+            p.use_mmap = use_mmap;
+            sbert_model *m = NULL;
+            char err[256] = "";
+            const int rc = sbert_model_load(cases[i].path, &p, &m, err, sizeof err);
+            CHECK(rc == cases[i].rc && !m && err[0], "load \"%s\" (mmap %d): %s: %s", cases[i].path,
+                  use_mmap, sbert_strerror(rc), err);
+            sbert_model_free(m);
+        }
 }
 
 static void test_null_context_arguments(const sbert_model *m)
@@ -398,6 +485,7 @@ static void test_sizes(const sbert_model *m, sbert_context *ctx)
 int main(void)
 {
     test_null_model_arguments();
+    test_bad_paths();
     sbert_model *m = load("ko-tiny");
     if (!m)
         return TEST_DONE();
@@ -410,6 +498,8 @@ int main(void)
         test_bad_utf8(m, strict, lenient);
         test_big_text(m, strict);
     }
+    test_hostile_marks();
+    test_text_without_tokens();
     sbert_context_free(strict);
     sbert_context_free(lenient);
     sbert_model_free(m);

@@ -58,12 +58,14 @@ static void put_unless_mn(bert_state *st, uint32_t cp)
         put_lowered(st, cp);
 }
 
-/* Canonical ordering: a stable sort of the waiting marks by combining class (insertion sort:
- * runs are short), then they go on to the next steps. */
-static void flush_marks(bert_state *st)
+/* Canonical ordering: the waiting marks go on to the next steps stably sorted by combining
+ * class. Real text has runs of a few marks: insertion sort. A long run (only hostile input has
+ * one) is emitted class by class instead, one pass per class present (Unicode has a few dozen
+ * classes), so a megabyte of marks costs linear time, not quadratic. */
+#define SB_SHORT_MARK_RUN 32
+
+static void insertion_sort_by_class(uint32_t *m, size_t n)
 {
-    uint32_t *m = st->marks->data;
-    const size_t n = st->marks->len;
     for (size_t i = 1; i < n; i++) {
         const uint32_t x = m[i];
         size_t j = i;
@@ -71,8 +73,25 @@ static void flush_marks(bert_state *st)
             m[j] = m[j - 1];
         m[j] = x;
     }
-    for (size_t i = 0; i < n; i++)
-        put_unless_mn(st, m[i] & 0xFFFFFF);
+}
+
+static void flush_marks(bert_state *st)
+{
+    uint32_t *m = st->marks->data;
+    const size_t n = st->marks->len;
+    if (n <= SB_SHORT_MARK_RUN) {
+        insertion_sort_by_class(m, n);
+        for (size_t i = 0; i < n; i++)
+            put_unless_mn(st, m[i] & 0xFFFFFF);
+    } else {
+        bool present[256] = { false };
+        for (size_t i = 0; i < n; i++)
+            present[m[i] >> 24] = true;
+        for (int ccc = 1; ccc < 256; ccc++)
+            for (size_t i = 0; present[ccc] && i < n; i++)
+                if ((int)(m[i] >> 24) == ccc)
+                    put_unless_mn(st, m[i] & 0xFFFFFF);
+    }
     st->marks->len = 0;
 }
 

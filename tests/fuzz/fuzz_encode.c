@@ -8,9 +8,11 @@
  *              MAX_TEXTS texts (the last one takes the rest)
  *
  * Models: $SBERT_FUZZ_MODEL (':'-separated), by default ko-tiny (RoBERTa positions, mean
- * pooling) and the loader's seeds (tests/fuzz/make_seed.py): bert-wordpiece-f32.sbert (a prompt,
+ * pooling), the loader's seeds (tests/fuzz/make_seed.py) bert-wordpiece-f32.sbert (a prompt,
  * CLS + mean pooling, Dense, Normalize) and xlmr-unigram-f16.sbert (Unigram, F16 weights, max
- * pooling). Checked on every input (a failure aborts):
+ * pooling), and tests/fuzz/bert-no-specials.sbert (no special tokens, so an empty text has no
+ * tokens; all six pooling modes; a prompt that pooling leaves out). Checked on every input (a
+ * failure aborts):
  * - the status is SBERT_OK when no error applies, else one of the errors that apply:
  *   NOT_FOUND (unknown prompt name), INVALID_ARGUMENT (max_length 1 or beyond the position
  *   table), INVALID_UTF8 (REJECT and an ill-formed prompt + text);
@@ -38,7 +40,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     n_models = fuzz_load_models(
         "build/models/ko-tiny.sbert:tests/fuzz/corpus/loader/bert-wordpiece-f32.sbert:"
-        "tests/fuzz/corpus/loader/xlmr-unigram-f16.sbert", models);
+        "tests/fuzz/corpus/loader/xlmr-unigram-f16.sbert:tests/fuzz/bert-no-specials.sbert",
+        models);
     for (int i = 0; i < n_models; i++)
         for (int policy = 0; policy < 2; policy++)
             for (int small = 0; small < 2; small++)

@@ -18,7 +18,7 @@
  * is a few microseconds and a fork/join of the threads costs more than it saves. */
 #define SB_PARALLEL_MIN_ROWS 64
 
-static int threads_for_rows(int rows, int n_threads)
+static inline int threads_for_rows(int rows, int n_threads)
 {
     return rows >= SB_PARALLEL_MIN_ROWS ? n_threads : 1;
 }

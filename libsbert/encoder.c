@@ -18,10 +18,12 @@
  * is a few microseconds and a fork/join of the threads costs more than it saves. */
 #define SB_PARALLEL_MIN_ROWS 64
 
+#ifdef _OPENMP /* only the OpenMP pragmas call it (clang warns about an unused static inline) */
 static inline int threads_for_rows(int rows, int n_threads)
 {
     return rows >= SB_PARALLEL_MIN_ROWS ? n_threads : 1;
 }
+#endif
 
 /* The feed-forward block runs over chunks of this many rows so that its [rows, I] activation
  * stays small (I = 3072 would otherwise need T x I floats) and hot in cache. */

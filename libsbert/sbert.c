@@ -20,6 +20,7 @@
 #include "parallel.h"
 #include "pooling.h"
 #include "tokenizer.h"
+#include "utf8.h"
 
 #define SB_DEFAULT_BATCH 32
 #define SB_MAX_BATCH 4096
@@ -329,7 +330,7 @@ sbert_encode_options sbert_encode_default_options(void)
 }
 
 /* The prompt an encode call prepends (NULL for none), or an error for an unknown name. */
-static int resolve_prompt(sbert_context *ctx, const sbert_encode_options *o, const char **prompt)
+static int find_prompt(sbert_context *ctx, const sbert_encode_options *o, const char **prompt)
 {
     const sbert_model *m = ctx->model;
     *prompt = NULL;
@@ -349,6 +350,22 @@ static int resolve_prompt(sbert_context *ctx, const sbert_encode_options *o, con
         }
     return fail(ctx, SBERT_ERR_NOT_FOUND, "the model defines no prompt named \"%s\" (it has %zu)",
                 o->prompt_name, m->n_prompts);
+}
+
+/* find_prompt, and the prompt must be well-formed UTF-8 whatever the policy: pooling counts its
+ * tokens apart from the text's (include_prompt false), which agrees with the tokens of prompt +
+ * text only when no character straddles the two. */
+static int resolve_prompt(sbert_context *ctx, const sbert_encode_options *o, const char **prompt)
+{
+    int rc = find_prompt(ctx, o, prompt);
+    if (rc != SBERT_OK || !*prompt)
+        return rc;
+    const size_t len = strlen(*prompt);
+    const size_t bad = sb_utf8_find_invalid((const uint8_t *)*prompt, len);
+    if (bad < len)
+        return fail(ctx, SBERT_ERR_INVALID_UTF8, "the prompt is not valid UTF-8 (byte offset %zu)",
+                    bad);
+    return SBERT_OK;
 }
 
 static int resolve_max_length(sbert_context *ctx, const sbert_encode_options *o, size_t *max_len)

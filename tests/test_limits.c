@@ -4,7 +4,7 @@
  *   a 10 MB text            encode truncates; NO_TRUNCATE counts every id through BUFFER_TOO_SMALL
  *   degenerate texts        none, empty, whitespace only, special-token literals only, a text
  *                           with no token at all (a model without special tokens)
- *   ill-formed UTF-8        both policies, in sbert_tokenize and sbert_encode
+ *   ill-formed UTF-8        both policies, in sbert_tokenize and sbert_encode, in a prompt
  *   a run of 1M marks       canonical reordering in linear time
  *   NULL arguments          every pointer of every public function
  *   bad paths               a directory, a device, a missing file, a file that is not a model
@@ -285,6 +285,24 @@ static void test_bad_utf8(const sbert_model *m, sbert_context *strict, sbert_con
     }
     free(ab);
     free(v_ab);
+
+    /* a prompt must be well-formed whatever the policy (its tokens are counted apart) */
+    sbert_encode_options o = sbert_encode_default_options();
+    o.prompt = "query \xEA\xB0"; /* a truncated U+AC00 */
+    sbert_context *both[2] = { strict, lenient };
+    float *v = malloc(dim * sizeof *v);
+    for (int i = 0; i < 2; i++) {
+        const char *text = "\x80"; /* prompt + text would be well-formed */
+        size_t n = 0;
+        int rc = sbert_encode(both[i], &text, NULL, 1, &o, v, dim);
+        CHECK(rc == SBERT_ERR_INVALID_UTF8 && strstr(sbert_context_errmsg(both[i]), "prompt"),
+              "ill-formed prompt, policy %d: %s: %s", i, sbert_strerror(rc),
+              sbert_context_errmsg(both[i]));
+        rc = sbert_encode_tokens(both[i], text, 1, &o, NULL, 0, &n);
+        CHECK(rc == SBERT_ERR_INVALID_UTF8, "encode_tokens, ill-formed prompt, policy %d: %s", i,
+              sbert_strerror(rc));
+    }
+    free(v);
 }
 
 /* ---- NULL arguments ------------------------------------------------------------------------- */

@@ -208,8 +208,11 @@ typedef struct sbert_encode_options {
                                   (at most what the position table allows) */
     const char *prompt_name;   /* a prompt the model defines (e.g. "query"); NULL: the model's
                                   default prompt if it names one */
-    const char *prompt;        /* a literal prompt prepended to every text; overrides prompt_name */
-    sbert_progress_fn progress;/* called after each batch when not NULL */
+    const char *prompt;        /* a literal prompt prepended to every text; overrides prompt_name.
+                                  Must be valid UTF-8 whatever the context's utf8 policy (its
+                                  tokens are counted apart from the text's): else INVALID_UTF8 */
+    sbert_progress_fn progress;/* called after each batch when not NULL; it must not call into
+                                  the same context (that would overwrite the call's buffers) */
     void *progress_user_data;
 } sbert_encode_options;
 

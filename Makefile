@@ -1,4 +1,4 @@
-# libsbert — build with nothing but a C11 compiler (OpenMP is used when the compiler has it).
+# libsbert — build with nothing but a C11 compiler and libc's threads (pthreads).
 #
 #   make            libsbert.a, libsbert.so, examples/encode
 #   make demo       encode the sample sentences with the bundled Korean model
@@ -14,15 +14,16 @@ CFLAGS   ?= $(OPT) -g
 BUILD    ?= build
 SANITIZE ?=
 
-# OpenMP is optional: probe the compiler once, build serial when it has none (OPENMP=0 forces it off).
-OPENMP ?= $(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1 || echo 0)
-ifeq ($(OPENMP),1)
-  OMP_FLAGS = -fopenmp
+# Threads come from libsbert's own pool (libsbert/threadpool.c, pthreads); OpenMP is not used.
+# THREADS=0 builds a library that runs every call in the calling thread (-DSBERT_NO_THREADS).
+THREADS ?= 1
+ifeq ($(THREADS),0)
+  THREAD_FLAGS = -DSBERT_NO_THREADS
 endif
 
 BASE_CFLAGS = -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -fvisibility=hidden \
-              -D_GNU_SOURCE -Iinclude -Ilibsbert $(OMP_FLAGS) $(SANITIZE)
-LDLIBS      = -lm $(OMP_FLAGS) $(SANITIZE) -lpthread
+              -D_GNU_SOURCE -Iinclude -Ilibsbert $(THREAD_FLAGS) $(SANITIZE)
+LDLIBS      = -lm $(SANITIZE) -lpthread
 
 # Kernels for one instruction set live in files named *_avx2.c / *_avx512.c; only those files are
 # compiled for that ISA, and the dispatcher picks one at run time from CPUID.
@@ -84,7 +85,7 @@ test: all $(TEST_BIN) $(TEST_MODELS)
 	@BUILD=$(BUILD) ENCODE=$(EXDIR)/encode PYTHON=$(PYTHON) sh tests/run.sh
 
 test-asan:
-	SBERT_SANITIZED=1 $(MAKE) BUILD=build-asan EXDIR=build-asan/examples OPT=-O1 OPENMP=0 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+	SBERT_SANITIZED=1 $(MAKE) BUILD=build-asan EXDIR=build-asan/examples OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 # The 12 x 768 ko-sroberta-shaped model (random weights) against an independent PyTorch reference
 # (Debian python3-torch); prints SKIP when torch is absent.
@@ -96,14 +97,14 @@ check-fullsize: all
 bench: all
 	sh bench/run.sh
 
-# ThreadSanitizer on the threading test (serial kernels: libgomp is not TSan-instrumented).
+# ThreadSanitizer on the threading test: contexts sharing a model, and each context's own pool.
 test-tsan: $(TEST_MODELS)
-	$(MAKE) BUILD=build-tsan EXDIR=build-tsan/examples OPT=-O1 OPENMP=0 SANITIZE="-fsanitize=thread" build-tsan/tests/test_threads
+	$(MAKE) BUILD=build-tsan EXDIR=build-tsan/examples OPT=-O1 SANITIZE="-fsanitize=thread" build-tsan/tests/test_threads
 	ln -sfn ../build/models build-tsan/models 2>/dev/null || true
 	BUILD=build-tsan TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads
 
 # libFuzzer targets: every tests/fuzz/fuzz_<name>.c, built with clang against the library compiled
-# the same way (ASan + UBSan, coverage, OpenMP off) in build-fuzz/, each run FUZZ_SECONDS from the
+# the same way (ASan + UBSan, coverage) in build-fuzz/, each run FUZZ_SECONDS from the
 # seeds in tests/fuzz/corpus/<name>/. The seeds are only read: new inputs go to
 # build-fuzz/corpus/<name>/, a crash to build-fuzz/<name>-crash-* and fails the target.
 FUZZ_CC       ?= clang
@@ -112,7 +113,7 @@ FUZZ_NAMES     = $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/f
 FUZZ_SANITIZE  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 fuzz: $(TEST_MODELS)
-	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) OPT=-O1 OPENMP=0 \
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) OPT=-O1 \
 	    SANITIZE="-fsanitize=fuzzer-no-link $(FUZZ_SANITIZE)" $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
 	@for name in $(FUZZ_NAMES); do \
 	    mkdir -p build-fuzz/corpus/$$name; \

@@ -69,6 +69,7 @@ static double bench_one(const shape *s, int m, int threads, int hot, clockid_t c
                             .n_out = s->n, .n_in = s->k };
     float *a = random_floats((size_t)m * s->k), *c = random_floats((size_t)m * s->n);
     float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(threads) * sizeof(float));
+    sb_threadpool *pool = sb_threadpool_create(threads);
     const double flops = 2.0 * m * s->n * s->k;
     int calls = 0;
 
@@ -79,7 +80,7 @@ static double bench_one(const shape *s, int m, int threads, int hot, clockid_t c
         do {
             const sb_linear *wi = &w[calls++ % copies];
             sb_gemm(a, (size_t)s->k, m, wi, c, (size_t)s->n, s->act, s->residual ? c : NULL,
-                    (size_t)s->n, scratch, threads);
+                    (size_t)s->n, scratch, pool);
             done++;
         } while (seconds(clock) - t0 < SAMPLE_SECONDS);
         if (r >= 0) samples[r] = flops * done / (seconds(clock) - t0) * 1e-9;
@@ -88,6 +89,7 @@ static double bench_one(const shape *s, int m, int threads, int hot, clockid_t c
 
     for (int i = 0; i < copies; i++) free((void *)w[i].weight), free((void *)w[i].bias);
     free(w), free(a), free(c), free(scratch);
+    sb_threadpool_free(pool);
     return samples[SAMPLES / 2];
 }
 

@@ -12,18 +12,11 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
-#include "parallel.h"
+#include "threadpool.h"
 
-/* Row-wise steps (embeddings, LayerNorm) go parallel only from this many rows: below it the work
- * is a few microseconds and a fork/join of the threads costs more than it saves. */
-#define SB_PARALLEL_MIN_ROWS 64
-
-#ifdef _OPENMP /* only the OpenMP pragmas call it (clang warns about an unused static inline) */
-static inline int threads_for_rows(int rows, int n_threads)
-{
-    return rows >= SB_PARALLEL_MIN_ROWS ? n_threads : 1;
-}
-#endif
+/* Row-wise steps (embeddings, LayerNorm) go parallel in tasks of this many rows: a task is then
+ * some microseconds of work, well above the cost of handing it to another thread. */
+#define SB_ROWS_PER_TASK 32
 
 /* The feed-forward block runs over chunks of this many rows so that its [rows, I] activation
  * stays small (I = 3072 would otherwise need T x I floats) and hot in cache. */
@@ -47,6 +40,8 @@ int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int ma
         return SBERT_ERR_TOO_LARGE;
     st->max_tokens = max_tokens;
     st->max_text_tokens = max_text_tokens;
+    if (n_threads > 1 && !(st->threads = sb_threadpool_create(n_threads)))
+        return SBERT_ERR_NO_MEMORY;
     st->n_threads = n_threads;
     st->x = alloc_floats((size_t)max_tokens * H);
     st->qkv = alloc_floats((size_t)max_tokens * 3 * H);
@@ -72,6 +67,7 @@ void sb_encoder_state_free(sb_encoder_state *st)
     free(st->ffn);
     free(st->attn_scratch);
     free(st->gemm_scratch);
+    sb_threadpool_free(st->threads);
     memset(st, 0, sizeof *st);
 }
 
@@ -80,23 +76,36 @@ void sb_encoder_state_free(sb_encoder_state *st)
 /* x[t] = LayerNorm(word[id_t] + position[offset + p_t] + token_type[0]), where p_t is the
  * token's index inside its own text. RoBERTa's position ids start at pad_token_id + 1 (the
  * model file's position_offset), BERT's at 0. Token type 0 everywhere: one text per input. */
+typedef struct {
+    const sbert_model *m;
+    sb_encoder_state *st;
+    const int32_t *ids;
+    const int *text_start;
+} embed_job;
+
+static void embed_text(void *arg, int text, int thread)
+{
+    (void)thread;
+    const embed_job *job = arg;
+    const sbert_model *m = job->m;
+    const int H = m->hp.hidden, first = job->text_start[text];
+    for (int t = first; t < job->text_start[text + 1]; t++) {
+        const int position = m->hp.position_offset + (t - first);
+        const float *word = m->word_emb + (size_t)job->ids[t] * H;   /* [H] */
+        const float *pos = m->pos_emb + (size_t)position * H;        /* [H] */
+        const float *type = m->type_emb;                             /* [H], type 0 */
+        float *x = job->st->x + (size_t)t * H;
+        for (int j = 0; j < H; j++)
+            x[j] = word[j] + pos[j] + type[j];
+        sb_layernorm(x, m->emb_ln_w, m->emb_ln_b, H, m->hp.layer_norm_eps);
+    }
+}
+
 static void embed(const sbert_model *m, sb_encoder_state *st, const int32_t *ids,
                   const int *text_start, int n_texts)
 {
-    const int H = m->hp.hidden;
-    SB_PARALLEL_FOR_DYNAMIC(threads_for_rows(text_start[n_texts], st->n_threads))
-    for (int i = 0; i < n_texts; i++) {
-        for (int t = text_start[i]; t < text_start[i + 1]; t++) {
-            const int position = m->hp.position_offset + (t - text_start[i]);
-            const float *word = m->word_emb + (size_t)ids[t] * H;   /* [H] */
-            const float *pos = m->pos_emb + (size_t)position * H;   /* [H] */
-            const float *type = m->type_emb;                        /* [H], type 0 */
-            float *x = st->x + (size_t)t * H;
-            for (int j = 0; j < H; j++)
-                x[j] = word[j] + pos[j] + type[j];
-            sb_layernorm(x, m->emb_ln_w, m->emb_ln_b, H, m->hp.layer_norm_eps);
-        }
-    }
+    embed_job job = { m, st, ids, text_start };
+    sb_threadpool_run(st->threads, n_texts, st->n_threads, embed_text, &job);
 }
 
 /* ---- attention ----------------------------------------------------------------------------- */
@@ -156,7 +165,7 @@ static void attention_head(const float *q, const float *k, const float *v, float
     pack_rows(k, qkv_stride, n, D, keys);
     const sb_linear key_weight = { .weight = keys, .bias = NULL, .n_out = n, .n_in = D };
     sb_gemm(q, qkv_stride, n, &key_weight, scores, (size_t)n, SB_ACT_IDENTITY, NULL, 0,
-            gemm_scratch, 1);
+            gemm_scratch, NULL);
     /* each row: softmax(scores / sqrt(D)) */
     for (int i = 0; i < n; i++) {
         float *row = scores + (size_t)i * n;
@@ -168,7 +177,27 @@ static void attention_head(const float *q, const float *k, const float *v, float
     pack_columns(v, qkv_stride, n, D, values);
     const sb_linear value_weight = { .weight = values, .bias = NULL, .n_out = D, .n_in = n };
     sb_gemm(scores, (size_t)n, n, &value_weight, out, out_stride, SB_ACT_IDENTITY, NULL, 0,
-            gemm_scratch, 1);
+            gemm_scratch, NULL);
+}
+
+typedef struct {
+    const sbert_model *m;
+    sb_encoder_state *st;
+    const int *text_start;
+} attention_job;
+
+static void attention_item(void *arg, int item, int thread)
+{
+    const attention_job *job = arg;
+    const int H = job->m->hp.hidden, n_heads = job->m->hp.n_heads, D = H / n_heads;
+    const size_t qkv_stride = 3 * (size_t)H;
+    const int text = item / n_heads, head = item % n_heads;
+    const int first = job->text_start[text], n = job->text_start[text + 1] - first;
+    const float *q = job->st->qkv + (size_t)first * qkv_stride + (size_t)head * D;
+    float *scratch = job->st->attn_scratch +
+                     (size_t)thread * attention_scratch_floats(job->st->max_text_tokens, D);
+    attention_head(q, q + H, q + 2 * H, job->st->attn + (size_t)first * H + (size_t)head * D, n,
+                   D, qkv_stride, (size_t)H, scratch);
 }
 
 /* attn[T, H] = multi-head self-attention of every text, from qkv[T, 3H]. Work items are
@@ -176,28 +205,35 @@ static void attention_head(const float *q, const float *k, const float *v, float
 static void attention(const sbert_model *m, sb_encoder_state *st, const int *text_start,
                       int n_texts)
 {
-    const int H = m->hp.hidden, n_heads = m->hp.n_heads, D = H / n_heads;
-    const size_t qkv_stride = 3 * (size_t)H;
-    const size_t per_thread = attention_scratch_floats(st->max_text_tokens, D);
-    SB_PARALLEL_FOR_DYNAMIC(st->n_threads)
-    for (int item = 0; item < n_texts * n_heads; item++) {
-        const int text = item / n_heads, head = item % n_heads;
-        const int first = text_start[text], n = text_start[text + 1] - first;
-        const float *q = st->qkv + (size_t)first * qkv_stride + (size_t)head * D;
-        float *scratch = st->attn_scratch + (size_t)sb_thread_id() * per_thread;
-        attention_head(q, q + H, q + 2 * H, st->attn + (size_t)first * H + (size_t)head * D, n, D,
-                       qkv_stride, (size_t)H, scratch);
-    }
+    attention_job job = { m, st, text_start };
+    sb_threadpool_run(st->threads, n_texts * m->hp.n_heads, st->n_threads, attention_item, &job);
 }
 
 /* ---- the layers ---------------------------------------------------------------------------- */
 
-static void layernorm_rows(float *x, int rows, int H, const float *w, const float *b, float eps,
-                           int n_threads)
+typedef struct {
+    float *x;
+    int rows, H;
+    const float *w, *b;
+    float eps;
+} layernorm_job;
+
+static void layernorm_task(void *arg, int task, int thread)
 {
-    SB_PARALLEL_FOR(threads_for_rows(rows, n_threads))
-    for (int t = 0; t < rows; t++)
-        sb_layernorm(x + (size_t)t * H, w, b, H, eps);
+    (void)thread;
+    const layernorm_job *job = arg;
+    const int first = task * SB_ROWS_PER_TASK;
+    const int last = first + SB_ROWS_PER_TASK < job->rows ? first + SB_ROWS_PER_TASK : job->rows;
+    for (int t = first; t < last; t++)
+        sb_layernorm(job->x + (size_t)t * job->H, job->w, job->b, job->H, job->eps);
+}
+
+static void layernorm_rows(float *x, int rows, int H, const float *w, const float *b, float eps,
+                           sb_encoder_state *st)
+{
+    layernorm_job job = { x, rows, H, w, b, eps };
+    sb_threadpool_run(st->threads, (rows + SB_ROWS_PER_TASK - 1) / SB_ROWS_PER_TASK,
+                      st->n_threads, layernorm_task, &job);
 }
 
 static void encoder_layer(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
@@ -205,24 +241,24 @@ static void encoder_layer(const sbert_model *m, const sb_layer *layer, sb_encode
 {
     const int T = text_start[n_texts], H = m->hp.hidden, I = m->hp.intermediate;
     const float eps = m->hp.layer_norm_eps;
-    const int nt = st->n_threads;
+    sb_threadpool *threads = st->threads;
     float *x = st->x, *scratch = st->gemm_scratch;
 
     /* qkv[T, 3H] = x Wqkv^T + bqkv: the three projections in one GEMM */
-    sb_gemm(x, H, T, &layer->qkv, st->qkv, 3 * (size_t)H, SB_ACT_IDENTITY, NULL, 0, scratch, nt);
+    sb_gemm(x, H, T, &layer->qkv, st->qkv, 3 * (size_t)H, SB_ACT_IDENTITY, NULL, 0, scratch, threads);
     /* attn[T, H] = self-attention per text and head */
     attention(m, st, text_start, n_texts);
     /* x = LayerNorm(x + attn Wo^T + bo) */
-    sb_gemm(st->attn, H, T, &layer->attn_out, x, H, SB_ACT_IDENTITY, x, H, scratch, nt);
-    layernorm_rows(x, T, H, layer->attn_ln_w, layer->attn_ln_b, eps, nt);
+    sb_gemm(st->attn, H, T, &layer->attn_out, x, H, SB_ACT_IDENTITY, x, H, scratch, threads);
+    layernorm_rows(x, T, H, layer->attn_ln_w, layer->attn_ln_b, eps, st);
 
     /* feed-forward, a chunk of rows at a time: x = LayerNorm(x + act(x W1^T + b1) W2^T + b2) */
     for (int row = 0; row < T; row += SB_FFN_ROWS) {
         const int rows = T - row < SB_FFN_ROWS ? T - row : SB_FFN_ROWS;
         float *xc = x + (size_t)row * H;
-        sb_gemm(xc, H, rows, &layer->ffn_up, st->ffn, I, m->hp.act, NULL, 0, scratch, nt);
-        sb_gemm(st->ffn, I, rows, &layer->ffn_down, xc, H, SB_ACT_IDENTITY, xc, H, scratch, nt);
-        layernorm_rows(xc, rows, H, layer->ffn_ln_w, layer->ffn_ln_b, eps, nt);
+        sb_gemm(xc, H, rows, &layer->ffn_up, st->ffn, I, m->hp.act, NULL, 0, scratch, threads);
+        sb_gemm(st->ffn, I, rows, &layer->ffn_down, xc, H, SB_ACT_IDENTITY, xc, H, scratch, threads);
+        layernorm_rows(xc, rows, H, layer->ffn_ln_w, layer->ffn_ln_b, eps, st);
     }
 }
 

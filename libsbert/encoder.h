@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "model.h"
+#include "threadpool.h"
 
 /* Working memory for one context, sized once for at most max_tokens tokens per forward pass and
  * max_text_tokens tokens per text; nothing is allocated during a forward pass. */
@@ -16,6 +17,7 @@ typedef struct {
     int max_tokens;        /* T_max: rows of every activation matrix */
     int max_text_tokens;   /* longest text (attention score row length) */
     int n_threads;
+    sb_threadpool *threads;  /* the n_threads - 1 workers of this context (NULL: serial) */
     float *x;              /* [T_max, H]  the hidden state, updated layer by layer */
     float *qkv;            /* [T_max, 3H] query | key | value of every token */
     float *attn;           /* [T_max, H]  attention output before the output projection */

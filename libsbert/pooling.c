@@ -117,7 +117,7 @@ void sb_pool_text(const sbert_model *m, const float *tokens, int n, int skip, in
     for (int i = 0; i < m->n_dense; i++) {
         const sb_dense *d = &m->dense[i];
         sb_gemm(cur, (size_t)len, 1, &d->linear, next, (size_t)d->linear.n_out, d->act, NULL, 0,
-                gemm_scratch, 1);
+                gemm_scratch, NULL);
         float *tmp = cur;
         cur = next;
         next = tmp;

@@ -17,7 +17,7 @@
 #include "encoder.h"
 #include "model.h"
 #include "model_file.h"
-#include "parallel.h"
+#include "threadpool.h"
 #include "pooling.h"
 #include "tokenizer.h"
 #include "utf8.h"
@@ -256,7 +256,7 @@ int sbert_context_create(const sbert_model *model, const sbert_context_params *p
         (p.utf8 != SBERT_UTF8_REJECT && p.utf8 != SBERT_UTF8_REPLACE))
         return SBERT_ERR_INVALID_ARGUMENT;
     if (p.n_threads == 0)
-        p.n_threads = sb_max_threads();
+        p.n_threads = sb_available_cores();
     if (p.batch_size == 0)
         p.batch_size = SB_DEFAULT_BATCH;
 

@@ -83,8 +83,9 @@ static int check_gemm_case(const gemm_case *t, int n_threads_max)
     float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(2) * sizeof(float));
     int ok = 1;
 
+    sb_threadpool *pool = sb_threadpool_create(n_threads_max);
     for (int run = 0; run < 2; run++) {
-        const int threads = run == 0 ? 1 : n_threads_max;
+        sb_threadpool *threads = run == 0 ? NULL : pool;
         c[run] = malloc((size_t)m * ldc * sizeof(float));
         for (size_t i = 0; i < (size_t)m * ldc; i++) c[run][i] = NAN;
         const float *r = res;
@@ -94,6 +95,7 @@ static int check_gemm_case(const gemm_case *t, int n_threads_max)
         }
         sb_gemm(a, lda, m, &lin, c[run], ldc, t->act, r, ldr, scratch, threads);
     }
+    sb_threadpool_free(pool);
 
     double worst = 0;
     for (int i = 0; i < m; i++)

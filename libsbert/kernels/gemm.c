@@ -14,7 +14,7 @@
  *
  * The blocking numbers belong to each ISA's kernel table and are justified there.
  *
- * Threads take units dynamically (a core busy with other work then takes fewer). Every C element
+ * Threads (threadpool.h) take units dynamically (a core busy with other work then takes fewer). Every C element
  * is computed by one thread with the same operations, so the result is the same for any
  * n_threads. */
 
@@ -146,31 +146,28 @@ static void run_unit(const gemm_job *job, int unit)
     }
 }
 
-/* Below about a million multiply-adds, starting threads costs more than it saves. */
+/* Below about a million multiply-adds, waking the other threads costs more than it saves. */
 #define GEMM_PARALLEL_MIN_WORK (1 << 20)
 
+static void gemm_task(void *job, int unit, int thread)
+{
+    (void)thread;
+    run_unit(job, unit);
+}
+
 void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, size_t ldc,
-             sb_activation act, const float *residual, size_t ldr, float *scratch, int n_threads)
+             sb_activation act, const float *residual, size_t ldr, float *scratch,
+             sb_threadpool *threads)
 {
     (void)scratch;
     if (m <= 0 || W->n_out <= 0) return;
     const double work = (double)m * W->n_out * (W->n_in > 0 ? W->n_in : 1);
-    if (work < GEMM_PARALLEL_MIN_WORK) n_threads = 1;
-#ifndef _OPENMP
-    n_threads = 1;
-#endif
+    const int n_threads = work < GEMM_PARALLEL_MIN_WORK ? 1 : sb_threadpool_threads(threads);
     gemm_job job = {
         .a = A, .lda = lda, .m = m, .w = W, .c = C, .ldc = ldc, .act = act,
         .residual = residual, .ldr = ldr, .kern = kernels_for(sb_kernels_isa()),
     };
     plan_units(&job, n_threads);
     const int units = ceil_div(m, job.unit_rows) * job.col_units;
-    if (n_threads == 1) {
-        for (int u = 0; u < units; u++) run_unit(&job, u);
-        return;
-    }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
-    for (int u = 0; u < units; u++) run_unit(&job, u);
-#endif
+    sb_threadpool_run(threads, units, n_threads, gemm_task, &job);
 }

@@ -5,13 +5,15 @@
  * *_avx512.c and are chosen once at run time from CPUID (sb_kernels_isa()). The environment
  * variable SBERT_ISA=scalar|avx2|avx512 caps the choice (tests run every path on one machine).
  *
- * Threading: sb_gemm() splits its work over n_threads (OpenMP when the build has it, else it runs
- * serially). The vector ops are single-threaded; the caller parallelises over rows or heads. */
+ * Threading: sb_gemm() splits its work over the threads of a pool (threadpool.h; NULL runs it in
+ * the calling thread). The vector ops are single-threaded; the caller parallelises over rows or
+ * heads. */
 #ifndef SBERT_KERNELS_H
 #define SBERT_KERNELS_H
 
 #include <stddef.h>
 #include "model.h"
+#include "threadpool.h"
 
 typedef enum { SB_ISA_SCALAR = 0, SB_ISA_AVX2 = 1, SB_ISA_AVX512 = 2 } sb_isa;
 
@@ -30,14 +32,15 @@ sb_isa sb_kernels_set_isa(sb_isa isa);
  * act is applied before the residual is added (post-LN transformer: LN(x + act(xW+b)) never
  * needs both, but Dense modules use act and the residual path uses IDENTITY).
  * Each element of C is computed by one thread in a fixed order: the result does not depend on
- * n_threads.
+ * the number of threads.
  *
  * scratch: per-context working memory, at least sb_gemm_scratch_floats(n_threads) floats, 64-byte
  * aligned (F32 weights do not use it; the bf16/int8 kernels will convert A into it). No allocation
  * happens inside. */
 size_t sb_gemm_scratch_floats(int n_threads);
 void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, size_t ldc,
-             sb_activation act, const float *residual, size_t ldr, float *scratch, int n_threads);
+             sb_activation act, const float *residual, size_t ldr, float *scratch,
+             sb_threadpool *threads);
 
 /* ---- vector ops (one row / one vector) ----------------------------------------------------- */
 /* x[0..n) = LayerNorm(x) * w + b, statistics in fp32 as PyTorch computes them. */

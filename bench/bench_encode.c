@@ -13,6 +13,7 @@
  *   {"engine":"libsbert","threads":N,"metric":"peak_rss_mb","value":...}   getrusage ru_maxrss
  * and writes the W3 vectors to WORK_DIR/vectors-libsbert-tN.f32 (row-major float32).
  * Texts go to sbert_encode() in their order: libsbert sorts and batches them (32) by itself.
+ * BENCH_USE_MMAP=0 in the environment loads with use_mmap = 0 (the file read into memory).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -108,7 +109,10 @@ int main(int argc, char **argv)
     if (read_texts(dir, "W1", &first)) return 1;
     double t0 = now_ms();
     sbert_model *model = NULL;
-    if (sbert_model_load(model_path, NULL, &model, err, sizeof err) != SBERT_OK) {
+    sbert_model_params mp = sbert_model_default_params();
+    if (getenv("BENCH_USE_MMAP")) /* 0: read the file into memory instead of mapping it */
+        mp.use_mmap = atoi(getenv("BENCH_USE_MMAP"));
+    if (sbert_model_load(model_path, &mp, &model, err, sizeof err) != SBERT_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }

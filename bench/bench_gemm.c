@@ -9,7 +9,7 @@
  * CPU time, which time slices given to other programs do not inflate (2 threads cannot be: their
  * waits at the end of a GEMM count as CPU time). The load average is printed before and after.
  *
- *   make && cc -O2 -D_GNU_SOURCE -fopenmp -Iinclude -Ilibsbert bench/bench_gemm.c build/libsbert.a -lm \
+ *   make && cc -O2 -D_GNU_SOURCE -Iinclude -Ilibsbert bench/bench_gemm.c build/libsbert.a -lm -lpthread \
  *       -o build/bench/bench_gemm
  *   build/bench/bench_gemm [PEAK_1_THREAD PEAK_2_THREADS] [hot]      (SBERT_ISA=avx2 to compare) */
 #include <stdio.h>

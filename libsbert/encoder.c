@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "memory.h"
 #include "threadpool.h"
 
 /* Row-wise steps (embeddings, LayerNorm) go parallel in tasks of this many rows: a task is then
@@ -24,12 +25,8 @@
 
 static size_t attention_scratch_floats(int n, int D);
 
-static void *alloc_floats(size_t n)
-{
-    /* 64-byte alignment: whole cache lines and aligned AVX-512 loads */
-    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-    return aligned_alloc(64, bytes ? bytes : 64);
-}
+/* 64-byte alignment: whole cache lines and aligned AVX-512 loads; huge pages for the big ones */
+static void *alloc_floats(size_t n) { return sb_alloc_aligned((uint64_t)n * sizeof(float)); }
 
 int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int max_tokens,
                           int max_text_tokens, int n_threads)

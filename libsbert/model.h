@@ -77,6 +77,8 @@ struct sbert_model {
     size_t file_size;
     bool file_is_mapped;      /* munmap at free */
     void *file_copy;          /* when read without mmap or copied for alignment; freed at free */
+    void *map_base;           /* the reserved address range holding the mapping; munmap at free */
+    size_t map_length;
     float *owned_f32;         /* F16/BF16 tensors converted to F32 at load */
 
     char arch_name[32];       /* "roberta", ... (NUL-terminated copy) */

@@ -14,7 +14,7 @@
 
 #include "model.h"
 
-/* Opens and validates the file at `path`. params may be NULL (map it, no prefault). `*m` is
+/* Opens and validates the file at `path`. params may be NULL (the defaults: map, prefault). `*m` is
  * overwritten (it must not hold an open model). Returns SBERT_OK or a negative sbert_status; on
  * failure everything is already released, *m is zeroed, and err (when not NULL) receives a
  * NUL-terminated message of at most err_size bytes. */

@@ -40,9 +40,8 @@ const char *sb_printable(sb_str s, char out[64]);
 
 /* ---- memory ---------------------------------------------------------------------------------- */
 
-/* 64-byte-aligned storage (the alignment tensors have in the file), released with free(). NULL when
- * out of memory or when bytes exceed the address space. */
-void *sb_alloc_aligned(uint64_t bytes);
+/* Copies of tensors use sb_alloc_aligned() (memory.h): 64-byte aligned as in the file. */
+#include "memory.h"
 
 /* ---- decoding -------------------------------------------------------------------------------- */
 

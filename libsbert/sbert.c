@@ -71,7 +71,7 @@ static int load_fail(int code, char *err, size_t err_size, const char *fmt, ...)
 
 sbert_model_params sbert_model_default_params(void)
 {
-    sbert_model_params p = { .use_mmap = 1, .prefault = 0 };
+    sbert_model_params p = { .use_mmap = 1, .prefault = 1 };
     return p;
 }
 

@@ -718,6 +718,18 @@ def _align(offset):
     return -(-offset // ALIGN) * ALIGN
 
 
+def drop_from_page_cache(f):
+    """Writes the file out and drops it from the page cache, so that the first load reads it back
+    through libsbert's huge-page mapping: the kernel then caches it in 2 MB folios and maps it 2 MB
+    at a time, and touching all of a 440 MB model takes ~7 ms instead of ~150 ms of 4 KB page
+    faults (include/sbert.h, sbert_model_params.prefault). A hint: skipped where unsupported."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    f.flush()
+    os.fsync(f.fileno())
+    os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+
 def write_sbert(path, kv, tensors, progress):
     """Header, key/value section and tensor table first (their CRC needs only sizes), then each
     tensor's data, converted as it is written so that memory stays at one tensor."""
@@ -747,6 +759,7 @@ def write_sbert(path, kv, tensors, progress):
                 assert len(data) == t.nbytes, t.name
                 f.write(data)
                 progress.update(i + 1, len(tensors), f.tell())
+            drop_from_page_cache(f)
         os.replace(partial, path)
     except BaseException:
         if os.path.exists(partial):

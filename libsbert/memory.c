@@ -1,0 +1,37 @@
+/* See memory.h. */
+#include "memory.h"
+
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define HUGE_PAGE (2u << 20)
+#define HUGE_PAGE_MIN_BYTES (4u << 20)
+#define CACHE_LINE 64
+
+void sb_advise_huge_pages(void *p, uint64_t size)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t begin = ((uintptr_t)p + page - 1) / page * page;
+    const uintptr_t end = ((uintptr_t)p + (uintptr_t)size) / page * page;
+    if (end > begin)
+        madvise((void *)begin, end - begin, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)size;
+#endif
+}
+
+/* posix_memalign rather than aligned_alloc: it takes any size, so the buffer is exactly as long as
+ * asked. */
+void *sb_alloc_aligned(uint64_t bytes)
+{
+    void *p;
+    const size_t align = bytes >= HUGE_PAGE_MIN_BYTES ? HUGE_PAGE : CACHE_LINE;
+    if (bytes > SIZE_MAX || posix_memalign(&p, align, bytes ? (size_t)bytes : 1) != 0)
+        return NULL;
+    if (bytes >= HUGE_PAGE_MIN_BYTES)
+        sb_advise_huge_pages(p, bytes);
+    return p;
+}

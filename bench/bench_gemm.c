@@ -11,7 +11,8 @@
  *
  *   make && cc -O2 -D_GNU_SOURCE -Iinclude -Ilibsbert bench/bench_gemm.c build/libsbert.a -lm -lpthread \
  *       -o build/bench/bench_gemm
- *   build/bench/bench_gemm [PEAK_1_THREAD PEAK_2_THREADS] [hot]      (SBERT_ISA=avx2 to compare) */
+ *   build/bench/bench_gemm [PEAK_1_THREAD PEAK_2_THREADS] [hot]      (SBERT_ISA=avx2 to compare)
+ *   BENCH_GEMM_ROWS=128 build/bench/bench_gemm ...                   (one batch size only) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,8 @@ int main(int argc, char **argv)
         for (size_t mi = 0; mi < sizeof batch_rows / sizeof batch_rows[0]; mi++) {
             const shape *s = &shapes[si];
             const int m = batch_rows[mi];
+            if (getenv("BENCH_GEMM_ROWS") && atoi(getenv("BENCH_GEMM_ROWS")) != m)
+                continue; /* BENCH_GEMM_ROWS=128: only that batch size */
             printf("%-9s %5d %5d %5d", s->name, s->n, s->k, m);
             print_rate(bench_one(s, m, 1, hot, CLOCK_MONOTONIC), peak[1]);
             print_rate(bench_one(s, m, 1, hot, CLOCK_PROCESS_CPUTIME_ID), peak[1]);

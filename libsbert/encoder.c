@@ -111,16 +111,23 @@ static void embed(const sbert_model *m, sb_encoder_state *st, const int32_t *ids
  * layers: keys and values are first laid out in the PANEL16 order the kernel reads weights in
  * (docs/FORMAT.md), which costs O(n D) against the GEMMs' O(n^2 D). */
 
-/* dst = rows[0..n) of a [n, D] matrix (row stride `stride`) as a PANEL16 [n, D] weight. */
+/* dst = rows[0..n) of a [n, D] matrix (row stride `stride`) as a PANEL16 [n, D] weight. Each
+ * source row is read in order (the rows of qkv are 3H floats apart) and scattered 16 floats apart;
+ * a panel's missing rows are zero. */
 static void pack_rows(const float *src, size_t stride, int n, int D, float *dst)
 {
     const int panels = (n + SB_PANEL - 1) / SB_PANEL;
     for (int p = 0; p < panels; p++)
-        for (int k = 0; k < D; k++)
-            for (int r = 0; r < SB_PANEL; r++) {
-                const int row = p * SB_PANEL + r;
-                dst[((size_t)p * D + k) * SB_PANEL + r] = row < n ? src[(size_t)row * stride + k] : 0.0f;
-            }
+        for (int r = 0; r < SB_PANEL; r++) {
+            const int row = p * SB_PANEL + r;
+            float *d = dst + (size_t)p * D * SB_PANEL + r;
+            if (row < n)
+                for (int k = 0; k < D; k++)
+                    d[(size_t)k * SB_PANEL] = src[(size_t)row * stride + k];
+            else
+                for (int k = 0; k < D; k++)
+                    d[(size_t)k * SB_PANEL] = 0.0f;
+        }
 }
 
 /* dst = the transpose of a [n, D] matrix as a PANEL16 [D, n] weight: panel p holds, for each
@@ -164,12 +171,8 @@ static void attention_head(const float *q, const float *k, const float *v, float
     sb_gemm(q, qkv_stride, n, &key_weight, scores, (size_t)n, SB_ACT_IDENTITY, NULL, 0,
             gemm_scratch, NULL);
     /* each row: softmax(scores / sqrt(D)) */
-    for (int i = 0; i < n; i++) {
-        float *row = scores + (size_t)i * n;
-        for (int j = 0; j < n; j++)
-            row[j] *= scale;
-        sb_softmax(row, n);
-    }
+    for (int i = 0; i < n; i++)
+        sb_softmax(scores + (size_t)i * n, n, scale);
     /* out[n, D] = scores v */
     pack_columns(v, qkv_stride, n, D, values);
     const sb_linear value_weight = { .weight = values, .bias = NULL, .n_out = D, .n_in = n };

@@ -218,24 +218,34 @@ static void test_layernorm(void)
 static void test_softmax(void)
 {
     static const int sizes[] = {1, 7, 16, 128, 129};
-    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-        const int n = sizes[s];
-        float *x = random_floats((size_t)n, -10, 10), *y = malloc((size_t)n * sizeof *y);
-        if (n > 2) x[n / 2] = -INFINITY; /* a masked position */
-        memcpy(y, x, (size_t)n * sizeof *y);
-        sb_softmax(y, n);
-        double max = -INFINITY, sum = 0, worst = 0;
-        for (int i = 0; i < n; i++) max = x[i] > max ? x[i] : max;
-        for (int i = 0; i < n; i++) sum += exp(x[i] - max);
-        for (int i = 0; i < n; i++) {
-            const double ref = exp(x[i] - max) / sum;
-            const double err = fabs(y[i] - ref) / (ref + 1e-30);
-            if (!(err <= worst) && ref > 1e-30) worst = err;
+    static const float scales[] = {1.0f, 0.125f, 0.3f};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++) {
+            const int n = sizes[s];
+            const float scale = scales[si];
+            float *x = random_floats((size_t)n, -10, 10), *y = malloc((size_t)n * sizeof *y);
+            float *scaled_first = malloc((size_t)n * sizeof *y);
+            if (n > 2) x[n / 2] = -INFINITY; /* a masked position */
+            memcpy(y, x, (size_t)n * sizeof *y);
+            sb_softmax(y, n, scale);
+            double max = -INFINITY, sum = 0, worst = 0;
+            for (int i = 0; i < n; i++) max = x[i] > max ? x[i] : max;
+            for (int i = 0; i < n; i++) sum += exp(((double)x[i] - max) * scale);
+            for (int i = 0; i < n; i++) {
+                const double ref = exp(((double)x[i] - max) * scale) / sum;
+                const double err = fabs(y[i] - ref) / (ref + 1e-30);
+                if (!(err <= worst) && ref > 1e-30) worst = err;
+            }
+            CHECK(worst <= 1e-5, "%s softmax n=%d scale %g: relative error %.3g",
+                  sb_isa_name(sb_kernels_isa()), n, scale, worst);
+            if (n > 2) CHECK(y[n / 2] == 0.0f, "softmax of -inf is %g", y[n / 2]);
+            /* the documented identity: the same bits as scaling first, then softmax */
+            for (int i = 0; i < n; i++) scaled_first[i] = x[i] * scale;
+            sb_softmax(scaled_first, n, 1.0f);
+            CHECK(memcmp(scaled_first, y, (size_t)n * sizeof *y) == 0,
+                  "%s softmax n=%d scale %g differs from scaling first", sb_isa_name(sb_kernels_isa()), n, scale);
+            free(x), free(y), free(scaled_first);
         }
-        CHECK(worst <= 1e-5, "%s softmax n=%d: relative error %.3g", sb_isa_name(sb_kernels_isa()), n, worst);
-        if (n > 2) CHECK(y[n / 2] == 0.0f, "softmax of -inf is %g", y[n / 2]);
-        free(x), free(y);
-    }
 }
 
 static void test_dot_axpy(void)

@@ -47,8 +47,9 @@ void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, si
 void sb_layernorm(float *x, const float *w, const float *b, int n, float eps);
 /* x[0..n) = act(x) */
 void sb_activate(float *x, int n, sb_activation act);
-/* x[0..n) = softmax(x), numerically stable (max subtracted). */
-void sb_softmax(float *x, int n);
+/* x[0..n) = softmax(scale * x) for scale > 0, numerically stable (max subtracted); exactly the
+ * result of multiplying by scale first (each product rounded), in one pass less. */
+void sb_softmax(float *x, int n, float scale);
 float sb_dot(const float *a, const float *b, int n);
 /* y[0..n) += alpha * x */
 void sb_axpy(float *y, float alpha, const float *x, int n);

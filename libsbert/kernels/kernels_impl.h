@@ -56,7 +56,7 @@ extern const sb_gemm_kernels sb_gemm_kernels_avx512;
 typedef struct {
     void (*layernorm)(float *x, const float *w, const float *b, int n, float eps);
     void (*activate)(float *x, int n, sb_activation act);
-    void (*softmax)(float *x, int n);
+    void (*softmax)(float *x, int n, float scale);
     float (*dot)(const float *a, const float *b, int n);
     void (*axpy)(float *y, float alpha, const float *x, int n);
 } sb_vec_ops;

@@ -39,13 +39,14 @@ static void activate_scalar(float *x, int n, sb_activation act)
     for (int i = 0; i < n; i++) x[i] = sb_act_scalar(x[i], act);
 }
 
-static void softmax_scalar(float *x, int n)
+static void softmax_scalar(float *x, int n, float scale)
 {
     float max = -INFINITY;
     for (int i = 0; i < n; i++) max = x[i] > max ? x[i] : max;
+    max *= scale;
     float sum = 0.0f;
     for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
+        x[i] = expf(x[i] * scale - max);
         sum += x[i];
     }
     const float inv = 1.0f / sum;
@@ -90,9 +91,9 @@ void sb_activate(float *x, int n, sb_activation act)
     if (n > 0) ops()->activate(x, n, act);
 }
 
-void sb_softmax(float *x, int n)
+void sb_softmax(float *x, int n, float scale)
 {
-    if (n > 0) ops()->softmax(x, n);
+    if (n > 0) ops()->softmax(x, n, scale);
 }
 
 float sb_dot(const float *a, const float *b, int n)

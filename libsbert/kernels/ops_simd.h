@@ -77,18 +77,22 @@ static float max_simd(const float *x, int n)
     return v_reduce_max(m);
 }
 
-static void softmax_simd(float *x, int n)
+/* The scale is applied as each element is read (one pass less than scaling first); since
+ * rounding is monotonic and scale > 0, the maximum of the rounded products is the rounded product
+ * of the maximum, so the result is exactly that of scaling first. */
+static void softmax_simd(float *x, int n, float scale)
 {
-    const VF max = v_set1(max_simd(x, n));
+    const VF s = v_set1(scale);
+    const VF max = v_set1(max_simd(x, n) * scale);
     VF sum = v_zero();
     int i = 0;
     for (; i + V_LANES <= n; i += V_LANES) {
-        const VF e = v_exp(v_sub(v_loadu(x + i), max));
+        const VF e = v_exp(v_sub(v_mul(v_loadu(x + i), s), max));
         v_storeu(x + i, e);
         sum = v_add(sum, e);
     }
-    if (i < n) {
-        const VF e = v_exp(v_sub(v_load_n(x + i, n - i, -INFINITY), max)); /* exp(-inf) = 0 */
+    if (i < n) { /* exp(-inf) = 0 for the lanes past n */
+        const VF e = v_exp(v_sub(v_mul(v_load_n(x + i, n - i, -INFINITY), s), max));
         v_store_n(x + i, e, n - i);
         sum = v_add(sum, e);
     }

@@ -29,8 +29,17 @@ typedef enum {
 } sb_activation;
 
 /* A Linear layer y = x W^T + b as the GEMM reads it: W in PANEL16 order (docs/FORMAT.md). */
+/* How a Linear layer's weight is stored. The GEMM picks its micro-kernels by (ISA, format)
+ * (kernels/gemm.c), so a new format slots in without touching the forward pass: F32 is the only
+ * one today; the planned ones are bf16 (AVX512-BF16 vdpbf16ps: PANEL16 with pairs of k
+ * interleaved) and int8 with per-output scales (AVX512-VNNI vpdpbusd: quads of k), each adding a
+ * value here, its layout in docs/FORMAT.md, a kernel table, and the conversion of A into the
+ * GEMM's per-thread scratch. */
+typedef enum { SB_WEIGHTS_F32 = 0 } sb_weight_format;
+
 typedef struct {
-    const float *weight;   /* [ceil(n_out/16)][n_in][16] panels, rows past n_out zero */
+    sb_weight_format format; /* of `weight` */
+    const float *weight;   /* F32: [ceil(n_out/16)][n_in][16] panels, rows past n_out zero */
     const float *bias;     /* [n_out], or NULL */
     int n_out, n_in;
 } sb_linear;

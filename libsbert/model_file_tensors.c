@@ -194,10 +194,10 @@ static tensor_slot *embedding_slots(tensor_slot *s, sbert_model *m)
 static tensor_slot *layer_slots(tensor_slot *s, sb_layer *ly, int l, const sb_hparams *hp)
 {
     const int h = hp->hidden, ffn = hp->intermediate;
-    ly->qkv = (sb_linear){.n_out = 3 * h, .n_in = h};
-    ly->attn_out = (sb_linear){.n_out = h, .n_in = h};
-    ly->ffn_up = (sb_linear){.n_out = ffn, .n_in = h};
-    ly->ffn_down = (sb_linear){.n_out = h, .n_in = ffn};
+    ly->qkv = (sb_linear){.format = SB_WEIGHTS_F32, .n_out = 3 * h, .n_in = h};
+    ly->attn_out = (sb_linear){.format = SB_WEIGHTS_F32, .n_out = h, .n_in = h};
+    ly->ffn_up = (sb_linear){.format = SB_WEIGHTS_F32, .n_out = ffn, .n_in = h};
+    ly->ffn_down = (sb_linear){.format = SB_WEIGHTS_F32, .n_out = h, .n_in = ffn};
     const struct {
         const char *suffix;
         const float **dst;
@@ -227,6 +227,7 @@ static tensor_slot *layer_slots(tensor_slot *s, sb_layer *ly, int l, const sb_hp
 static tensor_slot *dense_slots(tensor_slot *s, sb_dense *dense, int j, bool has_bias)
 {
     sb_linear *linear = &dense->linear;
+    linear->format = SB_WEIGHTS_F32; /* F16/BF16 files are converted to F32 at load */
     snprintf(s->name, sizeof s->name, "dense.%d.weight", j);
     s = set_slot(s, &linear->weight, LAYOUT_PANEL16, linear->n_out, linear->n_in);
     snprintf(s->name, sizeof s->name, "dense.%d.bias", j);

@@ -66,17 +66,23 @@ SCALAR_TILE(4)
 
 /* An A block of 64 rows x k = 768 is 192 KB (L2). */
 const sb_gemm_kernels sb_gemm_kernels_scalar = {
-    .mr = SCALAR_MR, .panels = 1, .mc = 64,
+    .format = SB_WEIGHTS_F32, .mr = SCALAR_MR, .panels = 1, .mc = 64,
     .tile = {{tile_scalar_1, tile_scalar_2, tile_scalar_3, tile_scalar_4}},
 };
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
-static const sb_gemm_kernels *kernels_for(sb_isa isa)
+/* The micro-kernels for a weight format on the best ISA that has them. Every format must have a
+ * portable table, so that a model the loader accepted always runs. */
+static const sb_gemm_kernels *kernels_for(sb_isa isa, sb_weight_format format)
 {
+    switch (format) {
+    case SB_WEIGHTS_F32:
 #ifdef SB_X86
-    if (isa == SB_ISA_AVX512) return &sb_gemm_kernels_avx512;
-    if (isa == SB_ISA_AVX2) return &sb_gemm_kernels_avx2;
+        if (isa == SB_ISA_AVX512) return &sb_gemm_kernels_avx512;
+        if (isa == SB_ISA_AVX2) return &sb_gemm_kernels_avx2;
 #endif
+        break;
+    }
     (void)isa;
     return &sb_gemm_kernels_scalar;
 }
@@ -165,7 +171,7 @@ void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, si
     const int n_threads = work < GEMM_PARALLEL_MIN_WORK ? 1 : sb_threadpool_threads(threads);
     gemm_job job = {
         .a = A, .lda = lda, .m = m, .w = W, .c = C, .ldc = ldc, .act = act,
-        .residual = residual, .ldr = ldr, .kern = kernels_for(sb_kernels_isa()),
+        .residual = residual, .ldr = ldr, .kern = kernels_for(sb_kernels_isa(), W->format),
     };
     plan_units(&job, n_threads);
     const int units = ceil_div(m, job.unit_rows) * job.col_units;

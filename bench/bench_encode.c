@@ -1,7 +1,7 @@
 /* libsbert's side of make bench: times sbert_encode() through the public API, in-process (no
  * process start in the latencies), on the workloads bench/workloads.js wrote.
  *
- *   cc -O2 -std=c11 -Iinclude bench/bench_encode.c build/libsbert.a -lm -fopenmp -lpthread \
+ *   cc -O2 -std=c11 -Iinclude bench/bench_encode.c build/libsbert.a -lm -lpthread \
  *      -o build/bench_encode
  *   build/bench_encode MODEL.sbert WORK_DIR THREADS
  *

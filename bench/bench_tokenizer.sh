@@ -13,8 +13,7 @@ KORSTS="tests/data/korsts/sts-train.tsv tests/data/korsts/sts-dev.tsv tests/data
 TOKENIZER_JSON=tests/data/models/ko-tiny/tokenizer.json   # klue/roberta-base's
 
 make -s build/libsbert.a build/models/ko-tiny.sbert
-OMP=$(echo 'int main(void){return 0;}' | ${CC:-cc} -fopenmp -x c - -o /dev/null 2>/dev/null && echo -fopenmp || true)
-${CC:-cc} -std=c11 -O2 -Iinclude bench/bench_tokenizer.c -o build/bench_tokenizer build/libsbert.a -lm -lpthread $OMP
+${CC:-cc} -std=c11 -O2 -Iinclude bench/bench_tokenizer.c -o build/bench_tokenizer build/libsbert.a -lm -lpthread
 [ -d bench/node_modules/tokenizers ] || npm ci --ignore-scripts --prefix bench
 
 ./build/bench_tokenizer build/models/ko-tiny.sbert "$REPEATS" $KORSTS

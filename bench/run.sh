@@ -42,9 +42,8 @@ mkdir -p "$WORK" build/bench
 sh bench/setup.sh
 
 # libsbert: the library and the in-process bench program. A build failure skips libsbert only.
-OMP=$(echo 'int main(void){return 0;}' | $CC -fopenmp -x c - -o /dev/null 2>/dev/null && echo -fopenmp || true)
 if make -s >"$WORK/build.log" 2>&1 && \
-   $CC -O2 -std=c11 -Wall -Iinclude $OMP bench/bench_encode.c build/libsbert.a -lm -lpthread \
+   $CC -O2 -std=c11 -Wall -Iinclude bench/bench_encode.c build/libsbert.a -lm -lpthread \
        -o build/bench/bench_encode >>"$WORK/build.log" 2>&1; then
     :
 else

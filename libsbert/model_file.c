@@ -508,6 +508,8 @@ static int open_file(const char *path, int *fd_out, size_t *size_out, const sb_e
 
 static void *map_aligned(int fd, size_t size, sbert_model *m)
 {
+    if (size > SIZE_MAX - HUGE_PAGE) /* no room for the alignment (a 32-bit build) */
+        return MAP_FAILED;
     const size_t length = size + HUGE_PAGE;
     uint8_t *base = mmap(NULL, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED)

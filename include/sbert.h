@@ -39,7 +39,10 @@
  *   through its own sbert_context. Free the model only after all its contexts are freed.
  * - An sbert_context holds one thread's working memory. It must not be used by two threads at the
  *   same time (use one context per thread, or a lock around it). It may move between threads.
- * - Inside one call the work may be split over `n_threads` threads (sbert_context_params).
+ * - Inside one call the work may be split over `n_threads` threads (sbert_context_params): the
+ *   calling thread and n_threads - 1 workers that the context starts and owns (they block all
+ *   signals, sleep when idle, and end in sbert_context_free). A model load may briefly use up to
+ *   4 threads of its own to fault the file in (sbert_model_params.prefault).
  */
 #ifndef SBERT_H
 #define SBERT_H
@@ -169,7 +172,8 @@ typedef enum sbert_utf8_policy {
 } sbert_utf8_policy;
 
 typedef struct sbert_context_params {
-    int n_threads;          /* threads inside one call; 0 (default) = all available cores */
+    int n_threads;          /* threads inside one call; 0 (default) = the cores this process may
+                               run on (its CPU affinity) */
     size_t batch_size;      /* texts per forward pass in sbert_encode; default 32 */
     sbert_utf8_policy utf8; /* what invalid UTF-8 does; default SBERT_UTF8_REJECT */
 } sbert_context_params;

@@ -245,7 +245,8 @@ static void encoder_layer(const sbert_model *m, const sb_layer *layer, sb_encode
     float *x = st->x, *scratch = st->gemm_scratch;
 
     /* qkv[T, 3H] = x Wqkv^T + bqkv: the three projections in one GEMM */
-    sb_gemm(x, H, T, &layer->qkv, st->qkv, 3 * (size_t)H, SB_ACT_IDENTITY, NULL, 0, scratch, threads);
+    sb_gemm(x, H, T, &layer->qkv, st->qkv, 3 * (size_t)H, SB_ACT_IDENTITY, NULL, 0, scratch,
+            threads);
     /* attn[T, H] = self-attention per text and head */
     attention(m, st, text_start, n_texts);
     /* x = LayerNorm(x + attn Wo^T + bo) */
@@ -257,7 +258,8 @@ static void encoder_layer(const sbert_model *m, const sb_layer *layer, sb_encode
         const int rows = T - row < SB_FFN_ROWS ? T - row : SB_FFN_ROWS;
         float *xc = x + (size_t)row * H;
         sb_gemm(xc, H, rows, &layer->ffn_up, st->ffn, I, m->hp.act, NULL, 0, scratch, threads);
-        sb_gemm(st->ffn, I, rows, &layer->ffn_down, xc, H, SB_ACT_IDENTITY, xc, H, scratch, threads);
+        sb_gemm(st->ffn, I, rows, &layer->ffn_down, xc, H, SB_ACT_IDENTITY, xc, H, scratch,
+                threads);
         layernorm_rows(xc, rows, H, layer->ffn_ln_w, layer->ffn_ln_b, eps, st);
     }
 }

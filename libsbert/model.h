@@ -28,7 +28,6 @@ typedef enum {
     SB_ACT_SIGMOID,
 } sb_activation;
 
-/* A Linear layer y = x W^T + b as the GEMM reads it: W in PANEL16 order (docs/FORMAT.md). */
 /* How a Linear layer's weight is stored. The GEMM picks its micro-kernels by (ISA, format)
  * (kernels/gemm.c), so a new format slots in without touching the forward pass: F32 is the only
  * one today; the planned ones are bf16 (AVX512-BF16 vdpbf16ps: PANEL16 with pairs of k
@@ -37,6 +36,7 @@ typedef enum {
  * GEMM's per-thread scratch. */
 typedef enum { SB_WEIGHTS_F32 = 0 } sb_weight_format;
 
+/* A Linear layer y = x W^T + b as the GEMM reads it: W in PANEL16 order (docs/FORMAT.md). */
 typedef struct {
     sb_weight_format format; /* of `weight` */
     const float *weight;   /* F32: [ceil(n_out/16)][n_in][16] panels, rows past n_out zero */

@@ -276,7 +276,8 @@ static void run_generation(sb_threadpool *pool, int first, int n_tasks)
     }
     work(pool, pool->generation, 0);
     /* Every task is claimed; wait for the ones other threads are still running. */
-    for (int spins = 1; atomic_load_explicit(&pool->done, memory_order_acquire) < n_tasks; spins++) {
+    for (int spins = 1; atomic_load_explicit(&pool->done, memory_order_acquire) < n_tasks;
+         spins++) {
         cpu_relax();
         if (spins % 1024 == 0)
             sched_yield(); /* the worker may share this core with us */
@@ -296,7 +297,8 @@ void sb_threadpool_run(sb_threadpool *pool, int n_tasks, int max_threads, sb_tas
     atomic_store_explicit(&pool->max_threads, max_threads, memory_order_relaxed);
     for (int first = 0; first < n_tasks; first += MAX_TASKS_PER_GENERATION) {
         const int left = n_tasks - first;
-        run_generation(pool, first, left < MAX_TASKS_PER_GENERATION ? left : MAX_TASKS_PER_GENERATION);
+        run_generation(pool, first,
+                       left < MAX_TASKS_PER_GENERATION ? left : MAX_TASKS_PER_GENERATION);
     }
 }
 

@@ -14,9 +14,9 @@
  *
  * The blocking numbers belong to each ISA's kernel table and are justified there.
  *
- * Threads (threadpool.h) take units dynamically (a core busy with other work then takes fewer). Every C element
- * is computed by one thread with the same operations, so the result is the same for any
- * n_threads. */
+ * Threads (threadpool.h) take units dynamically (a core busy with other work then takes fewer).
+ * Every C element is computed by one thread with the same operations, so the result is the same
+ * for any number of threads. */
 
 #include "kernels/kernels_impl.h"
 
@@ -66,7 +66,7 @@ SCALAR_TILE(4)
 
 /* An A block of 64 rows x k = 768 is 192 KB (L2). */
 const sb_gemm_kernels sb_gemm_kernels_scalar = {
-    .format = SB_WEIGHTS_F32, .mr = SCALAR_MR, .panels = 1, .mc = 64,
+    .mr = SCALAR_MR, .panels = 1, .mc = 64,
     .tile = {{tile_scalar_1, tile_scalar_2, tile_scalar_3, tile_scalar_4}},
 };
 

@@ -38,10 +38,9 @@ typedef void (*sb_tile_kernel)(int k, const float *a, size_t lda, const float *w
 #define SB_MAX_MR 16
 #define SB_MAX_PANELS 2
 
-/* One ISA's kernels for one weight format and the cache blocking tuned for them (see gemm.c for
- * the loop nest). */
+/* One ISA's kernels for one weight format (gemm.c's kernels_for() picks the table) and the cache
+ * blocking tuned for them (see gemm.c for the loop nest). */
 typedef struct {
-    sb_weight_format format;
     int mr;         /* rows of a full tile */
     int panels;     /* 16-column panels of a full tile */
     int mc;         /* rows of the A block kept in L2 while W micro-panels pass */

@@ -1,7 +1,7 @@
 /* libsbert — sentence-transformers embedding models in plain C.
  *
  * Same vectors as Python sentence-transformers, from a single mapped model file made by
- * tools/convert_safetensors.py. C11, libc and libm only; OpenMP optional.
+ * tools/convert_safetensors.py. C11, libc (with its pthreads) and libm only.
  *
  * Usage:
  *

@@ -472,8 +472,8 @@ static void encode_batch(sbert_context *ctx, size_t first, size_t count, int ski
     for (size_t b = 0; b < count; b++) {
         const size_t i = order_index(ctx, first + b);
         const int start = ctx->batch_start[b], n = ctx->batch_start[b + 1] - start;
-        sb_pool_text(m, ctx->enc.x + (size_t)start * m->hp.hidden, n, skip, normalize,
-                     out + i * m->dim, ctx->pool_scratch);
+        sb_pool_text(m, ctx->enc.x + (size_t)start * ctx->enc.ld_x, ctx->enc.ld_x, n, skip,
+                     normalize, out + i * m->dim, ctx->pool_scratch);
     }
 }
 
@@ -591,7 +591,8 @@ int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t len,
     ctx->batch_start[0] = 0;
     ctx->batch_start[1] = (int)n;
     sb_encoder_forward(ctx->model, &ctx->enc, ctx->ids, ctx->batch_start, 1);
-    memcpy(out, ctx->enc.x, n * H * sizeof(float));
+    for (size_t t = 0; t < n; t++)
+        memcpy(out + t * H, ctx->enc.x + t * ctx->enc.ld_x, H * sizeof(float));
     return SBERT_OK;
 }
 

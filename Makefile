@@ -76,10 +76,18 @@ demo: all $(DEMO_MODEL)
 	examples/demo $(DEMO_MODEL) tests/data/seed_sentences.txt tests/data/korsts/sts-test.tsv
 
 # The test models are converted from the Hugging Face directories in tests/data/models (f32).
-TEST_MODELS = $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert
+TEST_MODELS = $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert $(BUILD)/models/odd-heads.sbert
 $(BUILD)/models/%.sbert: tests/data/models/%/config.json tools/convert_safetensors.py tools/checkpoint.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/$* $@ --quiet
+
+# A random model with heads of 12 floats and an FFN of 52 (shapes that are not multiples of the
+# GEMM's 16-column panels) for tests/test_reference.c; made at test time, not committed.
+$(BUILD)/models/odd-heads.sbert: tools/make_random_model.py tools/convert_safetensors.py tools/checkpoint.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/make_random_model.py $(BUILD)/models/odd-heads-hf --seed 3 --hidden 36 \
+	    --heads 3 --layers 2 --intermediate 52 --max-seq-length 512 >/dev/null
+	$(PYTHON) tools/convert_safetensors.py $(BUILD)/models/odd-heads-hf $@ --quiet
 
 test: all $(TEST_BIN) $(TEST_MODELS)
 	@BUILD=$(BUILD) ENCODE=$(EXDIR)/encode PYTHON=$(PYTHON) sh tests/run.sh

@@ -19,9 +19,16 @@
  * some microseconds of work, well above the cost of handing it to another thread. */
 #define SB_ROWS_PER_TASK 32
 
-/* The feed-forward block runs over chunks of this many rows so that its [rows, I] activation
- * stays small (I = 3072 would otherwise need T x I floats) and hot in cache. */
-#define SB_FFN_ROWS 512
+/* A layer runs over groups of whole texts of up to this many rows (a longer text is a group of
+ * its own): the group's rows of x (1.5 MB for H = 768) stay in cache from attention through the
+ * feed-forward block, and the attention output needs a buffer of one group, not of the batch.
+ * The feed-forward block also runs over chunks of at most this many rows so that its [rows, I]
+ * activation stays small (I = 3072 would otherwise need T x I floats) and hot. */
+#define SB_GROUP_ROWS 512
+
+/* Attention projects q, k and v for runs of whole texts of up to this many rows (a longer text is
+ * a run of its own): each weight slice it loads then serves about ten 12-row tiles. */
+#define SB_ATTN_ROWS 128
 
 static size_t attention_scratch_floats(int n, int D);
 
@@ -49,17 +56,16 @@ int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int ma
         return SBERT_ERR_NO_MEMORY;
     st->n_threads = n_threads;
     st->ld_x = padded_row((int)H);
-    st->ld_qkv = padded_row(3 * (int)H);
     st->ld_attn = padded_row((int)H);
     st->ld_ffn = padded_row((int)(I > H ? I : H));
+    const size_t group_rows = max_text_tokens > SB_GROUP_ROWS ? max_text_tokens : SB_GROUP_ROWS;
     st->x = alloc_floats((size_t)max_tokens * st->ld_x);
-    st->qkv = alloc_floats((size_t)max_tokens * st->ld_qkv);
-    st->attn = alloc_floats((size_t)max_tokens * st->ld_attn);
-    st->ffn = alloc_floats((size_t)SB_FFN_ROWS * st->ld_ffn);
+    st->attn = alloc_floats(group_rows * st->ld_attn);
+    st->ffn = alloc_floats((size_t)SB_GROUP_ROWS * st->ld_ffn);
     const int head_size = model->hp.hidden / model->hp.n_heads;
     st->attn_scratch = alloc_floats((size_t)n_threads * attention_scratch_floats(max_text_tokens, head_size));
     st->gemm_scratch = alloc_floats(sb_gemm_scratch_floats(n_threads));
-    if (!st->x || !st->qkv || !st->attn || !st->ffn || !st->attn_scratch || !st->gemm_scratch) {
+    if (!st->x || !st->attn || !st->ffn || !st->attn_scratch || !st->gemm_scratch) {
         sb_encoder_state_free(st);
         return SBERT_ERR_NO_MEMORY;
     }
@@ -71,7 +77,6 @@ void sb_encoder_state_free(sb_encoder_state *st)
     if (!st)
         return;
     free(st->x);
-    free(st->qkv);
     free(st->attn);
     free(st->ffn);
     free(st->attn_scratch);
@@ -119,12 +124,13 @@ static void embed(const sbert_model *m, sb_encoder_state *st, const int32_t *ids
 
 /* ---- attention ----------------------------------------------------------------------------- */
 
-/* Attention runs as two small GEMMs per (text, head), through the same kernel as the Linear
- * layers: keys and values are first laid out in the PANEL16 order the kernel reads weights in
- * (docs/FORMAT.md), which costs O(n D) against the GEMMs' O(n^2 D). */
+/* Attention runs per (text, head) as two small GEMMs through the same kernel as the Linear layers:
+ * keys and values are first laid out in the PANEL16 order the kernel reads weights in
+ * (docs/FORMAT.md), which costs O(n D) against the GEMMs' O(n^2 D). The head's q, k and v are
+ * projected by the same work item, just before (attention_item). */
 
 /* dst = rows[0..n) of a [n, D] matrix (row stride `stride`) as a PANEL16 [n, D] weight. Each
- * source row is read in order (the rows of qkv are 3H floats apart) and scattered 16 floats apart;
+ * source row is read in order and scattered 16 floats apart;
  * a panel's missing rows are zero. */
 static void pack_rows(const float *src, size_t stride, int n, int D, float *dst)
 {
@@ -158,67 +164,150 @@ static void pack_columns(const float *src, size_t stride, int n, int D, float *d
 
 static int round_up_panel(int n) { return (n + SB_PANEL - 1) / SB_PANEL * SB_PANEL; }
 
-/* Floats of per-thread attention scratch for texts of up to n tokens and heads of size D. */
+/* Columns [c0, c0 + D) of a Linear's output as a Linear of their own: the PANEL16 panels that hold
+ * them, so a head's projection is a GEMM on a slice of the weights, with no copy. When c0 or D is
+ * not a multiple of 16 (tiny models), the neighbouring columns of those panels come along and
+ * *offset says where column c0 lands. */
+static sb_linear column_slice(const sb_linear *w, int c0, int D, int *offset)
+{
+    const int first = c0 / SB_PANEL * SB_PANEL;
+    const int end = round_up_panel(c0 + D) < w->n_out ? round_up_panel(c0 + D) : w->n_out;
+    *offset = c0 - first;
+    sb_linear slice = *w;
+    slice.weight = w->weight + (size_t)(first / SB_PANEL) * w->n_in * SB_PANEL;
+    slice.bias = w->bias ? w->bias + first : NULL;
+    slice.n_out = end - first;
+    return slice;
+}
+
+/* Row stride of one head's q, k or v in the scratch: its widest column slice, padded. */
+static size_t head_stride(int D) { return padded_row(round_up_panel(D) + SB_PANEL); }
+
+/* Rows of q, k, v one attention work item projects at most, for texts of up to n tokens. */
+static int attention_rows(int n) { return n > SB_ATTN_ROWS ? n : SB_ATTN_ROWS; }
+
+/* Per-thread attention scratch for texts of up to n tokens and heads of size D, in floats. */
 static size_t attention_scratch_floats(int n, int D)
 {
-    return (size_t)n * n + (size_t)round_up_panel(n) * D + (size_t)round_up_panel(D) * n +
+    return 3 * (size_t)attention_rows(n) * head_stride(D) + (size_t)n * padded_row(n) +
+           (size_t)round_up_panel(n) * D + (size_t)round_up_panel(D) * n +
            sb_gemm_scratch_floats(1);
 }
 
 /* One head of one text: out = softmax(q k^T / sqrt(D)) v over the text's own n tokens. Texts
  * never see each other's tokens, which is what the padding mask achieves in a padded batch, so
- * no mask is needed. q, k, v, out point at the head's first column; rows are `stride` apart. */
+ * no mask is needed. q, k, v are [n, D] with rows `stride` apart; out's rows are out_stride
+ * apart. */
 static void attention_head(const float *q, const float *k, const float *v, float *out, int n,
-                           int D, size_t qkv_stride, size_t out_stride, float *scratch)
+                           int D, size_t stride, size_t out_stride, float *scratch)
 {
+    const size_t ld_scores = padded_row(n);
     float *scores = scratch;                                  /* [n, n] */
-    float *keys = scores + (size_t)n * n;                     /* PANEL16 [n, D] */
+    float *keys = scores + (size_t)n * ld_scores;             /* PANEL16 [n, D] */
     float *values = keys + (size_t)round_up_panel(n) * D;     /* PANEL16 [D, n] */
     float *gemm_scratch = values + (size_t)round_up_panel(D) * n;
     const float scale = 1.0f / sqrtf((float)D);
 
     /* scores[n, n] = q k^T */
-    pack_rows(k, qkv_stride, n, D, keys);
+    pack_rows(k, stride, n, D, keys);
     const sb_linear key_weight = { .weight = keys, .bias = NULL, .n_out = n, .n_in = D };
-    sb_gemm(q, qkv_stride, n, &key_weight, scores, (size_t)n, SB_ACT_IDENTITY, NULL, 0,
-            gemm_scratch, NULL);
+    sb_gemm(q, stride, n, &key_weight, scores, ld_scores, SB_ACT_IDENTITY, NULL, 0, gemm_scratch,
+            NULL);
     /* each row: softmax(scores / sqrt(D)) */
     for (int i = 0; i < n; i++)
-        sb_softmax(scores + (size_t)i * n, n, scale);
+        sb_softmax(scores + (size_t)i * ld_scores, n, scale);
     /* out[n, D] = scores v */
-    pack_columns(v, qkv_stride, n, D, values);
+    pack_columns(v, stride, n, D, values);
     const sb_linear value_weight = { .weight = values, .bias = NULL, .n_out = D, .n_in = n };
-    sb_gemm(scores, (size_t)n, n, &value_weight, out, out_stride, SB_ACT_IDENTITY, NULL, 0,
+    sb_gemm(scores, ld_scores, n, &value_weight, out, out_stride, SB_ACT_IDENTITY, NULL, 0,
             gemm_scratch, NULL);
 }
 
 typedef struct {
     const sbert_model *m;
+    const sb_layer *layer;
     sb_encoder_state *st;
-    const int *text_start;
+    const float *x;          /* the group's first token state */
+    const int *text_start;   /* the group's text boundaries (absolute rows) */
+    int n_texts;
 } attention_job;
 
+/* The texts [*first, *end) of a group's `index`th run: whole texts while they fit SB_ATTN_ROWS
+ * rows, at least one. Returns 0 past the last run. */
+static int attention_run(const int *text_start, int n_texts, int index, int *first, int *end)
+{
+    int t = 0;
+    for (int r = 0; t < n_texts; r++) {
+        int e = t + 1;
+        while (e < n_texts && text_start[e + 1] - text_start[t] <= SB_ATTN_ROWS)
+            e++;
+        if (r == index) {
+            *first = t;
+            *end = e;
+            return 1;
+        }
+        t = e;
+    }
+    return 0;
+}
+
+static int attention_runs(const int *text_start, int n_texts)
+{
+    int first, end, runs = 0;
+    while (attention_run(text_start, n_texts, runs, &first, &end))
+        runs++;
+    return runs;
+}
+
+/* One (run of texts, head): the head's q, k and v projections for the run's rows (x times a slice
+ * of Wqkv), then attention for each text, into the head's columns of attn. The projections are
+ * made here rather than by one GEMM over the whole batch so that they are still in this core's
+ * cache when attention reads them; runs of several short texts keep each weight slice serving
+ * enough rows. */
 static void attention_item(void *arg, int item, int thread)
 {
     const attention_job *job = arg;
+    const sb_encoder_state *st = job->st;
     const int H = job->m->hp.hidden, n_heads = job->m->hp.n_heads, D = H / n_heads;
-    const size_t qkv_stride = job->st->ld_qkv;
-    const int text = item / n_heads, head = item % n_heads;
-    const int first = job->text_start[text], n = job->text_start[text + 1] - first;
-    const float *q = job->st->qkv + (size_t)first * qkv_stride + (size_t)head * D;
-    float *scratch = job->st->attn_scratch +
-                     (size_t)thread * attention_scratch_floats(job->st->max_text_tokens, D);
-    attention_head(q, q + H, q + 2 * H, job->st->attn + (size_t)first * job->st->ld_attn +
-                   (size_t)head * D, n, D, qkv_stride, job->st->ld_attn, scratch);
+    const int *text_start = job->text_start;
+    int first_text = 0, end_text = 0;
+    attention_run(text_start, job->n_texts, item / n_heads, &first_text, &end_text);
+    const int head = item % n_heads;
+    /* rows of x and attn count from the group's first token */
+    const int first = text_start[first_text] - text_start[0];
+    const int rows = text_start[end_text] - text_start[first_text];
+    const size_t ld = head_stride(D);
+    float *scratch = st->attn_scratch +
+                     (size_t)thread * attention_scratch_floats(st->max_text_tokens, D);
+    const size_t proj_floats = (size_t)attention_rows(st->max_text_tokens) * ld;
+    float *proj[3] = { scratch, scratch + proj_floats, scratch + 2 * proj_floats };
+    float *rest = scratch + 3 * proj_floats;
+    /* proj[p][rows, D] = x W^T + b over the head's columns of query (p = 0), key (1), value (2);
+     * the head's first column lands at proj[p] + offset[p] */
+    int offset[3];
+    for (int p = 0; p < 3; p++) {
+        const sb_linear slice = column_slice(&job->layer->qkv, p * H + head * D, D, &offset[p]);
+        sb_gemm(job->x + (size_t)first * st->ld_x, st->ld_x, rows, &slice, proj[p], ld,
+                SB_ACT_IDENTITY, NULL, 0, rest, NULL);
+    }
+    for (int t = first_text; t < end_text; t++) {
+        const size_t row = (size_t)(text_start[t] - text_start[first_text]);
+        const size_t attn_row = (size_t)(text_start[t] - text_start[0]);
+        attention_head(proj[0] + row * ld + offset[0], proj[1] + row * ld + offset[1],
+                       proj[2] + row * ld + offset[2],
+                       st->attn + attn_row * st->ld_attn + (size_t)head * D,
+                       text_start[t + 1] - text_start[t], D, ld, st->ld_attn, rest);
+    }
 }
 
-/* attn[T, H] = multi-head self-attention of every text, from qkv[T, 3H]. Work items are
- * (text, head) pairs, spread over the threads. */
-static void attention(const sbert_model *m, sb_encoder_state *st, const int *text_start,
-                      int n_texts)
+/* attn[rows, H] = multi-head self-attention of each of a group's texts, whose token states are
+ * x[rows, H]. Work items are (run of texts, head) pairs, spread over the threads. */
+static void attention(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
+                      const float *x, const int *text_start, int n_texts)
 {
-    attention_job job = { m, st, text_start };
-    sb_threadpool_run(st->threads, n_texts * m->hp.n_heads, st->n_threads, attention_item, &job);
+    attention_job job = { m, layer, st, x, text_start, n_texts };
+    sb_threadpool_run(st->threads, attention_runs(text_start, n_texts) * m->hp.n_heads,
+                      st->n_threads, attention_item, &job);
 }
 
 /* ---- the layers ---------------------------------------------------------------------------- */
@@ -249,34 +338,59 @@ static void layernorm_rows(float *x, size_t ld, int rows, int H, const float *w,
                       st->n_threads, layernorm_task, &job);
 }
 
+/* x[rows, H] = LayerNorm(x + attention(x) Wo^T + bo) for a group of whole texts, whose token
+ * states are x[rows, H] and whose boundaries are text_start[0 .. n_texts] (absolute rows). */
+static void attention_block(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
+                            float *x, const int *text_start, int n_texts)
+{
+    const int rows = text_start[n_texts] - text_start[0];
+    /* attn[rows, H] = self-attention per text and head, q, k, v projections included */
+    attention(m, layer, st, x, text_start, n_texts);
+    /* x = LayerNorm(x + attn Wo^T + bo) */
+    sb_gemm(st->attn, st->ld_attn, rows, &layer->attn_out, x, st->ld_x, SB_ACT_IDENTITY, x,
+            st->ld_x, st->gemm_scratch, st->threads);
+    layernorm_rows(x, st->ld_x, rows, m->hp.hidden, layer->attn_ln_w, layer->attn_ln_b,
+                   m->hp.layer_norm_eps, st);
+}
+
+/* x[rows, H] = LayerNorm(x + act(x W1^T + b1) W2^T + b2), SB_GROUP_ROWS rows at a time. */
+static void feed_forward_block(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
+                               float *x, int rows)
+{
+    for (int row = 0; row < rows; row += SB_GROUP_ROWS) {
+        const int n = rows - row < SB_GROUP_ROWS ? rows - row : SB_GROUP_ROWS;
+        float *xc = x + (size_t)row * st->ld_x;
+        /* ffn[n, I] = act(xc W1^T + b1) */
+        sb_gemm(xc, st->ld_x, n, &layer->ffn_up, st->ffn, st->ld_ffn, m->hp.act, NULL, 0,
+                st->gemm_scratch, st->threads);
+        /* xc = LayerNorm(xc + ffn W2^T + b2) */
+        sb_gemm(st->ffn, st->ld_ffn, n, &layer->ffn_down, xc, st->ld_x, SB_ACT_IDENTITY, xc,
+                st->ld_x, st->gemm_scratch, st->threads);
+        layernorm_rows(xc, st->ld_x, n, m->hp.hidden, layer->ffn_ln_w, layer->ffn_ln_b,
+                       m->hp.layer_norm_eps, st);
+    }
+}
+
+/* The texts [first, end) that form the group starting at text `first`: whole texts while they
+ * fit SB_GROUP_ROWS rows, and at least one. */
+static int group_end(const int *text_start, int n_texts, int first)
+{
+    int end = first + 1;
+    while (end < n_texts && text_start[end + 1] - text_start[first] <= SB_GROUP_ROWS)
+        end++;
+    return end;
+}
+
+/* One transformer layer, a group of texts at a time: texts never see each other, so a group can
+ * go through the whole layer while its activations are in cache. */
 static void encoder_layer(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
                           const int *text_start, int n_texts)
 {
-    const int T = text_start[n_texts], H = m->hp.hidden;
-    const float eps = m->hp.layer_norm_eps;
-    sb_threadpool *threads = st->threads;
-    float *x = st->x, *scratch = st->gemm_scratch;
-    const size_t ld_x = st->ld_x;
-
-    /* qkv[T, 3H] = x Wqkv^T + bqkv: the three projections in one GEMM */
-    sb_gemm(x, ld_x, T, &layer->qkv, st->qkv, st->ld_qkv, SB_ACT_IDENTITY, NULL, 0, scratch,
-            threads);
-    /* attn[T, H] = self-attention per text and head */
-    attention(m, st, text_start, n_texts);
-    /* x = LayerNorm(x + attn Wo^T + bo) */
-    sb_gemm(st->attn, st->ld_attn, T, &layer->attn_out, x, ld_x, SB_ACT_IDENTITY, x, ld_x, scratch,
-            threads);
-    layernorm_rows(x, ld_x, T, H, layer->attn_ln_w, layer->attn_ln_b, eps, st);
-
-    /* feed-forward, a chunk of rows at a time: x = LayerNorm(x + act(x W1^T + b1) W2^T + b2) */
-    for (int row = 0; row < T; row += SB_FFN_ROWS) {
-        const int rows = T - row < SB_FFN_ROWS ? T - row : SB_FFN_ROWS;
-        float *xc = x + (size_t)row * ld_x;
-        sb_gemm(xc, ld_x, rows, &layer->ffn_up, st->ffn, st->ld_ffn, m->hp.act, NULL, 0, scratch,
-                threads);
-        sb_gemm(st->ffn, st->ld_ffn, rows, &layer->ffn_down, xc, ld_x, SB_ACT_IDENTITY, xc, ld_x,
-                scratch, threads);
-        layernorm_rows(xc, ld_x, rows, H, layer->ffn_ln_w, layer->ffn_ln_b, eps, st);
+    for (int first = 0, end; first < n_texts; first = end) {
+        end = group_end(text_start, n_texts, first);
+        float *x = st->x + (size_t)text_start[first] * st->ld_x;
+        attention_block(m, layer, st, x, text_start + first, end - first);
+        feed_forward_block(m, layer, st, x, text_start[end] - text_start[first]);
     }
 }
 

@@ -21,11 +21,10 @@ typedef struct {
     /* Activations, row-major; rows are ld_* floats apart (a little more than their width:
      * encoder.c's padded_row() says why). */
     float *x;              /* [T_max, H]  the hidden state, updated layer by layer */
-    float *qkv;            /* [T_max, 3H] query | key | value of every token */
-    float *attn;           /* [T_max, H]  attention output before the output projection */
-    float *ffn;            /* [SB_FFN_ROWS, I] feed-forward activations for one chunk of rows */
-    size_t ld_x, ld_qkv, ld_attn, ld_ffn;
-    float *attn_scratch;   /* per thread: scores [n, n], keys and values packed for the GEMM */
+    float *attn;           /* [G, H]  attention output before the output projection */
+    float *ffn;            /* [SB_GROUP_ROWS, I] feed-forward activations for one chunk of rows */
+    size_t ld_x, ld_attn, ld_ffn;
+    float *attn_scratch;   /* per thread: one head's q, k, v, scores [n, n], keys and values packed */
     float *gemm_scratch;   /* sb_gemm_scratch_floats(n_threads) */
 } sb_encoder_state;
 

@@ -112,6 +112,7 @@ typedef struct {
     int col_units;              /* units across n */
 } gemm_job;
 
+int sb_ab_variant = 1; /* TEMP */
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 

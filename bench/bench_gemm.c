@@ -68,7 +68,10 @@ static double bench_one(const shape *s, int m, int threads, int hot, clockid_t c
     for (int i = 0; i < copies; i++)
         w[i] = (sb_linear){ .weight = random_floats(w_floats), .bias = random_floats(s->n),
                             .n_out = s->n, .n_in = s->k };
-    float *a = random_floats((size_t)m * s->k), *c = random_floats((size_t)m * s->n);
+    /* rows one cache line longer than their width, as the forward pass lays them out
+     * (encoder.c's padded_row: 12 rows of 3072 floats would share one L1 set) */
+    const size_t lda = (size_t)s->k + 16, ldc = (size_t)s->n + 16;
+    float *a = random_floats((size_t)m * lda), *c = random_floats((size_t)m * ldc);
     float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(threads) * sizeof(float));
     sb_threadpool *pool = sb_threadpool_create(threads);
     const double flops = 2.0 * m * s->n * s->k;
@@ -80,8 +83,7 @@ static double bench_one(const shape *s, int m, int threads, int hot, clockid_t c
         int done = 0;
         do {
             const sb_linear *wi = &w[calls++ % copies];
-            sb_gemm(a, (size_t)s->k, m, wi, c, (size_t)s->n, s->act, s->residual ? c : NULL,
-                    (size_t)s->n, scratch, pool);
+            sb_gemm(a, lda, m, wi, c, ldc, s->act, s->residual ? c : NULL, ldc, scratch, pool);
             done++;
         } while (seconds(clock) - t0 < SAMPLE_SECONDS);
         if (r >= 0) samples[r] = flops * done / (seconds(clock) - t0) * 1e-9;

@@ -136,12 +136,13 @@ static int check_gemm_case(const gemm_case *t, int n_threads_max)
 static void test_gemm(void)
 {
     /* Sizes around every blocking edge (tiles of 4/6/12 rows and 16/32 columns, units of 64/96
-     * rows), odd k, and the model's shapes at small m. */
+     * rows, k in blocks of up to 768), odd k, and the model's shapes at small m. */
     static const int shapes[][3] = {
         {1, 1, 1},     {1, 16, 1},    {2, 17, 3},    {3, 31, 5},     {5, 33, 7},
         {7, 48, 16},   {12, 32, 256}, {13, 47, 257}, {25, 64, 300},  {37, 100, 600},
         {1, 768, 768}, {16, 80, 768}, {64, 96, 768}, {130, 50, 513}, {200, 40, 70},
-        {3, 600, 20},  {5, 48, 3072}, {16, 2304, 8}, {2, 5, 0},
+        {3, 600, 20},  {5, 48, 3072}, {16, 2304, 8}, {2, 5, 0},      {100, 700, 2000},
+        {13, 40, 1537},
     };
     static const sb_activation acts[] = {
         SB_ACT_GELU_ERF, SB_ACT_GELU_TANH, SB_ACT_RELU, SB_ACT_TANH, SB_ACT_SIGMOID,

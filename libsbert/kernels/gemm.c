@@ -8,9 +8,11 @@
  *
  * C is cut into work units of up to mc rows x a run of columns. One unit:
  *
- *   for j in columns, step 16*panels     the W micro-panel (k x 16*panels) comes into L2 once
- *     for i in rows, step mr               and serves every row tile of the unit's A block,
- *       micro-kernel on the mr x 16*panels tile, all of k, epilogue, store    which stays in L2
+ *   for each block of k (one block unless k > kc)
+ *     for j in columns, step 16*panels     the W micro-panel (kc x 16*panels) comes into L2 once
+ *       for i in rows, step mr               and serves every row tile of the unit's A block,
+ *         micro-kernel on the mr x 16*panels tile over the block of k        which stays in L2
+ *         (sums parked between blocks; epilogue and store after the last)
  *
  * The blocking numbers belong to each ISA's kernel table and are justified there.
  *
@@ -19,6 +21,8 @@
  * for any number of threads. */
 
 #include "kernels/kernels_impl.h"
+
+#include <string.h>
 
 /* ---- portable micro-kernel: 4 x 16 ----------------------------------------------------------
  * 4 rows x 16 columns = 64 accumulators; the j loop is written so the compiler vectorises it with
@@ -41,11 +45,19 @@ static inline void tile_scalar(int rows, int kn, const float *a, size_t lda, con
                                float *c, size_t ldc, int n_valid, const sb_tile_epilogue *ep)
 {
     float acc[SCALAR_MR][SB_PANEL] = {{0}};
+    if (ep->sums_in)
+        for (int i = 0; i < rows; i++)
+            memcpy(acc[i], ep->sums_in + i * SB_TILE_COLS, sizeof acc[i]);
     for (int k = 0; k < kn; k++)
         for (int i = 0; i < rows; i++) {
             const float ai = a[(size_t)i * lda + k];
             for (int j = 0; j < SB_PANEL; j++) acc[i][j] += ai * w[(size_t)k * SB_PANEL + j];
         }
+    if (ep->sums_out) { /* not the last block of k */
+        for (int i = 0; i < rows; i++)
+            memcpy(ep->sums_out + i * SB_TILE_COLS, acc[i], sizeof acc[i]);
+        return;
+    }
     for (int i = 0; i < rows; i++)
         store_row_scalar(acc[i], c + (size_t)i * ldc,
                          ep->residual ? ep->residual + (size_t)i * ep->ldr : NULL, n_valid, ep);
@@ -66,7 +78,7 @@ SCALAR_TILE(4)
 
 /* An A block of 64 rows x k = 768 is 192 KB (L2). */
 const sb_gemm_kernels sb_gemm_kernels_scalar = {
-    .mr = SCALAR_MR, .panels = 1, .mc = 64,
+    .mr = SCALAR_MR, .panels = 1, .mc = 64, .kc = 768,
     .tile = {{tile_scalar_1, tile_scalar_2, tile_scalar_3, tile_scalar_4}},
 };
 
@@ -87,8 +99,8 @@ static const sb_gemm_kernels *kernels_for(sb_isa isa, sb_weight_format format)
     return &sb_gemm_kernels_scalar;
 }
 
-/* F32 weights need no scratch: A is read in place. The space is reserved for the bf16 and int8
- * kernels, which will convert a block of A (up to 256 x 256) to their input format per thread. */
+/* Per thread: the parked sums of a unit's tiles between blocks of k (F32 needs nothing else: A is
+ * read in place); the bf16 and int8 kernels will also convert a block of A here. */
 #define SCRATCH_PER_THREAD (256 * 256)
 
 size_t sb_gemm_scratch_floats(int n_threads)
@@ -108,47 +120,66 @@ typedef struct {
     const float *residual;
     size_t ldr;
     const sb_gemm_kernels *kern;
+    float *scratch;             /* SCRATCH_PER_THREAD floats per thread */
+    int k_blocks, kc;           /* k in k_blocks blocks of at most kc */
     int unit_rows, unit_cols;   /* a unit's size: rows a multiple of mr, columns of the tile width */
     int col_units;              /* units across n */
 } gemm_job;
 
-int sb_ab_variant = 1; /* TEMP */
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 /* Units of mc rows; the columns are cut too when that leaves fewer than 4 units per thread, so
- * that dynamic scheduling can even out threads slowed by other work. */
+ * that dynamic scheduling can even out threads slowed by other work, and when the parked sums of
+ * a unit's tiles would not fit the thread's scratch.
+ * k longer than kc is cut into even blocks: the A block (mc x kc) and the W micro-panel being used
+ * (kc x 32) then stay in L2 (a 96 x 3072 A block is 1.1 MB, more than Zen 4/5's 1 MB L2, and came
+ * back from L3 for every micro-panel). */
 static void plan_units(gemm_job *job, int n_threads)
 {
-    const int width = job->kern->panels * SB_PANEL, n = job->w->n_out;
-    const int row_units = ceil_div(job->m, job->kern->mc), tiles = ceil_div(n, width);
+    const sb_gemm_kernels *kern = job->kern;
+    const int width = kern->panels * SB_PANEL, n = job->w->n_out, k = job->w->n_in;
+    const int row_units = ceil_div(job->m, kern->mc), tiles = ceil_div(n, width);
     const int wanted = n_threads > 1 ? min_int(tiles, ceil_div(4 * n_threads, row_units)) : 1;
-    job->unit_rows = job->kern->mc;
-    job->unit_cols = ceil_div(tiles, wanted) * width;
+    int unit_tiles = ceil_div(tiles, wanted); /* tile columns per unit */
+    job->k_blocks = k > kern->kc ? ceil_div(k, kern->kc) : 1;
+    job->kc = ceil_div(k > 0 ? k : 1, job->k_blocks);
+    if (job->k_blocks > 1) /* a unit parks mc x SB_TILE_COLS sums per tile column */
+        unit_tiles = min_int(unit_tiles, SCRATCH_PER_THREAD / (kern->mc * SB_TILE_COLS));
+    job->unit_rows = kern->mc;
+    job->unit_cols = unit_tiles * width;
     job->col_units = ceil_div(n, job->unit_cols);
 }
 
-static void run_unit(const gemm_job *job, int unit)
+static void run_unit(const gemm_job *job, int unit, float *parked)
 {
     const sb_gemm_kernels *kern = job->kern;
     const int k = job->w->n_in, n = job->w->n_out, width = kern->panels * SB_PANEL;
     const size_t panel_stride = (size_t)k * SB_PANEL;
     const int i0 = unit / job->col_units * job->unit_rows, i1 = min_int(job->m, i0 + job->unit_rows);
     const int j0 = unit % job->col_units * job->unit_cols, j1 = min_int(n, j0 + job->unit_cols);
-    for (int j = j0; j < j1; j += width) {
-        const int n_valid = min_int(width, n - j);
-        const sb_tile_kernel *tiles = kern->tile[ceil_div(n_valid, SB_PANEL) - 1];
-        const float *w = job->w->weight + (size_t)(j / SB_PANEL) * panel_stride;
-        for (int i = i0; i < i1; i += kern->mr) {
-            const sb_tile_epilogue ep = {
-                .bias = job->w->bias ? job->w->bias + j : NULL,
-                .act = job->act,
-                .residual = job->residual ? job->residual + (size_t)i * job->ldr + j : NULL,
-                .ldr = job->ldr,
-            };
-            tiles[min_int(kern->mr, i1 - i) - 1](k, job->a + (size_t)i * job->lda, job->lda, w,
-                                                 panel_stride, job->c + (size_t)i * job->ldc + j,
-                                                 job->ldc, n_valid, &ep);
+    for (int block = 0; block < job->k_blocks; block++) {
+        const int k0 = block * job->kc, kn = min_int(job->kc, k - k0);
+        float *sums = parked;   /* the next tile's parked sums */
+        for (int j = j0; j < j1; j += width) {
+            const int n_valid = min_int(width, n - j);
+            const sb_tile_kernel *tiles = kern->tile[ceil_div(n_valid, SB_PANEL) - 1];
+            const float *w = job->w->weight + (size_t)(j / SB_PANEL) * panel_stride +
+                             (size_t)k0 * SB_PANEL;
+            for (int i = i0; i < i1; i += kern->mr, sums += kern->mr * SB_TILE_COLS) {
+                const sb_tile_epilogue ep = {
+                    .bias = job->w->bias ? job->w->bias + j : NULL,
+                    .act = job->act,
+                    .residual = job->residual ? job->residual + (size_t)i * job->ldr + j : NULL,
+                    .ldr = job->ldr,
+                    .sums_in = block > 0 ? sums : NULL,
+                    .sums_out = block + 1 < job->k_blocks ? sums : NULL,
+                };
+                tiles[min_int(kern->mr, i1 - i) - 1](kn, job->a + (size_t)i * job->lda + k0,
+                                                     job->lda, w, panel_stride,
+                                                     job->c + (size_t)i * job->ldc + j, job->ldc,
+                                                     n_valid, &ep);
+            }
         }
     }
 }
@@ -156,23 +187,23 @@ static void run_unit(const gemm_job *job, int unit)
 /* Below about a million multiply-adds, waking the other threads costs more than it saves. */
 #define GEMM_PARALLEL_MIN_WORK (1 << 20)
 
-static void gemm_task(void *job, int unit, int thread)
+static void gemm_task(void *arg, int unit, int thread)
 {
-    (void)thread;
-    run_unit(job, unit);
+    const gemm_job *job = arg;
+    run_unit(job, unit, job->scratch + (size_t)thread * SCRATCH_PER_THREAD);
 }
 
 void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, size_t ldc,
              sb_activation act, const float *residual, size_t ldr, float *scratch,
              sb_threadpool *threads)
 {
-    (void)scratch;
     if (m <= 0 || W->n_out <= 0) return;
     const double work = (double)m * W->n_out * (W->n_in > 0 ? W->n_in : 1);
     const int n_threads = work < GEMM_PARALLEL_MIN_WORK ? 1 : sb_threadpool_threads(threads);
     gemm_job job = {
         .a = A, .lda = lda, .m = m, .w = W, .c = C, .ldc = ldc, .act = act,
         .residual = residual, .ldr = ldr, .kern = kernels_for(sb_kernels_isa(), W->format),
+        .scratch = scratch,
     };
     plan_units(&job, n_threads);
     const int units = ceil_div(m, job.unit_rows) * job.col_units;

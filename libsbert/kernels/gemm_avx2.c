@@ -16,7 +16,7 @@
 SB_TILE(1, 1) SB_TILE(2, 1) SB_TILE(3, 1) SB_TILE(4, 1) SB_TILE(5, 1) SB_TILE(6, 1)
 
 const sb_gemm_kernels sb_gemm_kernels_avx2 = {
-    .mr = 6, .panels = 1, .mc = 96,
+    .mr = 6, .panels = 1, .mc = 96, .kc = 768,
     .tile = {{ tile_1x1, tile_2x1, tile_3x1, tile_4x1, tile_5x1, tile_6x1 }},
 };
 #endif

@@ -27,7 +27,7 @@ TILES_FOR_PANELS(2)
       tile_7x##P, tile_8x##P, tile_9x##P, tile_10x##P, tile_11x##P, tile_12x##P }
 
 const sb_gemm_kernels sb_gemm_kernels_avx512 = {
-    .mr = 12, .panels = 2, .mc = 96,
+    .mr = 12, .panels = 2, .mc = 96, .kc = 768,
     .tile = { TILE_ROW(1), TILE_ROW(2) },
 };
 #endif

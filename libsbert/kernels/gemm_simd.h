@@ -72,7 +72,9 @@ tile_simd(const int R, const int P, int kn, const float *a, size_t lda, const fl
 #pragma GCC unroll 32
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 8
-        for (int j = 0; j < nv; j++) acc[i][j] = v_zero();
+        for (int j = 0; j < nv; j++)
+            acc[i][j] = ep->sums_in ? v_loadu(ep->sums_in + i * SB_TILE_COLS + j * V_LANES)
+                                    : v_zero();
     for (int k = 0; k < kn; k++) {
         VF b[TILE_VECS];
 #pragma GCC unroll 8
@@ -88,6 +90,14 @@ tile_simd(const int R, const int P, int kn, const float *a, size_t lda, const fl
 #pragma GCC unroll 8
             for (int j = 0; j < nv; j++) acc[i][j] = v_fmadd(ai, b[j], acc[i][j]);
         }
+    }
+    if (ep->sums_out) { /* not the last block of k */
+#pragma GCC unroll 32
+        for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+            for (int j = 0; j < nv; j++)
+                v_storeu(ep->sums_out + i * SB_TILE_COLS + j * V_LANES, acc[i][j]);
+        return;
     }
     if (ep->act == SB_ACT_IDENTITY) {
 #pragma GCC unroll 32

@@ -19,16 +19,19 @@
  * w points at the tile's first PANEL16 panel; the next panel starts panel_stride floats later
  * (k * 16). Only the first n_valid (1 .. 16 * panels) columns are read from bias/residual and
  * stored; the panels' zero padding makes the others harmless to compute.
- * The tile's sums stay in registers from the first k to the last (no k blocking: splitting k to
- * keep the W micro-panel in L1 measured slower than streaming it from L2, since every k block
- * costs a reload and store of C), and the residual is read just before the store, so it may alias
- * C. Every element goes through the same operations whatever the tile's shape, so results do not
- * depend on how C is cut into tiles or over threads. */
+ * The tile's sums stay in registers over a block of k (all of k unless k > kc, see gemm.c); when
+ * k is cut into blocks, the sums of one block are parked in a per-thread buffer (sums_out) and
+ * picked up by the next (sums_in), which is the same sequence of FMAs on the same values: the
+ * result does not depend on the blocking. The epilogue runs after the last block; the residual is
+ * read just before the store, so it may alias C. Every element goes through the same operations
+ * whatever the tile's shape, so results do not depend on how C is cut into tiles or over threads. */
 typedef struct {
     const float *bias;       /* bias of the tile's first column, or NULL */
     sb_activation act;
     const float *residual;   /* the tile's first element in the residual, or NULL */
     size_t ldr;
+    const float *sums_in;    /* the sums of the previous k blocks ([rows][SB_TILE_COLS]), or NULL */
+    float *sums_out;         /* not the last k block: store the raw sums here, no epilogue */
 } sb_tile_epilogue;
 
 typedef void (*sb_tile_kernel)(int k, const float *a, size_t lda, const float *w,
@@ -37,6 +40,7 @@ typedef void (*sb_tile_kernel)(int k, const float *a, size_t lda, const float *w
 
 #define SB_MAX_MR 16
 #define SB_MAX_PANELS 2
+#define SB_TILE_COLS (SB_MAX_PANELS * SB_PANEL) /* row stride of parked sums */
 
 /* One ISA's kernels for one weight format (gemm.c's kernels_for() picks the table) and the cache
  * blocking tuned for them (see gemm.c for the loop nest). */
@@ -44,6 +48,7 @@ typedef struct {
     int mr;         /* rows of a full tile */
     int panels;     /* 16-column panels of a full tile */
     int mc;         /* rows of the A block kept in L2 while W micro-panels pass */
+    int kc;         /* longest block of k: the A block is mc x kc */
     sb_tile_kernel tile[SB_MAX_PANELS][SB_MAX_MR]; /* [panels - 1][rows - 1]: every edge tile */
 } sb_gemm_kernels;
 

@@ -553,9 +553,10 @@ static void prefault_slice(void *arg, int slice, int thread)
 }
 
 /* Faults the whole mapping in now rather than during the first encode. On a virtual machine that
- * is not the whole cost: a page the host has taken back from the guest faults again in the
- * hypervisor on its first access, which no madvise reaches (this project's VM, after sitting idle:
- * MADV_POPULATE_READ of 440 MB 14-17 ms, then 125-156 ms to read one byte per page). */
+ * is not the whole cost when the page cache holds the file in small folios (mapped 4 KB at a time):
+ * a process's first use of each page still costs about 1 us outside the guest, which no madvise
+ * reaches (this project's VM: MADV_POPULATE_READ of 440 MB 14-17 ms and RSS 421 MB, then 115-156 ms
+ * to read one byte per page with 7 page faults, then 14 ms to read every cache line). */
 static void prefault_mapping(const uint8_t *p, size_t size)
 {
     prefault_job job = { p, size };

@@ -232,15 +232,22 @@ typedef struct {
     int n_texts;
 } attention_job;
 
-/* The texts [*first, *end) of a group's `index`th run: whole texts while they fit SB_ATTN_ROWS
- * rows, at least one. Returns 0 past the last run. */
+/* The end of the run of whole texts that starts at text `first`: texts while they fit max_rows
+ * rows, and at least one. */
+static int texts_end(const int *text_start, int n_texts, int first, int max_rows)
+{
+    int end = first + 1;
+    while (end < n_texts && text_start[end + 1] - text_start[first] <= max_rows)
+        end++;
+    return end;
+}
+
+/* The texts [*first, *end) of a group's `index`th attention run (runs of SB_ATTN_ROWS). Returns 0
+ * past the last run. */
 static int attention_run(const int *text_start, int n_texts, int index, int *first, int *end)
 {
-    int t = 0;
-    for (int r = 0; t < n_texts; r++) {
-        int e = t + 1;
-        while (e < n_texts && text_start[e + 1] - text_start[t] <= SB_ATTN_ROWS)
-            e++;
+    for (int r = 0, t = 0; t < n_texts; r++) {
+        const int e = texts_end(text_start, n_texts, t, SB_ATTN_ROWS);
         if (r == index) {
             *first = t;
             *end = e;
@@ -371,23 +378,13 @@ static void feed_forward_block(const sbert_model *m, const sb_layer *layer, sb_e
     }
 }
 
-/* The texts [first, end) that form the group starting at text `first`: whole texts while they
- * fit SB_GROUP_ROWS rows, and at least one. */
-static int group_end(const int *text_start, int n_texts, int first)
-{
-    int end = first + 1;
-    while (end < n_texts && text_start[end + 1] - text_start[first] <= SB_GROUP_ROWS)
-        end++;
-    return end;
-}
-
 /* One transformer layer, a group of texts at a time: texts never see each other, so a group can
  * go through the whole layer while its activations are in cache. */
 static void encoder_layer(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
                           const int *text_start, int n_texts)
 {
     for (int first = 0, end; first < n_texts; first = end) {
-        end = group_end(text_start, n_texts, first);
+        end = texts_end(text_start, n_texts, first, SB_GROUP_ROWS);
         float *x = st->x + (size_t)text_start[first] * st->ld_x;
         attention_block(m, layer, st, x, text_start + first, end - first);
         feed_forward_block(m, layer, st, x, text_start[end] - text_start[first]);

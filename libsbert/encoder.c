@@ -260,8 +260,8 @@ static int attention_run(const int *text_start, int n_texts, int index, int *fir
 
 static int attention_runs(const int *text_start, int n_texts)
 {
-    int first, end, runs = 0;
-    while (attention_run(text_start, n_texts, runs, &first, &end))
+    int runs = 0;
+    for (int t = 0; t < n_texts; t = texts_end(text_start, n_texts, t, SB_ATTN_ROWS))
         runs++;
     return runs;
 }

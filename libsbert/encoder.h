@@ -21,10 +21,11 @@ typedef struct {
     /* Activations, row-major; rows are ld_* floats apart (a little more than their width:
      * encoder.c's padded_row() says why). */
     float *x;              /* [T_max, H]  the hidden state, updated layer by layer */
-    float *attn;           /* [G, H]  attention output before the output projection */
+    float *attn;           /* [G, H]  attention output of one group of texts (G: encoder.c's
+                              SB_GROUP_ROWS, or the longest text if longer) */
     float *ffn;            /* [SB_GROUP_ROWS, I] feed-forward activations for one chunk of rows */
     size_t ld_x, ld_attn, ld_ffn;
-    float *attn_scratch;   /* per thread: one head's q, k, v, scores [n, n], keys and values packed */
+    float *attn_scratch;   /* per thread: one head's q, k, v, scores [n, n], packed keys, values */
     float *gemm_scratch;   /* sb_gemm_scratch_floats(n_threads) */
 } sb_encoder_state;
 
@@ -34,9 +35,9 @@ int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int ma
 void sb_encoder_state_free(sb_encoder_state *st);
 
 /* Runs the transformer on n_texts texts whose ids are concatenated in ids[0..text_start[n_texts]);
- * text i is ids[text_start[i] .. text_start[i+1]). The result is st->x: row t (at st->x + t * st->ld_x) is
- * the last hidden state of token t. Requires text_start[n_texts] <= max_tokens and every text at most
- * max_text_tokens long (the caller batches accordingly). */
+ * text i is ids[text_start[i] .. text_start[i+1]). The result is st->x: row t (at
+ * st->x + t * st->ld_x) is the last hidden state of token t. Requires text_start[n_texts] <=
+ * max_tokens and every text at most max_text_tokens long (the caller batches accordingly). */
 void sb_encoder_forward(const sbert_model *model, sb_encoder_state *st, const int32_t *ids,
                         const int *text_start, int n_texts);
 

@@ -91,7 +91,8 @@ static void reference_forward(const sbert_model *m, const int32_t *ids, int n, d
                 for (int j = 0; j < n; j++) sum += (p[j] = exp(p[j] - max));
                 for (int d = 0; d < D; d++) {
                     double o = 0;
-                    for (int j = 0; j < n; j++) o += p[j] / sum * qkv[(size_t)j * 3 * H + 2 * H + h * D + d];
+                    for (int j = 0; j < n; j++)
+                        o += p[j] / sum * qkv[(size_t)j * 3 * H + 2 * H + h * D + d];
                     attn[(size_t)i * H + h * D + d] = o;
                 }
             }
@@ -167,7 +168,8 @@ static void check_model(const char *path)
         CHECK(sbert_tokenize(ctx, texts[i], strlen(texts[i]), 0, ids, max_len, &n) == SBERT_OK,
               "%s: tokenize", path);
         CHECK(sbert_encode_tokens(ctx, texts[i], strlen(texts[i]), NULL, states, max_len * H,
-                                  &n_states) == SBERT_OK && n_states == n, "%s: encode_tokens", path);
+                                  &n_states) == SBERT_OK && n_states == n,
+              "%s: encode_tokens", path);
         reference_forward(m, ids, (int)n, ref);
         double diff = 0;
         for (size_t j = 0; j < n * H; j++)
@@ -187,12 +189,12 @@ static void check_model(const char *path)
         m->n_dense == 0 && dim == (size_t)H) {
         double pooled_worst = 0;
         for (int i = 0; i < n_texts; i++) {
+            const double *r = ref_pooled + (size_t)i * H;
             double norm = 0;
-            for (int j = 0; j < H; j++) norm += ref_pooled[(size_t)i * H + j] * ref_pooled[(size_t)i * H + j];
+            for (int j = 0; j < H; j++) norm += r[j] * r[j];
             const double scale = m->normalize ? 1 / fmax(sqrt(norm), 1e-12) : 1;
             for (int j = 0; j < H; j++)
-                pooled_worst = fmax(pooled_worst, fabs(pooled[(size_t)i * dim + j] -
-                                                       ref_pooled[(size_t)i * H + j] * scale));
+                pooled_worst = fmax(pooled_worst, fabs(pooled[(size_t)i * dim + j] - r[j] * scale));
         }
         CHECK(pooled_worst <= TOLERANCE, "%s: batch of %d texts: max |diff| %.3g", path, n_texts,
               pooled_worst);

@@ -34,9 +34,9 @@ sb_isa sb_kernels_set_isa(sb_isa isa);
  * Each element of C is computed by one thread in a fixed order: the result does not depend on
  * the number of threads.
  *
- * scratch: per-context working memory, at least sb_gemm_scratch_floats(n_threads) floats, 64-byte
- * aligned (F32 weights do not use it; the bf16/int8 kernels will convert A into it). No allocation
- * happens inside. */
+ * scratch: per-context working memory, at least sb_gemm_scratch_floats(n) floats for a pool of n
+ * threads (n = 1 when threads is NULL), never NULL: it holds the tiles' sums between blocks of k
+ * when k > 768, and the bf16/int8 kernels will convert A into it. No allocation happens inside. */
 size_t sb_gemm_scratch_floats(int n_threads);
 void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, size_t ldc,
              sb_activation act, const float *residual, size_t ldr, float *scratch,

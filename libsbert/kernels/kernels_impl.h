@@ -24,7 +24,7 @@
  * picked up by the next (sums_in), which is the same sequence of FMAs on the same values: the
  * result does not depend on the blocking. The epilogue runs after the last block; the residual is
  * read just before the store, so it may alias C. Every element goes through the same operations
- * whatever the tile's shape, so results do not depend on how C is cut into tiles or over threads. */
+ * whatever the tile's shape, so results do not depend on how C is cut into tiles or threads. */
 typedef struct {
     const float *bias;       /* bias of the tile's first column, or NULL */
     sb_activation act;

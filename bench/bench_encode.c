@@ -16,7 +16,8 @@
  *   {"engine":"libsbert","threads":N,"metric":"peak_rss_mb","value":...}   getrusage ru_maxrss
  * and writes the W3 vectors to WORK_DIR/vectors-libsbert-tN.f32 (row-major float32).
  * Texts go to sbert_encode() in their order: libsbert sorts and batches them (32) by itself.
- * BENCH_USE_MMAP=0 in the environment loads with use_mmap = 0 (the file read into memory).
+ * BENCH_USE_MMAP=0 in the environment loads with use_mmap = 0 (the file read into memory);
+ * BENCH_OPEN_ONLY=1 stops after open_ms (run.sh times a cold open that way).
  */
 #define _DEFAULT_SOURCE /* POSIX 2008 and mincore */
 #include <stdio.h>
@@ -177,6 +178,11 @@ int main(int argc, char **argv)
     sbert_context *ctx = NULL;
     if (open_and_encode_first(model_path, dir, threads, "open_ms", &model, &ctx)) return 1;
     const size_t dim = sbert_model_dim(model);
+    if (getenv("BENCH_OPEN_ONLY") && !strcmp(getenv("BENCH_OPEN_ONLY"), "1")) { /* run.sh's cold open */
+        sbert_context_free(ctx);
+        sbert_model_free(model);
+        return 0;
+    }
 
     snprintf(path, sizeof path, "%s/plan.txt", dir);
     FILE *plan = fopen(path, "r");

@@ -98,6 +98,7 @@ async function main() {
   const t2 = now();
   emit({ metric: 'open_ms', value: t2 - t0, session_create_ms: t1 - t0, first_encode_ms: t2 - t1,
          version: ort.env.versions.node });
+  if (process.env.BENCH_OPEN_ONLY === '1') return; // run.sh's cold-open measurement
 
   for (const [name, w] of Object.entries(workloads)) {
     const { warmup, min_repeats: minRepeats, max_repeats: maxRepeats, budget_s: budget } = w.repeat;

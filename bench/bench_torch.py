@@ -91,6 +91,8 @@ def main():
     t2 = time.perf_counter()
     emit(metric="open_ms", value=(t2 - t0) * 1e3, load_ms=(t1 - t0) * 1e3, first_encode_ms=(t2 - t1) * 1e3,
          version=torch.__version__)
+    if os.environ.get("BENCH_OPEN_ONLY") == "1":  # run.sh's cold-open measurement
+        return
 
     for name, w in workloads.items():
         r = w["repeat"]

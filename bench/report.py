@@ -157,17 +157,27 @@ def main():
                 cached = f", file {o['cached_pct']:.0f}% cached" if "cached_pct" in o else ""
                 return fmt_ms(o["value"]), (detail.format(*parts) if len(parts) == 2 else "") + cached
 
-            rounds = [describe(x) for x in (o or [])]
-            rows.append([label, t, " / ".join(r[0] for r in rounds) or "-",
-                         " / ".join(r[1] for r in rounds),
-                         f"{m[0]['value']:.0f} MB" if m else "-",
-                         " ".join(f"{x['value']:.1f}" for x in loadavg) or "-"])
-            for w in metrics.get((engine, t, "open_warm_ms"), []):
-                total, parts = describe(w)
-                rows.append([label + " (again, file cached)", t, total, parts, "", ""])
+            states = [("cold", metrics.get((engine, t, "open_cold_ms"), [])),
+                      ("warm", o or []),
+                      ("again in-process", metrics.get((engine, t, "open_warm_ms"), []))]
+            first = True
+            for state, opens in states:
+                if not opens and not first:
+                    continue
+                rounds = [describe(x) for x in opens]
+                rows.append([label if first else "", t, state,
+                             " / ".join(r[0] for r in rounds) or "-",
+                             " / ".join(r[1] for r in rounds),
+                             (f"{m[0]['value']:.0f} MB" if m else "-") if first else "",
+                             (" ".join(f"{x['value']:.1f}" for x in loadavg) or "-") if first else ""])
+                first = False
     out += ["## Open to first embedding (each round), peak RSS (load: 1-minute load average before "
-            "the engine ran)", "", table(rows, ["engine", "threads", "open to first vector",
-                                                "of which", "peak RSS", "load"]), ""]
+            "the engine ran)", "",
+            "cold: the model file evicted from the page cache just before (read from disk); warm: "
+            "the file read through just before (bench/page_cache.py); again in-process: libsbert "
+            "loading the model a second time at the end of its run.", "",
+            table(rows, ["engine", "threads", "page cache", "open to first vector", "of which",
+                         "peak RSS", "load"]), ""]
 
     versions = [f"{LABEL[e]} {metrics[e, t, 'open_ms'][0].get('version')}" for e, _ in ENGINES
                 for t in threads_list[:1] if metrics.get((e, t, "open_ms"))]

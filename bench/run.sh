@@ -18,6 +18,8 @@
 #   python3 tools/convert_safetensors.py bench/work/hf bench/work/model.sbert
 #   /usr/bin/python3 bench/export_onnx.py bench/work/hf bench/work/model.onnx
 #   node bench/workloads.js TOKENIZER_JSON tests/data/korsts/sts-test.tsv bench/work 1024
+#   per engine and round: python3 bench/page_cache.py drop MODEL; BENCH_OPEN_ONLY=1 ENGINE (cold
+#   open, kept as open_cold_ms); python3 bench/page_cache.py warm MODEL; then the full run:
 #   build/bench/bench_encode bench/work/model.sbert bench/work N            >> results.jsonl
 #   node bench/bench_ort.js bench/work/model.onnx TOKENIZER_JSON bench/work N  >> results.jsonl
 #   /usr/bin/python3 bench/bench_torch.py bench/work/hf bench/work N        >> results.jsonl
@@ -67,6 +69,14 @@ if [ ! -f "$WORK/model.onnx" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/mode
 fi
 node bench/workloads.js "$TOKENIZER" tests/data/korsts/sts-test.tsv "$WORK" "$SENTENCES"
 
+model_files() {  # ENGINE: the files the engine reads at open
+    case $1 in
+        libsbert) echo "$WORK/model.sbert" ;;
+        ort) echo "$WORK/model.onnx" ;;
+        torch) echo "$WORK/hf/model.safetensors" ;;
+    esac
+}
+
 run_engine() {  # ENGINE THREADS
     case $1 in
         libsbert) build/bench/bench_encode "$WORK/model.sbert" "$WORK" "$2" ;;
@@ -87,6 +97,12 @@ while [ "$round" -le "$ROUNDS" ]; do
             # The 1-minute load average before each engine: a busy machine shows here.
             printf '{"engine":"%s","threads":%s,"metric":"loadavg","value":%s}\n' \
                 "$e" "$t" "$(cut -d' ' -f1 /proc/loadavg)" >>"$WORK/results.jsonl"
+            # Open to first embedding, cold: the model file evicted first, so read from disk.
+            $PY bench/page_cache.py drop $(model_files "$e")
+            BENCH_OPEN_ONLY=1 run_engine "$e" "$t" | grep '"open_ms"' \
+                | sed 's/"open_ms"/"open_cold_ms"/' >>"$WORK/results.jsonl" || true
+            # Then warm (the file read through once): the engine's open_ms, and the workloads.
+            $PY bench/page_cache.py warm $(model_files "$e")
             if run_engine "$e" "$t" >"$WORK/last.jsonl"; then
                 cat "$WORK/last.jsonl" >>"$WORK/results.jsonl"
                 cut -c1-150 "$WORK/last.jsonl"

@@ -112,13 +112,13 @@ typedef struct sbert_model_params {
     int use_mmap;        /* 1 (default): map the file read-only, weights are never copied (the
                             page cache is shared by every process using the file); 0: read all
                             of it into memory (for file systems without mmap) */
-    int prefault;        /* with use_mmap, 1 (default): fault the whole mapping in at load, not
-                            during the first encode (with up to 4 threads: a part of the file
-                            that left the page cache is read back by concurrent requests). The mapping asks for 2 MB pages: when the
-                            file's page cache holds 2 MB folios (the converter drops its output
-                            from the cache so that the first load reads it in that way) this
-                            takes ~1-5 ms for a 440 MB model; with 4 KB pages ~100 ms. 0: pages
-                            come in on first use. */
+    int prefault;        /* with use_mmap, 1 (default): fault the weights in at load, not during
+                            the first encode (with up to 4 threads, so that a part of the file
+                            that left the page cache is read back by concurrent requests). The
+                            word-embedding table is not waited for (a text reads a few of its
+                            rows): the kernel reads it in the background. The mapping asks for
+                            2 MB pages; with the file in the page cache this takes a few ms for
+                            a 440 MB model. 0: pages come in on first use. */
 } sbert_model_params;
 
 SBERT_API sbert_model_params sbert_model_default_params(void);

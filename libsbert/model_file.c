@@ -533,34 +533,58 @@ static void *map_aligned(int fd, size_t size, sbert_model *m)
 #define PREFAULT_MAX_THREADS 4
 
 typedef struct {
-    const uint8_t *p;
-    size_t size;
+    const uint8_t *begin[2]; /* two byte ranges: the file before and after the word embeddings */
+    size_t size[2];
+    int slices0;             /* slices in the first range */
 } prefault_job;
+
+static int slices_in(size_t size) { return (int)((size + PREFAULT_SLICE - 1) / PREFAULT_SLICE); }
 
 static void prefault_slice(void *arg, int slice, int thread)
 {
     (void)thread;
     const prefault_job *job = arg;
-    const size_t begin = (size_t)slice * PREFAULT_SLICE;
-    const size_t size = job->size - begin < PREFAULT_SLICE ? job->size - begin : PREFAULT_SLICE;
+    const int range = slice < job->slices0 ? 0 : 1;
+    const size_t begin = (size_t)(range ? slice - job->slices0 : slice) * PREFAULT_SLICE;
+    const size_t left = job->size[range] - begin;
+    const size_t size = left < PREFAULT_SLICE ? left : PREFAULT_SLICE;
+    const uint8_t *p = job->begin[range] + begin;
 #ifdef MADV_POPULATE_READ /* Linux 5.14 */
-    if (madvise((void *)(job->p + begin), size, MADV_POPULATE_READ) == 0)
+    const uint8_t *page = (const uint8_t *)((uintptr_t)p & ~(uintptr_t)4095);
+    if (madvise((void *)page, size + (size_t)(p - page), MADV_POPULATE_READ) == 0)
         return;
 #endif
-    const volatile uint8_t *page = job->p + begin; /* volatile: the reads must happen */
+    const volatile uint8_t *bytes = p; /* volatile: the reads must happen */
     for (size_t i = 0; i < size; i += 4096)
-        (void)page[i];
+        (void)bytes[i];
 }
 
-/* Faults the whole mapping in now rather than during the first encode. On a virtual machine that
- * is not the whole cost when the page cache holds the file in small folios (mapped 4 KB at a time):
- * a process's first use of each page still costs about 1 us outside the guest, which no madvise
- * reaches (this project's VM: MADV_POPULATE_READ of 440 MB 14-17 ms and RSS 421 MB, then 115-156 ms
- * to read one byte per page with 7 page faults, then 14 ms to read every cache line). */
-static void prefault_mapping(const uint8_t *p, size_t size)
+/* Faults the mapping in now rather than during the first encode, all but the word-embedding
+ * table: a text reads only its tokens' rows of it (16 of 32,000 for a short one), so the first
+ * embedding need not wait for the rest of it to come from disk (98 of the 440 MB of ko-sroberta).
+ * The kernel is asked to read it in the background instead (MADV_WILLNEED: read-ahead, no wait).
+ *
+ * On a virtual machine faulting in is not the whole cost when the page cache holds the file in
+ * small folios (mapped 4 KB at a time): a process's first use of each page may still cost about
+ * 1 us outside the guest, which no madvise reaches (this project's VM, session 3: MADV_POPULATE_READ
+ * of 440 MB 14-17 ms and RSS 421 MB, then 115-156 ms to read one byte per page). */
+static void prefault_weights(const sbert_model *m)
 {
-    prefault_job job = { p, size };
-    const int slices = (int)((size + PREFAULT_SLICE - 1) / PREFAULT_SLICE);
+    const uint8_t *file = m->file_data, *end = file + m->file_size;
+    const uint8_t *emb = (const uint8_t *)m->word_emb;
+    const size_t emb_size = (size_t)m->hp.vocab_size * (size_t)m->hp.hidden * sizeof(float);
+    prefault_job job = {{file, end}, {m->file_size, 0}, 0};
+    if (emb >= file && emb_size <= (size_t)(end - emb)) { /* in the file (not converted at load) */
+        job.size[0] = (size_t)(emb - file);
+        job.begin[1] = emb + emb_size;
+        job.size[1] = (size_t)(end - job.begin[1]);
+        const uintptr_t first = ((uintptr_t)emb + 4095) & ~(uintptr_t)4095;
+        const uintptr_t last = ((uintptr_t)emb + emb_size) & ~(uintptr_t)4095;
+        if (last > first)
+            madvise((void *)first, last - first, MADV_WILLNEED); /* advice: failure is harmless */
+    }
+    job.slices0 = slices_in(job.size[0]);
+    const int slices = job.slices0 + slices_in(job.size[1]);
     int threads = sb_available_cores();
     threads = threads > PREFAULT_MAX_THREADS ? PREFAULT_MAX_THREADS : threads;
     threads = threads > slices ? slices : threads;
@@ -570,7 +594,7 @@ static void prefault_mapping(const uint8_t *p, size_t size)
 }
 
 /* The weights stay in the page cache, shared by every process that maps the same file. */
-static int map_file(sbert_model *m, const char *path, bool prefault, const sb_err *err)
+static int map_file(sbert_model *m, const char *path, const sb_err *err)
 {
     int fd;
     size_t size;
@@ -586,8 +610,6 @@ static int map_file(sbert_model *m, const char *path, bool prefault, const sb_er
             m->file_data = p;
             m->file_size = size;
             m->file_is_mapped = true;
-            if (prefault)
-                prefault_mapping(p, size);
         }
     }
     close(fd);
@@ -642,9 +664,11 @@ int sb_model_file_open(sbert_model *m, const char *path, const sbert_model_param
     memset(m, 0, sizeof *m);
     bool use_mmap = params ? params->use_mmap != 0 : true;
     bool prefault = params ? params->prefault != 0 : true;
-    int rc = use_mmap ? map_file(m, path, prefault, &e) : read_file(m, path, &e);
+    int rc = use_mmap ? map_file(m, path, &e) : read_file(m, path, &e);
     if (rc == SBERT_OK)
         rc = load(m, &e);
+    if (rc == SBERT_OK && use_mmap && prefault)
+        prefault_weights(m);
     if (rc != SBERT_OK)
         sb_model_file_close(m);
     return rc;

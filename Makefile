@@ -76,7 +76,8 @@ demo: all $(DEMO_MODEL)
 	examples/demo $(DEMO_MODEL) tests/data/seed_sentences.txt tests/data/korsts/sts-test.tsv
 
 # The test models are converted from the Hugging Face directories in tests/data/models (f32).
-TEST_MODELS = $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert $(BUILD)/models/odd-heads.sbert
+TEST_MODELS = $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert $(BUILD)/models/odd-heads.sbert \
+              $(BUILD)/models/odd-heads-bf16.sbert $(BUILD)/models/ko-tiny-f16.sbert
 $(BUILD)/models/%.sbert: tests/data/models/%/config.json tools/convert_safetensors.py tools/checkpoint.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/$* $@ --quiet
@@ -88,6 +89,13 @@ $(BUILD)/models/odd-heads.sbert: tools/make_random_model.py tools/convert_safete
 	$(PYTHON) tools/make_random_model.py $(BUILD)/models/odd-heads-hf --seed 3 --hidden 36 \
 	    --heads 3 --layers 2 --intermediate 52 --max-seq-length 512 >/dev/null
 	$(PYTHON) tools/convert_safetensors.py $(BUILD)/models/odd-heads-hf $@ --quiet
+
+# The same weights stored as BF16 and F16 (Linear weights kept so, run by the 2-byte kernels).
+$(BUILD)/models/odd-heads-bf16.sbert: $(BUILD)/models/odd-heads.sbert
+	$(PYTHON) tools/convert_safetensors.py $(BUILD)/models/odd-heads-hf $@ --dtype bf16 --quiet
+$(BUILD)/models/ko-tiny-f16.sbert: tests/data/models/ko-tiny/config.json tools/convert_safetensors.py tools/checkpoint.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/convert_safetensors.py tests/data/models/ko-tiny $@ --dtype f16 --quiet
 
 test: all $(TEST_BIN) $(TEST_MODELS)
 	@BUILD=$(BUILD) ENCODE=$(EXDIR)/encode PYTHON=$(PYTHON) sh tests/run.sh

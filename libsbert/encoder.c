@@ -174,7 +174,8 @@ static sb_linear column_slice(const sb_linear *w, int c0, int D, int *offset)
     const int end = round_up_panel(c0 + D) < w->n_out ? round_up_panel(c0 + D) : w->n_out;
     *offset = c0 - first;
     sb_linear slice = *w;
-    slice.weight = w->weight + (size_t)(first / SB_PANEL) * w->n_in * SB_PANEL;
+    slice.weight = (const char *)w->weight +
+                   (size_t)(first / SB_PANEL) * w->n_in * SB_PANEL * sb_weight_bytes(w->format);
     slice.bias = w->bias ? w->bias + first : NULL;
     slice.n_out = end - first;
     return slice;

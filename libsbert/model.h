@@ -2,8 +2,9 @@
  *
  * model_file.c fills it from a validated .sbert file (docs/FORMAT.md); after that it is
  * immutable and shared by every context and thread. Weight pointers point into the read-only
- * mapping when the file stores F32, or into `owned_f32` when the file stores F16/BF16 (converted
- * once at load; the engine computes in fp32). */
+ * mapping: Linear weights in whatever format the file stores them (sb_weight_format), every other
+ * tensor when it is F32; other F16/BF16 tensors (embeddings, LayerNorm) are converted once at load
+ * into `owned_f32`. The engine computes in fp32. */
 #ifndef SBERT_MODEL_H
 #define SBERT_MODEL_H
 
@@ -28,19 +29,27 @@ typedef enum {
     SB_ACT_SIGMOID,
 } sb_activation;
 
-/* How a Linear layer's weight is stored. The GEMM picks its micro-kernels by (ISA, format)
- * (kernels/gemm.c), so a new format slots in without touching the forward pass: F32 is the only
- * one today; the planned ones are bf16 (AVX512-BF16 vdpbf16ps: PANEL16 with pairs of k
- * interleaved) and int8 with per-output scales (AVX512-VNNI vpdpbusd: quads of k), each adding a
- * value here, its layout in docs/FORMAT.md, a kernel table, and the conversion of A into the
- * GEMM's per-thread scratch. */
-typedef enum { SB_WEIGHTS_F32 = 0 } sb_weight_format;
+/* How a Linear layer's weight is stored: PANEL16 panels of F32, or of BF16 or F16 kept as the file
+ * stores them. The 2-byte formats halve the bytes a forward pass streams (what bounds a short
+ * text's latency) and are widened to fp32 inside the micro-kernel, so the arithmetic is the fp32
+ * arithmetic on the stored values. The GEMM picks its micro-kernels by (ISA, format)
+ * (kernels/gemm.c), so a format slots in without touching the forward pass; the next planned is
+ * int8 with per-output scales (AVX512-VNNI vpdpbusd: quads of k interleaved), adding a value here,
+ * its layout in docs/FORMAT.md, a kernel table and the conversion of A into the GEMM's per-thread
+ * scratch. */
+typedef enum { SB_WEIGHTS_F32 = 0, SB_WEIGHTS_BF16 = 1, SB_WEIGHTS_F16 = 2 } sb_weight_format;
+
+static inline size_t sb_weight_bytes(sb_weight_format format)
+{
+    return format == SB_WEIGHTS_F32 ? 4 : 2;
+}
 
 /* A Linear layer y = x W^T + b as the GEMM reads it: W in PANEL16 order (docs/FORMAT.md). */
 typedef struct {
     sb_weight_format format; /* of `weight` */
-    const float *weight;   /* F32: [ceil(n_out/16)][n_in][16] panels, rows past n_out zero */
-    const float *bias;     /* [n_out], or NULL */
+    const void *weight;      /* [ceil(n_out/16)][n_in][16] elements of `format`, rows past n_out
+                                zero */
+    const float *bias;       /* [n_out], or NULL */
     int n_out, n_in;
 } sb_linear;
 

@@ -1,6 +1,7 @@
 /* The tensor table (docs/FORMAT.md, "Tensor table") checked against the hyper-parameters, then
- * the model's weights pointed at their data: F32 tensors in place in the file, F16 and BF16
- * tensors converted once into m->owned_f32, so the engine only ever sees F32.
+ * the model's weights pointed at their data: Linear weights in place in the file whatever their
+ * dtype (the GEMM has micro-kernels for each, sb_weight_format), other F32 tensors in place, and
+ * other F16 and BF16 tensors (embeddings, LayerNorm) converted once into m->owned_f32.
  *
  * The hyper-parameters decide which tensors must exist and their exact shapes ("slots"); each
  * table entry must fill one slot, no slot twice, no slot left empty, and no two tensors may share
@@ -36,7 +37,9 @@ typedef struct {
     uint32_t n_dims;
     uint64_t dims[2];
     uint32_t layout;
-    const float **dst;         /* NULL: the tensor must be absent (a Dense module without bias) */
+    const float **dst;         /* a tensor read as F32 (converted at load unless it is F32) */
+    sb_linear *linear;         /* or a Linear weight, kept in its format; both NULL: the tensor
+                                  must be absent (a Dense module without bias) */
     const tensor_entry *entry; /* the table entry that fills the slot */
 } tensor_slot;
 
@@ -175,6 +178,14 @@ static tensor_slot *set_slot(tensor_slot *s, const float **dst, uint32_t layout,
     return s + 1;
 }
 
+/* A Linear weight's slot: PANEL16 [n_out, n_in], kept in the file's dtype. */
+static tensor_slot *set_linear_slot(tensor_slot *s, sb_linear *linear)
+{
+    s = set_slot(s, NULL, LAYOUT_PANEL16, (uint64_t)linear->n_out, (uint64_t)linear->n_in);
+    s[-1].linear = linear;
+    return s;
+}
+
 static tensor_slot *embedding_slots(tensor_slot *s, sbert_model *m)
 {
     const sb_hparams *hp = &m->hp;
@@ -200,26 +211,27 @@ static tensor_slot *layer_slots(tensor_slot *s, sb_layer *ly, int l, const sb_hp
     ly->ffn_down = (sb_linear){.format = SB_WEIGHTS_F32, .n_out = h, .n_in = ffn};
     const struct {
         const char *suffix;
-        const float **dst;
-        uint32_t layout;
-        uint64_t rows, cols;
+        sb_linear *linear;  /* a Linear weight [n_out, n_in], or */
+        const float **dst;  /* a vector [rows] */
+        uint64_t rows;
     } tensors[N_LAYER_TENSORS] = {
-        {"attention.qkv.weight", &ly->qkv.weight, LAYOUT_PANEL16, 3 * h, h},
-        {"attention.qkv.bias", &ly->qkv.bias, LAYOUT_ROW_MAJOR, 3 * h, 0},
-        {"attention.output.dense.weight", &ly->attn_out.weight, LAYOUT_PANEL16, h, h},
-        {"attention.output.dense.bias", &ly->attn_out.bias, LAYOUT_ROW_MAJOR, h, 0},
-        {"attention.output.LayerNorm.weight", &ly->attn_ln_w, LAYOUT_ROW_MAJOR, h, 0},
-        {"attention.output.LayerNorm.bias", &ly->attn_ln_b, LAYOUT_ROW_MAJOR, h, 0},
-        {"intermediate.dense.weight", &ly->ffn_up.weight, LAYOUT_PANEL16, ffn, h},
-        {"intermediate.dense.bias", &ly->ffn_up.bias, LAYOUT_ROW_MAJOR, ffn, 0},
-        {"output.dense.weight", &ly->ffn_down.weight, LAYOUT_PANEL16, h, ffn},
-        {"output.dense.bias", &ly->ffn_down.bias, LAYOUT_ROW_MAJOR, h, 0},
-        {"output.LayerNorm.weight", &ly->ffn_ln_w, LAYOUT_ROW_MAJOR, h, 0},
-        {"output.LayerNorm.bias", &ly->ffn_ln_b, LAYOUT_ROW_MAJOR, h, 0},
+        {"attention.qkv.weight", &ly->qkv, NULL, 0},
+        {"attention.qkv.bias", NULL, &ly->qkv.bias, 3 * h},
+        {"attention.output.dense.weight", &ly->attn_out, NULL, 0},
+        {"attention.output.dense.bias", NULL, &ly->attn_out.bias, h},
+        {"attention.output.LayerNorm.weight", NULL, &ly->attn_ln_w, h},
+        {"attention.output.LayerNorm.bias", NULL, &ly->attn_ln_b, h},
+        {"intermediate.dense.weight", &ly->ffn_up, NULL, 0},
+        {"intermediate.dense.bias", NULL, &ly->ffn_up.bias, ffn},
+        {"output.dense.weight", &ly->ffn_down, NULL, 0},
+        {"output.dense.bias", NULL, &ly->ffn_down.bias, h},
+        {"output.LayerNorm.weight", NULL, &ly->ffn_ln_w, h},
+        {"output.LayerNorm.bias", NULL, &ly->ffn_ln_b, h},
     };
     for (int i = 0; i < N_LAYER_TENSORS; i++) {
         snprintf(s->name, sizeof s->name, "encoder.layer.%d.%s", l, tensors[i].suffix);
-        s = set_slot(s, tensors[i].dst, tensors[i].layout, tensors[i].rows, tensors[i].cols);
+        s = tensors[i].linear ? set_linear_slot(s, tensors[i].linear)
+                              : set_slot(s, tensors[i].dst, LAYOUT_ROW_MAJOR, tensors[i].rows, 0);
     }
     return s;
 }
@@ -227,9 +239,8 @@ static tensor_slot *layer_slots(tensor_slot *s, sb_layer *ly, int l, const sb_hp
 static tensor_slot *dense_slots(tensor_slot *s, sb_dense *dense, int j, bool has_bias)
 {
     sb_linear *linear = &dense->linear;
-    linear->format = SB_WEIGHTS_F32; /* F16/BF16 files are converted to F32 at load */
     snprintf(s->name, sizeof s->name, "dense.%d.weight", j);
-    s = set_slot(s, &linear->weight, LAYOUT_PANEL16, linear->n_out, linear->n_in);
+    s = set_linear_slot(s, linear);
     snprintf(s->name, sizeof s->name, "dense.%d.bias", j);
     return set_slot(s, has_bias ? &linear->bias : NULL, LAYOUT_ROW_MAJOR, linear->n_out, 0);
 }
@@ -296,7 +307,7 @@ static uint64_t expected_nbytes(const tensor_slot *s, uint32_t dtype)
 
 static int fill_slot(tensor_slot *s, const tensor_entry *t, const sb_err *err)
 {
-    if (!s->dst)
+    if (!s->dst && !s->linear)
         return sb_fail(err, SBERT_ERR_CORRUPT,
                        "tensor %s is present but its Dense module has no bias" SB_DAMAGED, s->name);
     if (s->entry)
@@ -336,7 +347,7 @@ static int match_entries(tensor_work *w, const sb_err *err)
             return rc;
     }
     for (size_t i = 0; i < w->n_slots; i++)
-        if (w->slots[i].dst && !w->slots[i].entry)
+        if ((w->slots[i].dst || w->slots[i].linear) && !w->slots[i].entry)
             return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s is missing" SB_DAMAGED,
                            w->slots[i].name);
     return SBERT_OK;
@@ -356,7 +367,7 @@ static int bind_weights(sbert_model *m, const tensor_work *w, const uint8_t *dat
 {
     uint64_t total = 0;
     for (size_t i = 0; i < w->n_slots; i++)
-        if (w->slots[i].entry && w->slots[i].entry->dtype != DTYPE_F32)
+        if (w->slots[i].entry && !w->slots[i].linear && w->slots[i].entry->dtype != DTYPE_F32)
             total += converted_floats(w->slots[i].entry);
     if (total > 0 && !(m->owned_f32 = sb_alloc_aligned(total * sizeof(float))))
         return sb_fail(err, SBERT_ERR_NO_MEMORY,
@@ -369,6 +380,13 @@ static int bind_weights(sbert_model *m, const tensor_work *w, const uint8_t *dat
         if (!t)
             continue;
         const void *src = data + t->offset; /* 64-byte aligned: the section and offset are */
+        if (w->slots[i].linear) {
+            w->slots[i].linear->weight = src;
+            w->slots[i].linear->format = t->dtype == DTYPE_F32    ? SB_WEIGHTS_F32
+                                         : t->dtype == DTYPE_BF16 ? SB_WEIGHTS_BF16
+                                                                  : SB_WEIGHTS_F16;
+            continue;
+        }
         if (t->dtype == DTYPE_F32) {
             *w->slots[i].dst = src;
             continue;

@@ -52,17 +52,41 @@ static double tanh_gelu_amplification(double x)
 
 /* ---- GEMM ------------------------------------------------------------------------------------ */
 
-/* Row-major W[n][k] into PANEL16 (docs/FORMAT.md), rows past n zero. */
-static float *pack_panel16(const float *w, int n, int k)
+/* Row-major W[n][k] of `size`-byte elements into PANEL16 (docs/FORMAT.md), rows past n zero. */
+static void *pack_panel16(const void *w, size_t size, int n, int k)
 {
     const int panels = (n + 15) / 16;
-    float *p = calloc((size_t)panels * 16 * (k > 0 ? k : 1), sizeof *p);
+    char *p = calloc((size_t)panels * 16 * (k > 0 ? k : 1), size);
     for (int j = 0; j < n; j++)
-        for (int kk = 0; kk < k; kk++) p[((size_t)(j / 16) * k + kk) * 16 + j % 16] = w[(size_t)j * k + kk];
+        for (int kk = 0; kk < k; kk++)
+            memcpy(p + (((size_t)(j / 16) * k + kk) * 16 + j % 16) * size,
+                   (const char *)w + ((size_t)j * k + kk) * size, size);
     return p;
 }
 
+/* n random weights of `format` in about [-1, 1] (BF16/F16 as bit patterns, F16 with subnormals),
+ * stored in *bits (2-byte formats) and their exact values in the returned floats. */
+static float *random_weights(size_t n, sb_weight_format format, uint16_t **bits)
+{
+    float *w = random_floats(n, -1, 1);
+    *bits = NULL;
+    if (format == SB_WEIGHTS_F32) return w;
+    const int exponent_bits = format == SB_WEIGHTS_BF16 ? 8 : 5;
+    const int bias = (1 << (exponent_bits - 1)) - 1, mantissa_bits = 15 - exponent_bits;
+    *bits = malloc(n * sizeof **bits);
+    for (size_t i = 0; i < n; i++) {
+        const unsigned sign = uniform(0, 1) < 0.5f ? 0x8000u : 0;
+        int exponent = bias - 1 - (int)uniform(0, 12); /* magnitudes 2^-13 .. 1 */
+        if (exponent < 0) exponent = 0;                 /* F16 subnormals */
+        const unsigned mantissa = (unsigned)uniform(0, (float)(1 << mantissa_bits));
+        (*bits)[i] = (uint16_t)(sign | (unsigned)exponent << mantissa_bits | mantissa);
+        w[i] = (float)test_half_value((*bits)[i], exponent_bits);
+    }
+    return w;
+}
+
 typedef struct {
+    sb_weight_format format;
     int m, n, k;
     int with_bias;
     sb_activation act;
@@ -74,11 +98,13 @@ static int check_gemm_case(const gemm_case *t, int n_threads_max)
     const int m = t->m, n = t->n, k = t->k;
     const size_t lda = (size_t)k + 3, ldc = (size_t)n + 5, ldr = t->residual == RES_ALIASED ? ldc : (size_t)n + 1;
     float *a = random_floats((size_t)m * lda, -1, 1);
-    float *w = random_floats((size_t)n * (k > 0 ? k : 1), -1, 1);
+    uint16_t *bits;
+    float *w = random_weights((size_t)n * (k > 0 ? k : 1), t->format, &bits);
     float *bias = t->with_bias ? random_floats((size_t)n, -1, 1) : NULL;
     float *res = t->residual == RES_NONE ? NULL : random_floats((size_t)m * ldr, -2, 2);
-    float *panels = pack_panel16(w, n, k);
-    const sb_linear lin = { .weight = panels, .bias = bias, .n_out = n, .n_in = k };
+    void *panels = bits ? pack_panel16(bits, 2, n, k) : pack_panel16(w, 4, n, k);
+    const sb_linear lin = { .format = t->format, .weight = panels, .bias = bias, .n_out = n,
+                            .n_in = k };
     float *c[2];
     float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(2) * sizeof(float));
     int ok = 1;
@@ -114,8 +140,9 @@ static int check_gemm_case(const gemm_case *t, int n_threads_max)
             if (!(err <= worst)) worst = err; /* also catches NaN */
         }
     ok &= worst <= 2e-6;
-    CHECK(worst <= 2e-6, "%s m=%d n=%d k=%d bias=%d act=%d res=%d: error %.3g of the terms' magnitude",
-          sb_isa_name(sb_kernels_isa()), m, n, k, t->with_bias, (int)t->act, (int)t->residual, worst);
+    CHECK(worst <= 2e-6, "%s format %d m=%d n=%d k=%d bias=%d act=%d res=%d: error %.3g of the terms' "
+          "magnitude", sb_isa_name(sb_kernels_isa()), (int)t->format, m, n, k, t->with_bias,
+          (int)t->act, (int)t->residual, worst);
 
     /* Columns past n in each row of C are padding the GEMM must not touch (unless aliased). */
     int padding_kept = 1;
@@ -129,7 +156,8 @@ static int check_gemm_case(const gemm_case *t, int n_threads_max)
     CHECK(same, "%s m=%d n=%d k=%d: 1 and %d threads differ", sb_isa_name(sb_kernels_isa()), m, n, k,
           n_threads_max);
 
-    free(a), free(w), free(bias), free(res), free(panels), free(c[0]), free(c[1]), free(scratch);
+    free(a), free(w), free(bits), free(bias), free(res), free(panels), free(c[0]), free(c[1]);
+    free(scratch);
     return ok;
 }
 
@@ -150,12 +178,15 @@ static void test_gemm(void)
     const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
     for (int s = 0; s < n_shapes; s++) {
         const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        const sb_weight_format f = SB_WEIGHTS_F32, half = s % 2 ? SB_WEIGHTS_BF16 : SB_WEIGHTS_F16;
         const gemm_case cases[] = {
-            {m, n, k, 0, SB_ACT_IDENTITY, RES_NONE},
-            {m, n, k, 1, acts[s % 5], RES_NONE},
-            {m, n, k, 1, SB_ACT_IDENTITY, RES_ALIASED},
-            {m, n, k, 1, acts[(s + 1) % 5], RES_ALIASED},
-            {m, n, k, 1, acts[(s + 2) % 5], RES_SEPARATE},
+            {f, m, n, k, 0, SB_ACT_IDENTITY, RES_NONE},
+            {f, m, n, k, 1, acts[s % 5], RES_NONE},
+            {f, m, n, k, 1, SB_ACT_IDENTITY, RES_ALIASED},
+            {f, m, n, k, 1, acts[(s + 1) % 5], RES_ALIASED},
+            {f, m, n, k, 1, acts[(s + 2) % 5], RES_SEPARATE},
+            {half, m, n, k, 1, acts[(s + 3) % 5], RES_SEPARATE}, /* the 2-byte formats' kernels */
+            {half, m, n, k, 0, SB_ACT_IDENTITY, RES_ALIASED},
         };
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) check_gemm_case(&cases[c], 2);
     }

@@ -21,10 +21,15 @@
 #define TOLERANCE 1e-4
 #define MAX_TEXTS 12
 
-/* W[o][i] of a Linear stored in PANEL16 order: [ceil(n_out/16)][n_in][16]. */
+/* W[o][i] of a Linear stored in PANEL16 order: [ceil(n_out/16)][n_in][16], in its format. */
 static double weight_at(const sb_linear *l, int o, int i)
 {
-    return l->weight[((size_t)(o / 16) * l->n_in + i) * 16 + o % 16];
+    const size_t at = ((size_t)(o / 16) * l->n_in + i) * 16 + o % 16;
+    switch (l->format) {
+    case SB_WEIGHTS_BF16: return test_half_value(((const uint16_t *)l->weight)[at], 8);
+    case SB_WEIGHTS_F16: return test_half_value(((const uint16_t *)l->weight)[at], 5);
+    default: return ((const float *)l->weight)[at];
+    }
 }
 
 /* y[n_out] = W x + b */
@@ -213,7 +218,8 @@ static void check_model(const char *path)
 int main(void)
 {
     const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
-    static const char *models[] = { "ko-tiny", "minilm-tiny", "xlmr-tiny", "odd-heads" };
+    static const char *models[] = { "ko-tiny", "minilm-tiny", "xlmr-tiny", "odd-heads",
+                                    "odd-heads-bf16", "ko-tiny-f16" };
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/models/%s.sbert", build, models[i]);

@@ -22,7 +22,8 @@ static sb_isa detect_hardware(void)
     unsigned int a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return SB_ISA_SCALAR;
     const int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
-    if (!osxsave || !avx || !fma) return SB_ISA_SCALAR;
+    const int f16c = (c >> 29) & 1; /* the F16 weights' kernels widen with vcvtph2ps */
+    if (!osxsave || !avx || !fma || !f16c) return SB_ISA_SCALAR;
     const unsigned long long xcr0 = xgetbv0();
     if ((xcr0 & 0x6) != 0x6) return SB_ISA_SCALAR;          /* XMM and YMM state */
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return SB_ISA_SCALAR;

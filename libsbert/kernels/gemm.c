@@ -2,8 +2,9 @@
  * packing.
  *
  * W is a Linear weight already in PANEL16 order (docs/FORMAT.md): a panel of 16 output columns
- * stores, for every k, 16 consecutive floats, which is exactly what a micro-kernel loads as one
- * 16-wide vector, so W needs no packing. A is read in place: the micro-kernel broadcasts one value
+ * stores, for every k, 16 consecutive values, which is exactly what a micro-kernel loads as one
+ * 16-wide vector, so W needs no packing. Its format (F32, BF16, F16) picks the kernel table; the
+ * 2-byte formats are widened to fp32 as they are loaded. A is read in place: the micro-kernel broadcasts one value
  * per row per k, so each row is a sequential stream.
  *
  * C is cut into work units of up to mc rows x a run of columns. One unit:
@@ -26,7 +27,7 @@
 
 /* ---- portable micro-kernel: 4 x 16 ----------------------------------------------------------
  * 4 rows x 16 columns = 64 accumulators; the j loop is written so the compiler vectorises it with
- * whatever baseline SIMD it has. */
+ * whatever baseline SIMD it has. The 16 weights of each k are first widened to F32. */
 #define SCALAR_MR 4
 
 static inline void store_row_scalar(const float *acc, float *c, const float *residual, int n_valid,
@@ -41,18 +42,32 @@ static inline void store_row_scalar(const float *acc, float *c, const float *res
     }
 }
 
-static inline void tile_scalar(int rows, int kn, const float *a, size_t lda, const float *w,
-                               float *c, size_t ldc, int n_valid, const sb_tile_epilogue *ep)
+static inline void weight_row(const void *w, int k, sb_weight_format format, float out[SB_PANEL])
+{
+    const size_t at = (size_t)k * SB_PANEL;
+    switch (format) {
+    case SB_WEIGHTS_BF16: sb_bf16_to_f32((const uint16_t *)w + at, out, SB_PANEL); break;
+    case SB_WEIGHTS_F16: sb_f16_to_f32((const uint16_t *)w + at, out, SB_PANEL); break;
+    default: memcpy(out, (const float *)w + at, SB_PANEL * sizeof(float)); break;
+    }
+}
+
+static inline void tile_scalar(int rows, sb_weight_format format, int kn, const float *a,
+                               size_t lda, const void *w, float *c, size_t ldc, int n_valid,
+                               const sb_tile_epilogue *ep)
 {
     float acc[SCALAR_MR][SB_PANEL] = {{0}};
     if (ep->sums_in)
         for (int i = 0; i < rows; i++)
             memcpy(acc[i], ep->sums_in + i * SB_TILE_COLS, sizeof acc[i]);
-    for (int k = 0; k < kn; k++)
+    for (int k = 0; k < kn; k++) {
+        float wk[SB_PANEL];
+        weight_row(w, k, format, wk);
         for (int i = 0; i < rows; i++) {
             const float ai = a[(size_t)i * lda + k];
-            for (int j = 0; j < SB_PANEL; j++) acc[i][j] += ai * w[(size_t)k * SB_PANEL + j];
+            for (int j = 0; j < SB_PANEL; j++) acc[i][j] += ai * wk[j];
         }
+    }
     if (ep->sums_out) { /* not the last block of k */
         for (int i = 0; i < rows; i++)
             memcpy(ep->sums_out + i * SB_TILE_COLS, acc[i], sizeof acc[i]);
@@ -63,40 +78,55 @@ static inline void tile_scalar(int rows, int kn, const float *a, size_t lda, con
                          ep->residual ? ep->residual + (size_t)i * ep->ldr : NULL, n_valid, ep);
 }
 
-#define SCALAR_TILE(R)                                                                       \
-    static void tile_scalar_##R(int kn, const float *a, size_t lda, const float *w,          \
-                                size_t panel_stride, float *c, size_t ldc, int n_valid,      \
-                                const sb_tile_epilogue *ep)                                  \
+#define SCALAR_TILE(R, F, NAME)                                                              \
+    static void tile_scalar_##R##_##NAME(int kn, const float *a, size_t lda, const void *w,  \
+                                         size_t panel_stride, float *c, size_t ldc,          \
+                                         int n_valid, const sb_tile_epilogue *ep)            \
     {                                                                                        \
         (void)panel_stride;                                                                  \
-        tile_scalar(R, kn, a, lda, w, c, ldc, n_valid, ep);                                  \
+        tile_scalar(R, F, kn, a, lda, w, c, ldc, n_valid, ep);                               \
     }
-SCALAR_TILE(1)
-SCALAR_TILE(2)
-SCALAR_TILE(3)
-SCALAR_TILE(4)
 
 /* An A block of 64 rows x k = 768 is 192 KB (L2). */
-const sb_gemm_kernels sb_gemm_kernels_scalar = {
-    .mr = SCALAR_MR, .panels = 1, .mc = 64, .kc = 768,
-    .tile = {{tile_scalar_1, tile_scalar_2, tile_scalar_3, tile_scalar_4}},
-};
+#define SCALAR_TABLE(F, NAME)                                                                \
+    SCALAR_TILE(1, F, NAME) SCALAR_TILE(2, F, NAME)                                          \
+    SCALAR_TILE(3, F, NAME) SCALAR_TILE(4, F, NAME)                                          \
+    const sb_gemm_kernels sb_gemm_kernels_scalar_##NAME = {                                  \
+        .mr = SCALAR_MR, .panels = 1, .mc = 64, .kc = 768,                                   \
+        .tile = {{ tile_scalar_1_##NAME, tile_scalar_2_##NAME, tile_scalar_3_##NAME,         \
+                   tile_scalar_4_##NAME }},                                                  \
+    };
+
+SCALAR_TABLE(SB_WEIGHTS_F32, f32)
+SCALAR_TABLE(SB_WEIGHTS_BF16, bf16)
+SCALAR_TABLE(SB_WEIGHTS_F16, f16)
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
 /* The micro-kernels for a weight format on the best ISA that has them. Every format must have a
  * portable table, so that a model the loader accepted always runs. */
 static const sb_gemm_kernels *kernels_for(sb_isa isa, sb_weight_format format)
 {
-    switch (format) {
-    case SB_WEIGHTS_F32:
 #ifdef SB_X86
-        if (isa == SB_ISA_AVX512) return &sb_gemm_kernels_avx512;
-        if (isa == SB_ISA_AVX2) return &sb_gemm_kernels_avx2;
+    static const sb_gemm_kernels *const avx512[] = {
+        [SB_WEIGHTS_F32] = &sb_gemm_kernels_avx512_f32,
+        [SB_WEIGHTS_BF16] = &sb_gemm_kernels_avx512_bf16,
+        [SB_WEIGHTS_F16] = &sb_gemm_kernels_avx512_f16,
+    };
+    static const sb_gemm_kernels *const avx2[] = {
+        [SB_WEIGHTS_F32] = &sb_gemm_kernels_avx2_f32,
+        [SB_WEIGHTS_BF16] = &sb_gemm_kernels_avx2_bf16,
+        [SB_WEIGHTS_F16] = &sb_gemm_kernels_avx2_f16,
+    };
+    if (isa == SB_ISA_AVX512) return avx512[format];
+    if (isa == SB_ISA_AVX2) return avx2[format];
 #endif
-        break;
-    }
+    static const sb_gemm_kernels *const scalar[] = {
+        [SB_WEIGHTS_F32] = &sb_gemm_kernels_scalar_f32,
+        [SB_WEIGHTS_BF16] = &sb_gemm_kernels_scalar_bf16,
+        [SB_WEIGHTS_F16] = &sb_gemm_kernels_scalar_f16,
+    };
     (void)isa;
-    return &sb_gemm_kernels_scalar;
+    return scalar[format];
 }
 
 /* Per thread: the parked sums of a unit's tiles between blocks of k (F32 needs nothing else: A is
@@ -155,7 +185,8 @@ static void run_unit(const gemm_job *job, int unit, float *parked)
 {
     const sb_gemm_kernels *kern = job->kern;
     const int k = job->w->n_in, n = job->w->n_out, width = kern->panels * SB_PANEL;
-    const size_t panel_stride = (size_t)k * SB_PANEL;
+    const size_t panel_stride = (size_t)k * SB_PANEL; /* in elements */
+    const size_t element = sb_weight_bytes(job->w->format);
     const int i0 = unit / job->col_units * job->unit_rows, i1 = min_int(job->m, i0 + job->unit_rows);
     const int j0 = unit % job->col_units * job->unit_cols, j1 = min_int(n, j0 + job->unit_cols);
     for (int block = 0; block < job->k_blocks; block++) {
@@ -164,8 +195,8 @@ static void run_unit(const gemm_job *job, int unit, float *parked)
         for (int j = j0; j < j1; j += width) {
             const int n_valid = min_int(width, n - j);
             const sb_tile_kernel *tiles = kern->tile[ceil_div(n_valid, SB_PANEL) - 1];
-            const float *w = job->w->weight + (size_t)(j / SB_PANEL) * panel_stride +
-                             (size_t)k0 * SB_PANEL;
+            const void *w = (const char *)job->w->weight +
+                            ((size_t)(j / SB_PANEL) * panel_stride + (size_t)k0 * SB_PANEL) * element;
             for (int i = i0; i < i1; i += kern->mr, sums += kern->mr * SB_TILE_COLS) {
                 const sb_tile_epilogue ep = {
                     .bias = job->w->bias ? job->w->bias + j : NULL,

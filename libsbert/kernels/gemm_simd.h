@@ -10,19 +10,30 @@
 #ifndef SBERT_GEMM_SIMD_H
 #define SBERT_GEMM_SIMD_H
 
-/* W rows (64 bytes each per panel) to prefetch ahead. When W comes from memory (a small batch,
- * where the GEMM is a stream of the weights) the hardware prefetcher alone left the loads waiting;
- * 64 rows = 4 KB ahead per panel measured best (32 and 128 were slower). Past a panel's end comes
- * the next panel, which the next tile reads, so the prefetches are rarely wasted. */
-#define W_PREFETCH_ROWS 64
+/* Bytes of a W panel to prefetch ahead. When W comes from memory (a small batch, where the GEMM is
+ * a stream of the weights) the hardware prefetcher alone left the loads waiting; 4 KB ahead per
+ * panel (64 rows of F32) measured best (2 and 8 KB were slower). Past a panel's end comes the next
+ * panel, which the next tile reads, so the prefetches are rarely wasted. */
+#define W_PREFETCH_BYTES 4096
 
 /* As an address computation, not pointer arithmetic: the target may lie past the weights.
  * always_inline: GCC otherwise judges a function holding only a prefetch side-effect free and
  * deletes its calls. */
-static inline __attribute__((always_inline)) void prefetch_ahead(const float *w_row)
+static inline __attribute__((always_inline)) void prefetch_ahead(const void *w_row)
 {
-    _mm_prefetch((const char *)((uintptr_t)w_row + W_PREFETCH_ROWS * SB_PANEL * sizeof(float)),
-                 _MM_HINT_T0);
+    _mm_prefetch((const char *)((uintptr_t)w_row + W_PREFETCH_BYTES), _MM_HINT_T0);
+}
+
+/* V_LANES weights from element i of w, widened to fp32 (exactly: fp32 holds every BF16 and F16
+ * value). F is a compile-time constant in every kernel, so the switch folds away. */
+static inline __attribute__((always_inline)) VF load_weights(const void *w, size_t i,
+                                                            const sb_weight_format F)
+{
+    switch (F) {
+    case SB_WEIGHTS_BF16: return v_load_bf16((const uint16_t *)w + i);
+    case SB_WEIGHTS_F16: return v_load_f16((const uint16_t *)w + i);
+    default: return v_loadu((const float *)w + i);
+    }
 }
 
 #define PANEL_VECS (SB_PANEL / V_LANES)
@@ -64,8 +75,9 @@ static void activate_row(float *c, const float *sums, const float *res, int n, s
 }
 
 static inline __attribute__((always_inline)) void
-tile_simd(const int R, const int P, int kn, const float *a, size_t lda, const float *w,
-          size_t panel_stride, float *c, size_t ldc, int n_valid, const sb_tile_epilogue *ep)
+tile_simd(const int R, const int P, const sb_weight_format F, int kn, const float *a, size_t lda,
+          const void *w, size_t panel_stride, float *c, size_t ldc, int n_valid,
+          const sb_tile_epilogue *ep)
 {
     const int nv = P * PANEL_VECS;
     VF acc[SB_MAX_MR][TILE_VECS];
@@ -78,12 +90,14 @@ tile_simd(const int R, const int P, int kn, const float *a, size_t lda, const fl
     for (int k = 0; k < kn; k++) {
         VF b[TILE_VECS];
 #pragma GCC unroll 8
-        for (int p = 0; p < P; p++)
-            prefetch_ahead(w + (size_t)p * panel_stride + (size_t)k * SB_PANEL);
+        for (int p = 0; p < P; p++) /* a 2-byte format's row is half a line: every other k */
+            if (F == SB_WEIGHTS_F32 || k % 2 == 0)
+                prefetch_ahead((const char *)w + ((size_t)p * panel_stride + (size_t)k * SB_PANEL)
+                                                     * sb_weight_bytes(F));
 #pragma GCC unroll 8
         for (int j = 0; j < nv; j++)
-            b[j] = v_loadu(w + (size_t)(j / PANEL_VECS) * panel_stride + (size_t)k * SB_PANEL
-                           + (j % PANEL_VECS) * V_LANES);
+            b[j] = load_weights(w, (size_t)(j / PANEL_VECS) * panel_stride + (size_t)k * SB_PANEL
+                                   + (j % PANEL_VECS) * V_LANES, F);
 #pragma GCC unroll 32
         for (int i = 0; i < R; i++) {
             const VF ai = v_set1(a[(size_t)i * lda + k]);
@@ -124,13 +138,14 @@ tile_simd(const int R, const int P, int kn, const float *a, size_t lda, const fl
                      ep->residual ? ep->residual + (size_t)i * ep->ldr : NULL, n_valid, ep->act);
 }
 
-/* tile_<R>x<P>: the micro-kernel for R rows and P panels, with the sb_tile_kernel signature. */
-#define SB_TILE(R, P)                                                                        \
-    static void tile_##R##x##P(int kn, const float *a, size_t lda, const float *w,           \
-                               size_t panel_stride, float *c, size_t ldc, int n_valid,       \
-                               const sb_tile_epilogue *ep)                                   \
+/* tile_<R>x<P>_<NAME>: the micro-kernel for R rows and P panels of weight format F (NAME its
+ * short name), with the sb_tile_kernel signature. */
+#define SB_TILE(R, P, F, NAME)                                                               \
+    static void tile_##R##x##P##_##NAME(int kn, const float *a, size_t lda, const void *w,   \
+                                        size_t panel_stride, float *c, size_t ldc,           \
+                                        int n_valid, const sb_tile_epilogue *ep)             \
     {                                                                                        \
-        tile_simd(R, P, kn, a, lda, w, panel_stride, c, ldc, n_valid, ep);                   \
+        tile_simd(R, P, F, kn, a, lda, w, panel_stride, c, ldc, n_valid, ep);                \
     }
 
 #endif

@@ -16,8 +16,8 @@
  *
  * a points at the tile's first row of A (row stride lda): A is read in place, each row a
  * sequential stream (packing it, as BLIS does, measured slower than the copy saves).
- * w points at the tile's first PANEL16 panel; the next panel starts panel_stride floats later
- * (k * 16). Only the first n_valid (1 .. 16 * panels) columns are read from bias/residual and
+ * w points at the tile's first PANEL16 panel, in the table's weight format (sb_weight_format,
+ * widened to fp32 as it is loaded); the next panel starts panel_stride elements later (k * 16). Only the first n_valid (1 .. 16 * panels) columns are read from bias/residual and
  * stored; the panels' zero padding makes the others harmless to compute.
  * The tile's sums stay in registers over a block of k (all of k unless k > kc, see gemm.c); when
  * k is cut into blocks, the sums of one block are parked in a per-thread buffer (sums_out) and
@@ -34,7 +34,7 @@ typedef struct {
     float *sums_out;         /* not the last k block: store the raw sums here, no epilogue */
 } sb_tile_epilogue;
 
-typedef void (*sb_tile_kernel)(int k, const float *a, size_t lda, const float *w,
+typedef void (*sb_tile_kernel)(int k, const float *a, size_t lda, const void *w,
                                size_t panel_stride, float *c, size_t ldc, int n_valid,
                                const sb_tile_epilogue *ep);
 
@@ -52,10 +52,14 @@ typedef struct {
     sb_tile_kernel tile[SB_MAX_PANELS][SB_MAX_MR]; /* [panels - 1][rows - 1]: every edge tile */
 } sb_gemm_kernels;
 
-extern const sb_gemm_kernels sb_gemm_kernels_scalar;
+/* sb_gemm_kernels_<isa>_<format> */
+extern const sb_gemm_kernels sb_gemm_kernels_scalar_f32, sb_gemm_kernels_scalar_bf16,
+    sb_gemm_kernels_scalar_f16;
 #ifdef SB_X86
-extern const sb_gemm_kernels sb_gemm_kernels_avx2;
-extern const sb_gemm_kernels sb_gemm_kernels_avx512;
+extern const sb_gemm_kernels sb_gemm_kernels_avx2_f32, sb_gemm_kernels_avx2_bf16,
+    sb_gemm_kernels_avx2_f16;
+extern const sb_gemm_kernels sb_gemm_kernels_avx512_f32, sb_gemm_kernels_avx512_bf16,
+    sb_gemm_kernels_avx512_f16;
 #endif
 
 /* ---- vector ops, one implementation per ISA --------------------------------------------------- */

@@ -9,6 +9,10 @@
 #define v_zero() _mm256_setzero_ps()
 #define v_set1(x) _mm256_set1_ps(x)
 #define v_loadu(p) _mm256_loadu_ps(p)
+/* 8 BF16 / F16 values widened to fp32 (BF16 is the upper half of a binary32: a shift) */
+#define v_load_bf16(p) \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+#define v_load_f16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
 #define v_storeu(p, v) _mm256_storeu_ps(p, v)
 #define v_add(a, b) _mm256_add_ps(a, b)
 #define v_sub(a, b) _mm256_sub_ps(a, b)

@@ -10,6 +10,10 @@
 #define v_zero() _mm512_setzero_ps()
 #define v_set1(x) _mm512_set1_ps(x)
 #define v_loadu(p) _mm512_loadu_ps(p)
+/* 16 BF16 / F16 values widened to fp32 (BF16 is the upper half of a binary32: a shift) */
+#define v_load_bf16(p) \
+    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
+#define v_load_f16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
 #define v_storeu(p, v) _mm512_storeu_ps(p, v)
 #define v_add(a, b) _mm512_add_ps(a, b)
 #define v_sub(a, b) _mm512_sub_ps(a, b)

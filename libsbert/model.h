@@ -2,9 +2,10 @@
  *
  * model_file.c fills it from a validated .sbert file (docs/FORMAT.md); after that it is
  * immutable and shared by every context and thread. Weight pointers point into the read-only
- * mapping: Linear weights in whatever format the file stores them (sb_weight_format), every other
- * tensor when it is F32; other F16/BF16 tensors (embeddings, LayerNorm) are converted once at load
- * into `owned_f32`. The engine computes in fp32. */
+ * mapping: Linear weights and the word embeddings in whatever format the file stores them
+ * (sb_weight_format), every other tensor when it is F32; other F16/BF16 tensors (position
+ * embeddings, LayerNorm) are converted once at load into `owned_f32`. The engine computes in
+ * fp32. */
 #ifndef SBERT_MODEL_H
 #define SBERT_MODEL_H
 
@@ -105,7 +106,9 @@ struct sbert_model {
     sb_hparams hp;
 
     /* embeddings */
-    const float *word_emb;    /* [V, H] */
+    const void *word_emb;     /* [V, H] in word_emb_format, in place in the file: a text reads a
+                                 few rows, so a 2-byte table is widened row by row, not at load */
+    sb_weight_format word_emb_format;
     const float *pos_emb;     /* [P, H] */
     const float *type_emb;    /* [T, H] (row 0 is used: single-text encoding) */
     const float *emb_ln_w;    /* [H] */

@@ -572,7 +572,8 @@ static void prefault_weights(const sbert_model *m)
 {
     const uint8_t *file = m->file_data, *end = file + m->file_size;
     const uint8_t *emb = (const uint8_t *)m->word_emb;
-    const size_t emb_size = (size_t)m->hp.vocab_size * (size_t)m->hp.hidden * sizeof(float);
+    const size_t emb_size = (size_t)m->hp.vocab_size * (size_t)m->hp.hidden *
+                            sb_weight_bytes(m->word_emb_format);
     prefault_job job = {{file, end}, {m->file_size, 0}, 0};
     if (emb >= file && emb_size <= (size_t)(end - emb)) { /* in the file (not converted at load) */
         job.size[0] = (size_t)(emb - file);

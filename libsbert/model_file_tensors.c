@@ -1,7 +1,8 @@
 /* The tensor table (docs/FORMAT.md, "Tensor table") checked against the hyper-parameters, then
- * the model's weights pointed at their data: Linear weights in place in the file whatever their
- * dtype (the GEMM has micro-kernels for each, sb_weight_format), other F32 tensors in place, and
- * other F16 and BF16 tensors (embeddings, LayerNorm) converted once into m->owned_f32.
+ * the model's weights pointed at their data: Linear weights and the word embeddings in place in
+ * the file whatever their dtype (sb_weight_format: the GEMM has micro-kernels for each, and the
+ * embedding step widens the rows it reads), other F32 tensors in place, and other F16 and BF16
+ * tensors (position embeddings, LayerNorm) converted once into m->owned_f32.
  *
  * The hyper-parameters decide which tensors must exist and their exact shapes ("slots"); each
  * table entry must fill one slot, no slot twice, no slot left empty, and no two tensors may share
@@ -37,9 +38,11 @@ typedef struct {
     uint32_t n_dims;
     uint64_t dims[2];
     uint32_t layout;
-    const float **dst;         /* a tensor read as F32 (converted at load unless it is F32) */
-    sb_linear *linear;         /* or a Linear weight, kept in its format; both NULL: the tensor
-                                  must be absent (a Dense module without bias) */
+    const float **dst;         /* a tensor read as F32 (converted at load unless it is F32), or */
+    const void **in_place;     /* one kept in place in its dtype (Linear weights, word embeddings)
+                                  with that dtype stored in *format; dst and in_place both NULL:
+                                  the tensor must be absent (a Dense module without bias) */
+    sb_weight_format *format;
     const tensor_entry *entry; /* the table entry that fills the slot */
 } tensor_slot;
 
@@ -178,12 +181,21 @@ static tensor_slot *set_slot(tensor_slot *s, const float **dst, uint32_t layout,
     return s + 1;
 }
 
-/* A Linear weight's slot: PANEL16 [n_out, n_in], kept in the file's dtype. */
+/* A slot whose tensor stays in place in the file's dtype. */
+static tensor_slot *set_in_place_slot(tensor_slot *s, const void **data, sb_weight_format *format,
+                                      uint32_t layout, uint64_t rows, uint64_t cols)
+{
+    s = set_slot(s, NULL, layout, rows, cols);
+    s[-1].in_place = data;
+    s[-1].format = format;
+    return s;
+}
+
+/* A Linear weight's slot: PANEL16 [n_out, n_in], for the GEMM's kernels of its format. */
 static tensor_slot *set_linear_slot(tensor_slot *s, sb_linear *linear)
 {
-    s = set_slot(s, NULL, LAYOUT_PANEL16, (uint64_t)linear->n_out, (uint64_t)linear->n_in);
-    s[-1].linear = linear;
-    return s;
+    return set_in_place_slot(s, &linear->weight, &linear->format, LAYOUT_PANEL16,
+                             (uint64_t)linear->n_out, (uint64_t)linear->n_in);
 }
 
 static tensor_slot *embedding_slots(tensor_slot *s, sbert_model *m)
@@ -195,7 +207,8 @@ static tensor_slot *embedding_slots(tensor_slot *s, sbert_model *m)
         "embeddings.LayerNorm.bias"};
     for (int i = 0; i < N_EMBEDDING_TENSORS; i++)
         snprintf(s[i].name, sizeof s[i].name, "%s", names[i]);
-    s = set_slot(s, &m->word_emb, LAYOUT_ROW_MAJOR, hp->vocab_size, hp->hidden);
+    s = set_in_place_slot(s, &m->word_emb, &m->word_emb_format, LAYOUT_ROW_MAJOR,
+                          (uint64_t)hp->vocab_size, (uint64_t)hp->hidden);
     s = set_slot(s, &m->pos_emb, LAYOUT_ROW_MAJOR, hp->max_positions, hp->hidden);
     s = set_slot(s, &m->type_emb, LAYOUT_ROW_MAJOR, hp->type_vocab_size, hp->hidden);
     s = set_slot(s, &m->emb_ln_w, LAYOUT_ROW_MAJOR, hp->hidden, 0);
@@ -307,7 +320,7 @@ static uint64_t expected_nbytes(const tensor_slot *s, uint32_t dtype)
 
 static int fill_slot(tensor_slot *s, const tensor_entry *t, const sb_err *err)
 {
-    if (!s->dst && !s->linear)
+    if (!s->dst && !s->in_place)
         return sb_fail(err, SBERT_ERR_CORRUPT,
                        "tensor %s is present but its Dense module has no bias" SB_DAMAGED, s->name);
     if (s->entry)
@@ -347,7 +360,7 @@ static int match_entries(tensor_work *w, const sb_err *err)
             return rc;
     }
     for (size_t i = 0; i < w->n_slots; i++)
-        if ((w->slots[i].dst || w->slots[i].linear) && !w->slots[i].entry)
+        if ((w->slots[i].dst || w->slots[i].in_place) && !w->slots[i].entry)
             return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s is missing" SB_DAMAGED,
                            w->slots[i].name);
     return SBERT_OK;
@@ -367,7 +380,7 @@ static int bind_weights(sbert_model *m, const tensor_work *w, const uint8_t *dat
 {
     uint64_t total = 0;
     for (size_t i = 0; i < w->n_slots; i++)
-        if (w->slots[i].entry && !w->slots[i].linear && w->slots[i].entry->dtype != DTYPE_F32)
+        if (w->slots[i].entry && !w->slots[i].in_place && w->slots[i].entry->dtype != DTYPE_F32)
             total += converted_floats(w->slots[i].entry);
     if (total > 0 && !(m->owned_f32 = sb_alloc_aligned(total * sizeof(float))))
         return sb_fail(err, SBERT_ERR_NO_MEMORY,
@@ -380,11 +393,11 @@ static int bind_weights(sbert_model *m, const tensor_work *w, const uint8_t *dat
         if (!t)
             continue;
         const void *src = data + t->offset; /* 64-byte aligned: the section and offset are */
-        if (w->slots[i].linear) {
-            w->slots[i].linear->weight = src;
-            w->slots[i].linear->format = t->dtype == DTYPE_F32    ? SB_WEIGHTS_F32
-                                         : t->dtype == DTYPE_BF16 ? SB_WEIGHTS_BF16
-                                                                  : SB_WEIGHTS_F16;
+        if (w->slots[i].in_place) {
+            *w->slots[i].in_place = src;
+            *w->slots[i].format = t->dtype == DTYPE_F32    ? SB_WEIGHTS_F32
+                                  : t->dtype == DTYPE_BF16 ? SB_WEIGHTS_BF16
+                                                           : SB_WEIGHTS_F16;
             continue;
         }
         if (t->dtype == DTYPE_F32) {

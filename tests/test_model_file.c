@@ -542,7 +542,10 @@ static void test_seeds(void)
               c->normalizer == SB_NORM_NONE && c->pretokenizer == SB_PRETOK_METASPACE &&
               str_is(c->metaspace_replacement, "\xe2\x96\x81") &&
               c->metaspace_prepend == SB_PREPEND_ALWAYS && c->metaspace_split, "unigram stages");
-        CHECK(m.owned_f32 && m.word_emb == m.owned_f32, "F16 converted into owned_f32");
+        CHECK(m.owned_f32 && m.pos_emb == m.owned_f32, "F16 converted into owned_f32");
+        CHECK(m.word_emb_format == SB_WEIGHTS_F16 && (const uint8_t *)m.word_emb > m.file_data &&
+              (const uint8_t *)m.word_emb < m.file_data + m.file_size,
+              "F16 word embeddings kept in place");
         CHECK(m.emb_ln_w > (const float *)m.file_data, "F32 LayerNorm in place");
         tensor_fields t;
         if (find_tensor(&b, "encoder.layer.0.output.dense.weight", &t)) {

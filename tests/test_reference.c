@@ -21,15 +21,20 @@
 #define TOLERANCE 1e-4
 #define MAX_TEXTS 12
 
-/* W[o][i] of a Linear stored in PANEL16 order: [ceil(n_out/16)][n_in][16], in its format. */
+/* Element i of an array stored in `format`. */
+static double element_at(const void *p, sb_weight_format format, size_t i)
+{
+    switch (format) {
+    case SB_WEIGHTS_BF16: return test_half_value(((const uint16_t *)p)[i], 8);
+    case SB_WEIGHTS_F16: return test_half_value(((const uint16_t *)p)[i], 5);
+    default: return ((const float *)p)[i];
+    }
+}
+
+/* W[o][i] of a Linear stored in PANEL16 order: [ceil(n_out/16)][n_in][16]. */
 static double weight_at(const sb_linear *l, int o, int i)
 {
-    const size_t at = ((size_t)(o / 16) * l->n_in + i) * 16 + o % 16;
-    switch (l->format) {
-    case SB_WEIGHTS_BF16: return test_half_value(((const uint16_t *)l->weight)[at], 8);
-    case SB_WEIGHTS_F16: return test_half_value(((const uint16_t *)l->weight)[at], 5);
-    default: return ((const float *)l->weight)[at];
-    }
+    return element_at(l->weight, l->format, ((size_t)(o / 16) * l->n_in + i) * 16 + o % 16);
 }
 
 /* y[n_out] = W x + b */
@@ -74,7 +79,7 @@ static void reference_forward(const sbert_model *m, const int32_t *ids, int n, d
     for (int t = 0; t < n; t++) {
         double *x = states + (size_t)t * H;
         for (int j = 0; j < H; j++)
-            x[j] = (double)m->word_emb[(size_t)ids[t] * H + j] +
+            x[j] = element_at(m->word_emb, m->word_emb_format, (size_t)ids[t] * H + j) +
                    m->pos_emb[(size_t)(m->hp.position_offset + t) * H + j] + m->type_emb[j];
         layernorm(x, H, m->emb_ln_w, m->emb_ln_b, m->hp.layer_norm_eps);
     }

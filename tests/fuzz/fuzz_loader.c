@@ -25,11 +25,18 @@ static float touch(const float *p, size_t n)
     return n ? p[0] + p[n - 1] : 0.0f;
 }
 
-/* A PANEL16 weight holds ceil(n_out / 16) whole panels of n_in x 16 floats. */
+/* The first and last byte of n elements of `format`. */
+static float touch_elements(const void *p, size_t n, sb_weight_format format)
+{
+    const uint8_t *bytes = p;
+    return n ? (float)(bytes[0] + bytes[n * sb_weight_bytes(format) - 1]) : 0.0f;
+}
+
+/* A PANEL16 weight holds ceil(n_out / 16) whole panels of n_in x 16 elements. */
 static float touch_linear(const sb_linear *l)
 {
     size_t panels = ((size_t)l->n_out + SB_PANEL - 1) / SB_PANEL;
-    float sum = touch(l->weight, panels * SB_PANEL * (size_t)l->n_in);
+    float sum = touch_elements(l->weight, panels * SB_PANEL * (size_t)l->n_in, l->format);
     return l->bias ? sum + touch(l->bias, (size_t)l->n_out) : sum;
 }
 
@@ -37,7 +44,7 @@ static float touch_weights(const sbert_model *m)
 {
     const sb_hparams *hp = &m->hp;
     size_t H = (size_t)hp->hidden;
-    float sum = touch(m->word_emb, (size_t)hp->vocab_size * H) +
+    float sum = touch_elements(m->word_emb, (size_t)hp->vocab_size * H, m->word_emb_format) +
                 touch(m->pos_emb, (size_t)hp->max_positions * H) +
                 touch(m->type_emb, (size_t)hp->type_vocab_size * H) + touch(m->emb_ln_w, H) +
                 touch(m->emb_ln_b, H);

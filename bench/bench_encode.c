@@ -17,7 +17,8 @@
  * and writes the W3 vectors to WORK_DIR/vectors-libsbert-tN.f32 (row-major float32).
  * Texts go to sbert_encode() in their order: libsbert sorts and batches them (32) by itself.
  * BENCH_USE_MMAP=0 in the environment loads with use_mmap = 0 (the file read into memory);
- * BENCH_OPEN_ONLY=1 stops after open_ms (run.sh times a cold open that way).
+ * BENCH_OPEN_ONLY=1 stops after open_ms (run.sh times a cold open that way); BENCH_ENGINE=NAME
+ * names the engine in the output and the vectors' file (run.sh: libsbert-bf16 for a bf16 model).
  */
 #define _DEFAULT_SOURCE /* POSIX 2008 and mincore */
 #include <stdio.h>
@@ -31,6 +32,11 @@
 #include <unistd.h>
 
 #include "sbert.h"
+
+static const char *engine_name(void)
+{
+    return getenv("BENCH_ENGINE") ? getenv("BENCH_ENGINE") : "libsbert";
+}
 
 static double now_ms(void)
 {
@@ -154,9 +160,9 @@ static int open_and_encode_first(const char *model_path, const char *dir, int th
     float *vec = malloc(dim * sizeof *vec);
     if (encode(*ctx, &first, vec, dim)) return 1;
     double t2 = now_ms();
-    printf("{\"engine\":\"libsbert\",\"threads\":%d,\"metric\":\"%s\",\"value\":%.3f,"
+    printf("{\"engine\":\"%s\",\"threads\":%d,\"metric\":\"%s\",\"value\":%.3f,"
            "\"load_ms\":%.3f,\"first_encode_ms\":%.3f,\"cached_pct\":%.1f,\"version\":\"%s\"}\n",
-           threads, metric, t2 - t0, t1 - t0, t2 - t1, cached, sbert_version());
+           engine_name(), threads, metric, t2 - t0, t1 - t0, t2 - t1, cached, sbert_version());
     fflush(stdout);
     free(vec);
     free_texts(&first);
@@ -207,13 +213,13 @@ int main(int argc, char **argv)
             if (encode(ctx, &w, out, dim)) return 1;
             times[n++] = now_ms() - t;
         }
-        printf("{\"engine\":\"libsbert\",\"threads\":%d,\"workload\":\"%s\",\"texts\":%zu,\"times_ms\":[",
-               threads, name, w.n);
+        printf("{\"engine\":\"%s\",\"threads\":%d,\"workload\":\"%s\",\"texts\":%zu,\"times_ms\":[",
+               engine_name(), threads, name, w.n);
         for (int i = 0; i < n; i++) printf(i ? ",%.3f" : "%.3f", times[i]);
         printf("],\"median_ms\":%.3f}\n", median(times, n));
         fflush(stdout);
         if (!strcmp(name, "W3")) {
-            snprintf(path, sizeof path, "%s/vectors-libsbert-t%d.f32", dir, threads);
+            snprintf(path, sizeof path, "%s/vectors-%s-t%d.f32", dir, engine_name(), threads);
             FILE *f = fopen(path, "wb");
             if (!f || fwrite(out, sizeof *out, w.n * dim, f) != w.n * dim) perror(path);
             if (f) fclose(f);
@@ -226,8 +232,8 @@ int main(int argc, char **argv)
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"engine\":\"libsbert\",\"threads\":%d,\"metric\":\"peak_rss_mb\",\"value\":%.1f}\n",
-           threads, ru.ru_maxrss / 1024.0);
+    printf("{\"engine\":\"%s\",\"threads\":%d,\"metric\":\"peak_rss_mb\",\"value\":%.1f}\n",
+           engine_name(), threads, ru.ru_maxrss / 1024.0);
     sbert_context_free(ctx);
     sbert_model_free(model);
 

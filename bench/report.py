@@ -16,7 +16,10 @@ import sys
 
 import numpy as np
 
-ENGINES = [("libsbert", "libsbert"), ("ort", "ONNX Runtime"), ("torch", "PyTorch")]
+# libsbert-bf16: the same weights converted with --dtype bf16 (Linear weights and word embeddings
+# stored as bfloat16, computed in fp32): not an fp32 engine, reported beside the fp32 comparison.
+ENGINES = [("libsbert", "libsbert"), ("libsbert-bf16", "libsbert, bf16 weights"),
+           ("ort", "ONNX Runtime"), ("torch", "PyTorch")]
 LABEL = dict(ENGINES)
 
 
@@ -55,7 +58,7 @@ def agreement(work, threads_list, dim):
         if not os.path.exists(path):
             continue
         ref = np.fromfile(path, dtype="<f4").reshape(-1, dim).astype(np.float64)
-        for engine in ("libsbert", "ort"):
+        for engine in ("libsbert", "libsbert-bf16", "ort"):
             path = os.path.join(work, f"vectors-{engine}-t{t}.f32")
             if not os.path.exists(path):
                 continue
@@ -79,15 +82,17 @@ def chart(path, workloads, threads_list, med):
         return
     fig, axes = plt.subplots(1, len(threads_list), figsize=(6 * len(threads_list), 4.5),
                              squeeze=False, sharey=True)
-    colors = {"libsbert": "#d62728", "ort": "#1f77b4", "torch": "#ff7f0e"}
-    width = 0.8 / len(ENGINES)
+    colors = {"libsbert": "#d62728", "libsbert-bf16": "#f4a6a6", "ort": "#1f77b4",
+              "torch": "#ff7f0e"}
+    engines = [e for e in ENGINES if any(k[0] == e[0] for k in med)]  # those that ran
+    width = 0.8 / len(engines)
     for ax, t in zip(axes[0], threads_list):
-        for k, (engine, label) in enumerate(ENGINES):
+        for k, (engine, label) in enumerate(engines):
             xs, ys, texts = [], [], []
             for i, w in enumerate(workloads):
                 ms, ort = med.get((engine, t, w)), med.get(("ort", t, w))
                 if ms and ort:
-                    xs.append(i + (k - (len(ENGINES) - 1) / 2) * width)
+                    xs.append(i + (k - (len(engines) - 1) / 2) * width)
                     ys.append(ort / ms)
                     texts.append(fmt_ms(ms))
             bars = ax.bar(xs, ys, width, label=label, color=colors[engine])
@@ -120,12 +125,13 @@ def main():
     out = []
 
     # Speed: medians and speed against ONNX Runtime (ORT time / engine time: >1 is faster).
+    engines = [e for e in ENGINES if any(k[0] == e[0] for k in med)]  # those that ran
     rows = []
     for w, info in workloads.items():
         for t in threads_list:
             row = [w, info["description"], t]
             ort = med.get(("ort", t, w))
-            for engine, _ in ENGINES:
+            for engine, _ in engines:
                 ms = med.get((engine, t, w))
                 n = len(times.get((engine, t, w), []))
                 row.append(f"{fmt_ms(ms)} (n={n})" if ms else "-")
@@ -134,8 +140,10 @@ def main():
             lib = med.get(("libsbert", t, w))
             row.append(f"{info['tokens'] / lib * 1e3:,.0f}" if lib else "-")
             rows.append(row)
-    header = ["workload", "", "threads", "libsbert", "vs ORT", "ONNX Runtime", "PyTorch", "vs ORT",
-              "libsbert tokens/s"]
+    header = ["workload", "", "threads"]
+    for engine, label in engines:
+        header += [label] + (["vs ORT"] if engine != "ort" else [])
+    header += ["libsbert tokens/s"]
     out += ["## Median time per workload (vs ORT = ORT time / engine time; > 1 is faster than ORT)",
             "", table(rows, header), ""]
 
@@ -148,6 +156,7 @@ def main():
             if not (o or m):
                 continue
             detail = {"libsbert": "load {:.0f} ms + first W1 {:.0f} ms",
+                      "libsbert-bf16": "load {:.0f} ms + first W1 {:.0f} ms",
                       "ort": "session create {:.0f} ms + first W1 {:.0f} ms",
                       "torch": "load {:.0f} ms + first W1 {:.0f} ms"}[engine]
 

@@ -8,7 +8,8 @@
 #   BENCH_ROUNDS=2                       # run every engine N times, alternating the order;
 #                                        # medians pool all rounds (default 1)
 #   BENCH_SENTENCES=1024                 # W3 size (default 1024)
-#   BENCH_ENGINES="libsbert ort torch"   # which engines
+#   BENCH_ENGINES="libsbert libsbert-bf16 ort torch"   # which engines (libsbert-bf16: the same
+#                                        # weights converted with --dtype bf16, computed in fp32)
 #
 # Steps (all outputs in bench/work/, gitignored):
 #   sh bench/setup.sh                                   peers: apt python3-torch + OpenBLAS,
@@ -36,7 +37,7 @@ PY=/usr/bin/python3
 THREADS=${BENCH_THREADS:-1 2}
 ROUNDS=${BENCH_ROUNDS:-1}
 SENTENCES=${BENCH_SENTENCES:-1024}
-ENGINES=${BENCH_ENGINES:-libsbert ort torch}
+ENGINES=${BENCH_ENGINES:-libsbert libsbert-bf16 ort torch}
 TOKENIZER=tests/data/tokenizers/klue-roberta-base/tokenizer.json
 CC=${CC:-cc}
 mkdir -p "$WORK" build/bench
@@ -50,7 +51,7 @@ if make -s >"$WORK/build.log" 2>&1 && \
     :
 else
     echo "run.sh: libsbert does not build (see $WORK/build.log); benchmarking the peers only"
-    ENGINES=$(echo "$ENGINES" | sed 's/libsbert//')
+    ENGINES=$(echo "$ENGINES" | sed 's/libsbert[a-z0-9-]*//g')
 fi
 
 # The model: same seed, same bytes; rebuilt only when a tool changed.
@@ -62,6 +63,10 @@ if [ ! -f "$WORK/model.sbert" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/mod
    || [ tools/convert_safetensors.py -nt "$WORK/model.sbert" ]; then
     $PY tools/convert_safetensors.py "$WORK/hf" "$WORK/model.sbert" --quiet
 fi
+if [ ! -f "$WORK/model-bf16.sbert" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/model-bf16.sbert" ] \
+   || [ tools/convert_safetensors.py -nt "$WORK/model-bf16.sbert" ]; then
+    $PY tools/convert_safetensors.py "$WORK/hf" "$WORK/model-bf16.sbert" --dtype bf16 --quiet
+fi
 if [ ! -f "$WORK/model.onnx" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/model.onnx" ] \
    || [ tests/torch_reference.py -nt "$WORK/model.onnx" ] || [ bench/export_onnx.py -nt "$WORK/model.onnx" ]; then
     echo "run.sh: exporting to ONNX"
@@ -72,6 +77,7 @@ node bench/workloads.js "$TOKENIZER" tests/data/korsts/sts-test.tsv "$WORK" "$SE
 model_files() {  # ENGINE: the files the engine reads at open
     case $1 in
         libsbert) echo "$WORK/model.sbert" ;;
+        libsbert-bf16) echo "$WORK/model-bf16.sbert" ;;
         ort) echo "$WORK/model.onnx" ;;
         torch) echo "$WORK/hf/model.safetensors" ;;
     esac
@@ -80,6 +86,8 @@ model_files() {  # ENGINE: the files the engine reads at open
 run_engine() {  # ENGINE THREADS
     case $1 in
         libsbert) build/bench/bench_encode "$WORK/model.sbert" "$WORK" "$2" ;;
+        libsbert-bf16) BENCH_ENGINE=libsbert-bf16 build/bench/bench_encode "$WORK/model-bf16.sbert" \
+                           "$WORK" "$2" ;;
         ort) node bench/bench_ort.js "$WORK/model.onnx" "$TOKENIZER" "$WORK" "$2" ;;
         torch) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$2" \
                    OMP_NUM_THREADS=1 $PY bench/bench_torch.py "$WORK/hf" "$WORK" "$2" ;;

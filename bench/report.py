@@ -106,9 +106,9 @@ def chart(path, workloads, threads_list, med):
         ax.set_title(f"{t} thread{'s' if t > 1 else ''}")
         ax.margins(y=0.25)
     axes[0][0].set_ylabel("speed relative to ONNX Runtime (higher is faster)")
-    axes[0][0].legend(fontsize=8, loc="upper left")
-    fig.suptitle("ko-sroberta-shaped model (12 x 768, random weights), fp32, median times on bars",
-                 fontsize=10)
+    axes[0][0].legend(fontsize=8, loc="upper right")
+    fig.suptitle("ko-sroberta-shaped model (12 x 768, random weights), fp32 compute, median times on "
+                 "bars\n(bf16 weights: the same model stored as bfloat16)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"chart: {path}")

@@ -564,10 +564,10 @@ static void prefault_slice(void *arg, int slice, int thread)
  * embedding need not wait for the rest of it to come from disk (98 of the 440 MB of ko-sroberta).
  * The kernel is asked to read it in the background instead (MADV_WILLNEED: read-ahead, no wait).
  *
- * On a virtual machine faulting in is not the whole cost when the page cache holds the file in
- * small folios (mapped 4 KB at a time): a process's first use of each page may still cost about
- * 1 us outside the guest, which no madvise reaches (this project's VM, session 3: MADV_POPULATE_READ
- * of 440 MB 14-17 ms and RSS 421 MB, then 115-156 ms to read one byte per page). */
+ * On a virtual machine faulting in is not the whole cost for pages just read from disk: their
+ * first use may still cost about 1 us each outside the guest, which no madvise reaches (this
+ * project's VM: the first 16-token encode after a cold load 45-93 ms, after a warm one 16-25 ms;
+ * docs/bench/2026-11-27.md). */
 static void prefault_weights(const sbert_model *m)
 {
     const uint8_t *file = m->file_data, *end = file + m->file_size;

@@ -87,6 +87,10 @@ tile_simd(const int R, const int P, const sb_weight_format F, int kn, const floa
         for (int j = 0; j < nv; j++)
             acc[i][j] = ep->sums_in ? v_loadu(ep->sums_in + i * SB_TILE_COLS + j * V_LANES)
                                     : v_zero();
+    /* Rows 6.. of A through a second base pointer: 12 row offsets of their own left x86-64 short of
+     * registers, and the compiler reloaded two of them from the stack at every k; a base per six
+     * rows needs five offsets (measured on W4, 11 alternating pairs: about 1% faster, median). */
+    const float *a_hi = R > 6 ? a + 6 * lda : a; /* only rows that exist: no pointer past A */
     for (int k = 0; k < kn; k++) {
         VF b[TILE_VECS];
 #pragma GCC unroll 8
@@ -100,7 +104,7 @@ tile_simd(const int R, const int P, const sb_weight_format F, int kn, const floa
                                    + (j % PANEL_VECS) * V_LANES, F);
 #pragma GCC unroll 32
         for (int i = 0; i < R; i++) {
-            const VF ai = v_set1(a[(size_t)i * lda + k]);
+            const VF ai = v_set1(i < 6 ? a[(size_t)i * lda + k] : a_hi[(size_t)(i - 6) * lda + k]);
 #pragma GCC unroll 8
             for (int j = 0; j < nv; j++) acc[i][j] = v_fmadd(ai, b[j], acc[i][j]);
         }

@@ -104,7 +104,8 @@ tile_simd(const int R, const int P, const sb_weight_format F, int kn, const floa
                                    + (j % PANEL_VECS) * V_LANES, F);
 #pragma GCC unroll 32
         for (int i = 0; i < R; i++) {
-            const VF ai = v_set1(i < 6 ? a[(size_t)i * lda + k] : a_hi[(size_t)(i - 6) * lda + k]);
+            const VF ai = v_set1(i < 6 ? a[(size_t)i * lda + k]
+                                       : a_hi[(size_t)(i - 6) * lda + k]);
 #pragma GCC unroll 8
             for (int j = 0; j < nv; j++) acc[i][j] = v_fmadd(ai, b[j], acc[i][j]);
         }

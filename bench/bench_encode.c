@@ -184,7 +184,8 @@ int main(int argc, char **argv)
     sbert_context *ctx = NULL;
     if (open_and_encode_first(model_path, dir, threads, "open_ms", &model, &ctx)) return 1;
     const size_t dim = sbert_model_dim(model);
-    if (getenv("BENCH_OPEN_ONLY") && !strcmp(getenv("BENCH_OPEN_ONLY"), "1")) { /* run.sh's cold open */
+    const char *open_only = getenv("BENCH_OPEN_ONLY"); /* run.sh's cold open */
+    if (open_only && !strcmp(open_only, "1")) {
         sbert_context_free(ctx);
         sbert_model_free(model);
         return 0;

@@ -97,29 +97,20 @@ typedef struct {
     const int *text_start;
 } embed_job;
 
-/* x[0..H) = the word embedding of token `id`, widened to fp32. */
-static void word_embedding(const sbert_model *m, int32_t id, float *x)
-{
-    const size_t H = (size_t)m->hp.hidden, at = (size_t)id * H;
-    switch (m->word_emb_format) {
-    case SB_WEIGHTS_BF16: sb_bf16_to_f32((const uint16_t *)m->word_emb + at, x, H); break;
-    case SB_WEIGHTS_F16: sb_f16_to_f32((const uint16_t *)m->word_emb + at, x, H); break;
-    default: memcpy(x, (const float *)m->word_emb + at, H * sizeof(float)); break;
-    }
-}
-
 static void embed_text(void *arg, int text, int thread)
 {
     (void)thread;
     const embed_job *job = arg;
     const sbert_model *m = job->m;
     const int H = m->hp.hidden, first = job->text_start[text];
+    const size_t row_bytes = (size_t)H * sb_weight_bytes(m->word_emb_format);
     for (int t = first; t < job->text_start[text + 1]; t++) {
         const int position = m->hp.position_offset + (t - first);
         const float *pos = m->pos_emb + (size_t)position * H;        /* [H] */
         const float *type = m->type_emb;                             /* [H], type 0 */
         float *x = job->st->x + (size_t)t * job->st->ld_x;
-        word_embedding(m, job->ids[t], x);                           /* [H] */
+        sb_widen_to_f32((const char *)m->word_emb + (size_t)job->ids[t] * row_bytes,
+                        m->word_emb_format, x, (size_t)H);           /* x = word[id], [H] */
         for (int j = 0; j < H; j++)
             x[j] = x[j] + pos[j] + type[j]; /* (word + pos) + type, as before */
         sb_layernorm(x, m->emb_ln_w, m->emb_ln_b, H, m->hp.layer_norm_eps);

@@ -31,9 +31,9 @@ typedef enum {
 } sb_activation;
 
 /* How a Linear layer's weight is stored: PANEL16 panels of F32, or of BF16 or F16 kept as the file
- * stores them. The 2-byte formats halve the bytes a forward pass streams (what bounds a short
- * text's latency) and are widened to fp32 inside the micro-kernel, so the arithmetic is the fp32
- * arithmetic on the stored values. The GEMM picks its micro-kernels by (ISA, format)
+ * stores them. The 2-byte formats halve the file and the bytes a forward pass streams, and are
+ * widened to fp32 inside the micro-kernel, so the arithmetic is the fp32 arithmetic on the stored
+ * values. The GEMM picks its micro-kernels by (ISA, format)
  * (kernels/gemm.c), so a format slots in without touching the forward pass; the next planned is
  * int8 with per-output scales (AVX512-VNNI vpdpbusd: quads of k interleaved), adding a value here,
  * its layout in docs/FORMAT.md, a kernel table and the conversion of A into the GEMM's per-thread

@@ -574,16 +574,15 @@ static void prefault_weights(const sbert_model *m)
     const uint8_t *emb = (const uint8_t *)m->word_emb;
     const size_t emb_size = (size_t)m->hp.vocab_size * (size_t)m->hp.hidden *
                             sb_weight_bytes(m->word_emb_format);
-    prefault_job job = {{file, end}, {m->file_size, 0}, 0};
-    if (emb >= file && emb_size <= (size_t)(end - emb)) { /* in the file (not converted at load) */
-        job.size[0] = (size_t)(emb - file);
-        job.begin[1] = emb + emb_size;
-        job.size[1] = (size_t)(end - job.begin[1]);
-        const uintptr_t first = ((uintptr_t)emb + 4095) & ~(uintptr_t)4095;
-        const uintptr_t last = ((uintptr_t)emb + emb_size) & ~(uintptr_t)4095;
-        if (last > first)
-            madvise((void *)first, last - first, MADV_WILLNEED); /* advice: failure is harmless */
-    }
+    /* the table is always in place in the file, in its stored format (model_file_tensors.c) */
+    prefault_job job = {
+        .begin = {file, emb + emb_size},
+        .size = {(size_t)(emb - file), (size_t)(end - (emb + emb_size))},
+    };
+    const uintptr_t first = ((uintptr_t)emb + 4095) & ~(uintptr_t)4095;
+    const uintptr_t last = ((uintptr_t)emb + emb_size) & ~(uintptr_t)4095;
+    if (last > first)
+        madvise((void *)first, last - first, MADV_WILLNEED); /* advice: failure is harmless */
     job.slices0 = slices_in(job.size[0]);
     const int slices = job.slices0 + slices_in(job.size[1]);
     int threads = sb_available_cores();

@@ -393,21 +393,19 @@ static int bind_weights(sbert_model *m, const tensor_work *w, const uint8_t *dat
         if (!t)
             continue;
         const void *src = data + t->offset; /* 64-byte aligned: the section and offset are */
+        const sb_weight_format format = t->dtype == DTYPE_F32    ? SB_WEIGHTS_F32
+                                        : t->dtype == DTYPE_BF16 ? SB_WEIGHTS_BF16
+                                                                 : SB_WEIGHTS_F16;
         if (w->slots[i].in_place) {
             *w->slots[i].in_place = src;
-            *w->slots[i].format = t->dtype == DTYPE_F32    ? SB_WEIGHTS_F32
-                                  : t->dtype == DTYPE_BF16 ? SB_WEIGHTS_BF16
-                                                           : SB_WEIGHTS_F16;
+            *w->slots[i].format = format;
             continue;
         }
-        if (t->dtype == DTYPE_F32) {
+        if (format == SB_WEIGHTS_F32) {
             *w->slots[i].dst = src;
             continue;
         }
-        if (t->dtype == DTYPE_F16)
-            sb_f16_to_f32(src, next, (size_t)(t->nbytes / 2));
-        else
-            sb_bf16_to_f32(src, next, (size_t)(t->nbytes / 2));
+        sb_widen_to_f32(src, format, next, (size_t)(t->nbytes / 2));
         *w->slots[i].dst = next;
         next += converted_floats(t);
     }

@@ -46,3 +46,12 @@ void sb_bf16_to_f32(const uint16_t *src, float *dst, size_t n)
     for (size_t i = 0; i < n; i++)
         dst[i] = f32_from_bits((uint32_t)src[i] << 16);
 }
+
+void sb_widen_to_f32(const void *src, sb_weight_format format, float *dst, size_t n)
+{
+    switch (format) {
+    case SB_WEIGHTS_BF16: sb_bf16_to_f32(src, dst, n); break;
+    case SB_WEIGHTS_F16: sb_f16_to_f32(src, dst, n); break;
+    default: memcpy(dst, src, n * sizeof(float)); break;
+    }
+}

@@ -4,8 +4,8 @@
  * W is a Linear weight already in PANEL16 order (docs/FORMAT.md): a panel of 16 output columns
  * stores, for every k, 16 consecutive values, which is exactly what a micro-kernel loads as one
  * 16-wide vector, so W needs no packing. Its format (F32, BF16, F16) picks the kernel table; the
- * 2-byte formats are widened to fp32 as they are loaded. A is read in place: the micro-kernel broadcasts one value
- * per row per k, so each row is a sequential stream.
+ * 2-byte formats are widened to fp32 as they are loaded. A is read in place: the micro-kernel
+ * broadcasts one value per row per k, so each row is a sequential stream.
  *
  * C is cut into work units of up to mc rows x a run of columns. One unit:
  *
@@ -42,16 +42,6 @@ static inline void store_row_scalar(const float *acc, float *c, const float *res
     }
 }
 
-static inline void weight_row(const void *w, int k, sb_weight_format format, float out[SB_PANEL])
-{
-    const size_t at = (size_t)k * SB_PANEL;
-    switch (format) {
-    case SB_WEIGHTS_BF16: sb_bf16_to_f32((const uint16_t *)w + at, out, SB_PANEL); break;
-    case SB_WEIGHTS_F16: sb_f16_to_f32((const uint16_t *)w + at, out, SB_PANEL); break;
-    default: memcpy(out, (const float *)w + at, SB_PANEL * sizeof(float)); break;
-    }
-}
-
 static inline void tile_scalar(int rows, sb_weight_format format, int kn, const float *a,
                                size_t lda, const void *w, float *c, size_t ldc, int n_valid,
                                const sb_tile_epilogue *ep)
@@ -62,7 +52,8 @@ static inline void tile_scalar(int rows, sb_weight_format format, int kn, const 
             memcpy(acc[i], ep->sums_in + i * SB_TILE_COLS, sizeof acc[i]);
     for (int k = 0; k < kn; k++) {
         float wk[SB_PANEL];
-        weight_row(w, k, format, wk);
+        sb_widen_to_f32((const char *)w + (size_t)k * SB_PANEL * sb_weight_bytes(format), format,
+                        wk, SB_PANEL);
         for (int i = 0; i < rows; i++) {
             const float ai = a[(size_t)i * lda + k];
             for (int j = 0; j < SB_PANEL; j++) acc[i][j] += ai * wk[j];

@@ -57,5 +57,7 @@ void sb_axpy(float *y, float alpha, const float *x, int n);
 /* ---- weight conversion at load -------------------------------------------------------------- */
 void sb_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 void sb_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+/* dst[0..n) = the n elements of `format` at src, widened to F32 (a copy for F32) */
+void sb_widen_to_f32(const void *src, sb_weight_format format, float *dst, size_t n);
 
 #endif

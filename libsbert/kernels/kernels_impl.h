@@ -17,8 +17,9 @@
  * a points at the tile's first row of A (row stride lda): A is read in place, each row a
  * sequential stream (packing it, as BLIS does, measured slower than the copy saves).
  * w points at the tile's first PANEL16 panel, in the table's weight format (sb_weight_format,
- * widened to fp32 as it is loaded); the next panel starts panel_stride elements later (k * 16). Only the first n_valid (1 .. 16 * panels) columns are read from bias/residual and
- * stored; the panels' zero padding makes the others harmless to compute.
+ * widened to fp32 as it is loaded); the next panel starts panel_stride elements later (k * 16).
+ * Only the first n_valid (1 .. 16 * panels) columns are read from bias/residual and stored; the
+ * panels' zero padding makes the others harmless to compute.
  * The tile's sums stay in registers over a block of k (all of k unless k > kc, see gemm.c); when
  * k is cut into blocks, the sums of one block are parked in a per-thread buffer (sums_out) and
  * picked up by the next (sums_in), which is the same sequence of FMAs on the same values: the

@@ -100,7 +100,11 @@ async function main() {
          version: ort.env.versions.node });
   if (process.env.BENCH_OPEN_ONLY === '1') return; // run.sh's cold-open measurement
 
-  for (const [name, w] of Object.entries(workloads)) {
+  // plan.txt names the workloads to time, in order (bench_encode.c reads the same file)
+  const plan = fs.readFileSync(path.join(workDir, 'plan.txt'), 'utf8').split('\n')
+    .filter((l) => l.trim()).map((l) => l.trim().split(/\s+/)[0]);
+  for (const name of plan) {
+    const w = workloads[name];
     const { warmup, min_repeats: minRepeats, max_repeats: maxRepeats, budget_s: budget } = w.repeat;
     for (let i = 0; i < warmup; i++) await encoder.encode(w.texts);
     const times = [];

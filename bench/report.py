@@ -164,9 +164,12 @@ def main():
                 parts = [o.get(k) for k in ("load_ms", "session_create_ms", "first_encode_ms")
                          if k in o]
                 cached = f", file {o['cached_pct']:.0f}% cached" if "cached_pct" in o else ""
+                if "gb_s" in o:  # page_cache.py read: the file alone
+                    cached = f"{o['bytes'] / 1e6:.0f} MB at {o['gb_s']:.1f} GB/s"
                 return fmt_ms(o["value"]), (detail.format(*parts) if len(parts) == 2 else "") + cached
 
             states = [("cold", metrics.get((engine, t, "open_cold_ms"), [])),
+                      ("cold, the file alone", metrics.get((engine, t, "disk_read_ms"), [])),
                       ("warm", o or []),
                       ("again in-process", metrics.get((engine, t, "open_warm_ms"), []))]
             first = True
@@ -182,7 +185,9 @@ def main():
                 first = False
     out += ["## Open to first embedding (each round), peak RSS (load: 1-minute load average before "
             "the engine ran)", "",
-            "cold: the model file evicted from the page cache just before (read from disk); warm: "
+            "cold: the model file evicted from the page cache just before (read from disk); "
+            "cold, the file alone: the same file evicted and read back by 4 threads, no engine "
+            "(bench/page_cache.py read: what no cold open can beat); warm: "
             "the file read through just before (bench/page_cache.py); again in-process: libsbert "
             "loading the model a second time at the end of its run.", "",
             table(rows, ["engine", "threads", "page cache", "open to first vector", "of which",

@@ -20,7 +20,8 @@
 #   /usr/bin/python3 bench/export_onnx.py bench/work/hf bench/work/model.onnx
 #   node bench/workloads.js TOKENIZER_JSON tests/data/korsts/sts-test.tsv bench/work 1024
 #   per engine and round: python3 bench/page_cache.py drop MODEL; BENCH_OPEN_ONLY=1 ENGINE (cold
-#   open, kept as open_cold_ms); python3 bench/page_cache.py warm MODEL; then the full run:
+#   open, kept as open_cold_ms); python3 bench/page_cache.py warm MODEL; then the full run;
+#   then python3 bench/page_cache.py read MODEL (the disk alone: evict, read back, timed):
 #   build/bench/bench_encode bench/work/model.sbert bench/work N            >> results.jsonl
 #   node bench/bench_ort.js bench/work/model.onnx TOKENIZER_JSON bench/work N  >> results.jsonl
 #   /usr/bin/python3 bench/bench_torch.py bench/work/hf bench/work N        >> results.jsonl
@@ -117,6 +118,10 @@ while [ "$round" -le "$ROUNDS" ]; do
             else
                 echo "run.sh: $e failed at $t thread(s)"
             fi
+            # What no cold open can beat: the same file evicted and read back, nothing else
+            # (after the run: pages just read by read() made the next open slower).
+            $PY bench/page_cache.py read $(model_files "$e") \
+                | sed "s/^{/{\"engine\":\"$e\",\"threads\":$t,/" >>"$WORK/results.jsonl"
         done
     done
     order=$(echo "$order" | tr ' ' '\n' | sed '/^$/d' | tac | tr '\n' ' ')  # alternate the order

@@ -113,6 +113,11 @@ check-fullsize: all
 bench: all
 	sh bench/run.sh
 
+# The in-process timing program of bench/run.sh and bench/pairs.sh (public API only).
+$(BUILD)/bench/bench_encode: bench/bench_encode.c $(BUILD)/libsbert.a include/sbert.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+
 # ThreadSanitizer on the threading test: contexts sharing a model, and each context's own pool.
 test-tsan: $(TEST_MODELS)
 	$(MAKE) BUILD=build-tsan EXDIR=build-tsan/examples OPT=-O1 SANITIZE="-fsanitize=thread" build-tsan/tests/test_threads

@@ -31,8 +31,7 @@ w[name]["repeat"] = {"warmup": 1, "min_repeats": repeats, "max_repeats": repeats
 json.dump(w, open(out + "/workloads.json", "w", encoding="utf-8"))
 open(out + "/plan.txt", "w").write(f"{name} 1 {repeats} {repeats} 0\n")
 PY
-make -s && ${CC:-cc} -O2 -std=c11 -Wall -Iinclude bench/bench_encode.c build/libsbert.a -lm \
-    -lpthread -o build/bench/bench_encode
+make -s build/bench/bench_encode
 : >"$DIR/pairs.jsonl"
 i=1
 while [ "$i" -le "$PAIRS" ]; do

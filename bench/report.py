@@ -163,9 +163,9 @@ def main():
             def describe(o):  # one round's open: total, its parts, the page cache before it
                 parts = [o.get(k) for k in ("load_ms", "session_create_ms", "first_encode_ms")
                          if k in o]
+                if "gb_s" in o:  # page_cache.py read: the file alone, no engine
+                    return fmt_ms(o["value"]), f"{o['bytes'] / 1e6:.0f} MB at {o['gb_s']:.1f} GB/s"
                 cached = f", file {o['cached_pct']:.0f}% cached" if "cached_pct" in o else ""
-                if "gb_s" in o:  # page_cache.py read: the file alone
-                    cached = f"{o['bytes'] / 1e6:.0f} MB at {o['gb_s']:.1f} GB/s"
                 return fmt_ms(o["value"]), (detail.format(*parts) if len(parts) == 2 else "") + cached
 
             states = [("cold", metrics.get((engine, t, "open_cold_ms"), [])),

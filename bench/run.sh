@@ -14,7 +14,7 @@
 # Steps (all outputs in bench/work/, gitignored):
 #   sh bench/setup.sh                                   peers: apt python3-torch + OpenBLAS,
 #                                                       npm onnxruntime-node + tokenizers
-#   make && cc ... bench/bench_encode.c build/libsbert.a -o build/bench/bench_encode
+#   make all build/bench/bench_encode
 #   python3 tools/make_random_model.py bench/work/hf --seed 1
 #   python3 tools/convert_safetensors.py bench/work/hf bench/work/model.sbert
 #   /usr/bin/python3 bench/export_onnx.py bench/work/hf bench/work/model.onnx
@@ -40,15 +40,12 @@ ROUNDS=${BENCH_ROUNDS:-1}
 SENTENCES=${BENCH_SENTENCES:-1024}
 ENGINES=${BENCH_ENGINES:-libsbert libsbert-bf16 ort torch}
 TOKENIZER=tests/data/tokenizers/klue-roberta-base/tokenizer.json
-CC=${CC:-cc}
 mkdir -p "$WORK" build/bench
 
 sh bench/setup.sh
 
 # libsbert: the library and the in-process bench program. A build failure skips libsbert only.
-if make -s >"$WORK/build.log" 2>&1 && \
-   $CC -O2 -std=c11 -Wall -Iinclude bench/bench_encode.c build/libsbert.a -lm -lpthread \
-       -o build/bench/bench_encode >>"$WORK/build.log" 2>&1; then
+if make -s all build/bench/bench_encode >"$WORK/build.log" 2>&1; then
     :
 else
     echo "run.sh: libsbert does not build (see $WORK/build.log); benchmarking the peers only"

@@ -1,9 +1,8 @@
 /* libsbert's side of make bench: times sbert_encode() through the public API, in-process (no
  * process start in the latencies), on the workloads bench/workloads.js wrote.
  *
- *   cc -O2 -std=c11 -Iinclude bench/bench_encode.c build/libsbert.a -lm -lpthread \
- *      -o build/bench_encode
- *   build/bench_encode MODEL.sbert WORK_DIR THREADS
+ *   make build/bench/bench_encode
+ *   build/bench/bench_encode MODEL.sbert WORK_DIR THREADS
  *
  * WORK_DIR holds plan.txt ("NAME WARMUP MIN_REPEATS MAX_REPEATS BUDGET_S" per line, in run
  * order) and NAME.txt (one text per line). Prints one JSON object per line, as bench_ort.js and

@@ -61,6 +61,17 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libsbert.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
 
+# The public header from C++ (tests/test_cxx_api.cpp): part of `make test` when a C++ compiler is
+# found, since the library itself needs none.
+CXX      ?= c++
+CXXFLAGS_TEST = -std=c++11 -Wall -Wextra -pedantic -Werror -Iinclude -Itests $(SANITIZE)
+ifneq ($(shell command -v $(CXX) 2>/dev/null),)
+  TEST_BIN += $(BUILD)/tests/test_cxx_api
+endif
+$(BUILD)/tests/test_cxx_api: tests/test_cxx_api.cpp tests/harness.h include/sbert.h $(BUILD)/libsbert.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_TEST) $(OPT) -g $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+
 # test_alloc_failures fails the Nth allocation: the linker sends every allocator call of the
 # library and the test to the test's __wrap_ functions.
 $(BUILD)/tests/test_alloc_failures: LDLIBS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign,--wrap=free

@@ -61,9 +61,8 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libsbert.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
 
-# The public header from C++ (tests/test_cxx_api.cpp): part of `make test` when a C++ compiler is
-# found, since the library itself needs none.
-CXX      ?= c++
+# The public header from C++ (tests/test_cxx_api.cpp): part of `make test` when make's C++ compiler
+# ($(CXX), g++ unless set) is found, since the library itself needs none.
 CXXFLAGS_TEST = -std=c++11 -Wall -Wextra -pedantic -Werror -Iinclude -Itests $(SANITIZE)
 ifneq ($(shell command -v $(CXX) 2>/dev/null),)
   TEST_BIN += $(BUILD)/tests/test_cxx_api

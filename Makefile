@@ -43,7 +43,7 @@ all: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXAMPLES)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h libsbert/*.h libsbert/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512_FLAGS)) $(if $(findstring _avx2,$<),$(AVX2_FLAGS)) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512_FLAGS))$(if $(findstring _avx512vnni,$<), -mavx512vnni) $(if $(findstring _avx2,$<),$(AVX2_FLAGS)) -c $< -o $@
 
 $(BUILD)/libsbert.a: $(LIB_OBJ)
 	@rm -f $@

@@ -72,7 +72,7 @@ static double bench_one(const shape *s, int m, int threads, int hot, clockid_t c
      * (encoder.c's padded_row: 12 rows of 3072 floats would share one L1 set) */
     const size_t lda = (size_t)s->k + 16, ldc = (size_t)s->n + 16;
     float *a = random_floats((size_t)m * lda), *c = random_floats((size_t)m * ldc);
-    float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(threads) * sizeof(float));
+    float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(threads, 4096, 3072) * sizeof(float));
     sb_threadpool *pool = sb_threadpool_create(threads);
     const double flops = 2.0 * m * s->n * s->k;
     int calls = 0;

@@ -64,8 +64,12 @@ int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int ma
     st->ffn = alloc_floats((size_t)SB_GROUP_ROWS * st->ld_ffn);
     const int head_size = model->hp.hidden / model->hp.n_heads;
     st->attn_scratch = alloc_floats((size_t)n_threads * attention_scratch_floats(max_text_tokens, head_size));
-    st->gemm_scratch = alloc_floats(sb_gemm_scratch_floats(n_threads));
-    if (!st->x || !st->attn || !st->ffn || !st->attn_scratch || !st->gemm_scratch) {
+    st->gemm_scratch = alloc_floats(
+        sb_gemm_scratch_floats(n_threads, (int)group_rows, (int)(I > H ? I : H)));
+    if (model->layers[0].qkv.format == SB_WEIGHTS_I8)
+        st->xq = sb_alloc_aligned(sb_q8_rows_bytes((int)group_rows, (int)H));
+    const bool xq_ok = model->layers[0].qkv.format != SB_WEIGHTS_I8 || st->xq;
+    if (!st->x || !st->attn || !st->ffn || !st->attn_scratch || !st->gemm_scratch || !xq_ok) {
         sb_encoder_state_free(st);
         return SBERT_ERR_NO_MEMORY;
     }
@@ -81,6 +85,7 @@ void sb_encoder_state_free(sb_encoder_state *st)
     free(st->ffn);
     free(st->attn_scratch);
     free(st->gemm_scratch);
+    free(st->xq);
     sb_threadpool_free(st->threads);
     memset(st, 0, sizeof *st);
 }
@@ -176,9 +181,10 @@ static sb_linear column_slice(const sb_linear *w, int c0, int D, int *offset)
     const int end = round_up_panel(c0 + D) < w->n_out ? round_up_panel(c0 + D) : w->n_out;
     *offset = c0 - first;
     sb_linear slice = *w;
-    slice.weight = (const char *)w->weight +
-                   (size_t)(first / SB_PANEL) * w->n_in * SB_PANEL * sb_weight_bytes(w->format);
+    slice.weight = (const char *)w->weight + (size_t)(first / SB_PANEL) * sb_panel_bytes(w);
     slice.bias = w->bias ? w->bias + first : NULL;
+    slice.scale = w->scale ? w->scale + first : NULL;
+    slice.col_sum = w->col_sum ? w->col_sum + first : NULL;
     slice.n_out = end - first;
     return slice;
 }
@@ -194,7 +200,7 @@ static size_t attention_scratch_floats(int n, int D)
 {
     return 3 * (size_t)attention_rows(n) * head_stride(D) + (size_t)n * padded_row(n) +
            (size_t)round_up_panel(n) * D + (size_t)round_up_panel(D) * n +
-           sb_gemm_scratch_floats(1);
+           sb_gemm_scratch_floats(1, 0, 0);
 }
 
 /* One head of one text: out = softmax(q k^T / sqrt(D)) v over the text's own n tokens. Texts
@@ -233,6 +239,7 @@ typedef struct {
     const float *x;          /* the group's first token state */
     const int *text_start;   /* the group's text boundaries (absolute rows) */
     int n_texts;
+    const sb_q8_rows *xq;    /* I8 weights: the group's rows of x quantized, else NULL */
 } attention_job;
 
 /* The end of the run of whole texts that starts at text `first`: texts while they fit max_rows
@@ -297,8 +304,14 @@ static void attention_item(void *arg, int item, int thread)
     int offset[3];
     for (int p = 0; p < 3; p++) {
         const sb_linear slice = column_slice(&job->layer->qkv, p * H + head * D, D, &offset[p]);
-        sb_gemm(job->x + (size_t)first * st->ld_x, st->ld_x, rows, &slice, proj[p], ld,
-                SB_ACT_IDENTITY, NULL, 0, rest, NULL);
+        if (job->xq) {
+            const sb_q8_rows run = { job->xq->q + (size_t)first * job->xq->ldq, job->xq->ldq,
+                                     job->xq->scale + first };
+            sb_gemm_q8(&run, rows, &slice, proj[p], ld, SB_ACT_IDENTITY, NULL, 0, NULL);
+        } else {
+            sb_gemm(job->x + (size_t)first * st->ld_x, st->ld_x, rows, &slice, proj[p], ld,
+                    SB_ACT_IDENTITY, NULL, 0, rest, NULL);
+        }
     }
     for (int t = first_text; t < end_text; t++) {
         const size_t row = (size_t)(text_start[t] - text_start[first_text]);
@@ -315,7 +328,14 @@ static void attention_item(void *arg, int item, int thread)
 static void attention(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
                       const float *x, const int *text_start, int n_texts)
 {
-    attention_job job = { m, layer, st, x, text_start, n_texts };
+    attention_job job = { m, layer, st, x, text_start, n_texts, NULL };
+    sb_q8_rows xq;
+    if (layer->qkv.format == SB_WEIGHTS_I8) { /* quantized once for every head's projections */
+        const int rows = text_start[n_texts] - text_start[0], H = m->hp.hidden;
+        xq = sb_q8_rows_in(st->xq, rows, H);
+        sb_quantize_rows(x, st->ld_x, rows, H, &xq, st->threads);
+        job.xq = &xq;
+    }
     sb_threadpool_run(st->threads, attention_runs(text_start, n_texts) * m->hp.n_heads,
                       st->n_threads, attention_item, &job);
 }

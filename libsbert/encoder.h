@@ -26,7 +26,9 @@ typedef struct {
     float *ffn;            /* [SB_GROUP_ROWS, I] feed-forward activations for one chunk of rows */
     size_t ld_x, ld_attn, ld_ffn;
     float *attn_scratch;   /* per thread: one head's q, k, v, scores [n, n], packed keys, values */
-    float *gemm_scratch;   /* sb_gemm_scratch_floats(n_threads) */
+    float *gemm_scratch;   /* sb_gemm_scratch_floats(n_threads, G, max(H, I)) */
+    void *xq;              /* I8 models: a group's rows of x quantized once for all the heads'
+                              projections (sb_q8_rows_bytes(G, H)); NULL otherwise */
 } sb_encoder_state;
 
 /* Returns SBERT_OK or SBERT_ERR_NO_MEMORY / SBERT_ERR_TOO_LARGE. */

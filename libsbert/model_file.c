@@ -704,6 +704,7 @@ void sb_model_file_close(sbert_model *m)
         munmap(m->map_base, m->map_length); /* the file's mapping lies inside */
     free(m->file_copy);
     free(m->owned_f32);
+    free(m->owned_col_sums);
     free(m->name);
     free(m->layers);
     free(m->prompt_names); /* prompt_texts and the strings share its allocation */

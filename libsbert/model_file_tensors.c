@@ -2,7 +2,8 @@
  * the model's weights pointed at their data: Linear weights and the word embeddings in place in
  * the file whatever their dtype (sb_weight_format: the GEMM has micro-kernels for each, and the
  * embedding step widens the rows it reads), other F32 tensors in place, and other F16 and BF16
- * tensors (position embeddings, LayerNorm) converted once into m->owned_f32.
+ * tensors (position embeddings, LayerNorm) converted once into m->owned_f32. An I8 Linear weight
+ * (PANEL16_Q4) comes with its F32 `.weight_scale`, and its column sums are computed at load.
  *
  * The hyper-parameters decide which tensors must exist and their exact shapes ("slots"); each
  * table entry must fill one slot, no slot twice, no slot left empty, and no two tensors may share
@@ -14,8 +15,8 @@
 #include "kernels/kernels.h"
 #include "model_file_internal.h"
 
-enum { DTYPE_F32 = 0, DTYPE_F16 = 1, DTYPE_BF16 = 2 };
-enum { LAYOUT_ROW_MAJOR = 0, LAYOUT_PANEL16 = 1 };
+enum { DTYPE_F32 = 0, DTYPE_F16 = 1, DTYPE_BF16 = 2, DTYPE_I8 = 3 };
+enum { LAYOUT_ROW_MAJOR = 0, LAYOUT_PANEL16 = 1, LAYOUT_PANEL16_Q4 = 2 };
 
 #define DATA_ALIGN 64
 #define MAX_DIMS 4
@@ -24,6 +25,7 @@ enum { LAYOUT_ROW_MAJOR = 0, LAYOUT_PANEL16 = 1 };
 #define N_EMBEDDING_TENSORS 5
 #define N_LAYER_TENSORS 12
 #define N_DENSE_TENSORS 2
+#define N_LAYER_LINEARS 4
 
 typedef struct {
     sb_str name;
@@ -43,6 +45,8 @@ typedef struct {
                                   with that dtype stored in *format; dst and in_place both NULL:
                                   the tensor must be absent (a Dense module without bias) */
     sb_weight_format *format;
+    sb_linear *linear;         /* a Linear weight's slot (F32/F16/BF16 PANEL16 or I8 PANEL16_Q4) */
+    bool scale_of_linear;      /* the I8 scales of the previous slot's Linear: present iff it is I8 */
     const tensor_entry *entry; /* the table entry that fills the slot */
 } tensor_slot;
 
@@ -57,12 +61,14 @@ typedef struct {
 
 static const char *dtype_name(uint32_t dtype)
 {
-    return dtype == DTYPE_F32 ? "F32" : dtype == DTYPE_F16 ? "F16" : "BF16";
+    static const char *const names[] = {"F32", "F16", "BF16", "I8"};
+    return dtype <= DTYPE_I8 ? names[dtype] : "?";
 }
 
 static const char *layout_name(uint32_t layout)
 {
-    return layout == LAYOUT_ROW_MAJOR ? "ROW_MAJOR" : "PANEL16";
+    static const char *const names[] = {"ROW_MAJOR", "PANEL16", "PANEL16_Q4"};
+    return layout <= LAYOUT_PANEL16_Q4 ? names[layout] : "?";
 }
 
 static const char *format_dims(const uint64_t *dims, uint32_t n_dims, char out[96])
@@ -104,14 +110,14 @@ static int parse_entry(sb_cursor *c, uint64_t index, tensor_entry *t, const sb_e
 static int check_entry(const tensor_entry *t, uint64_t data_size, const sb_err *err)
 {
     char name[64];
-    if (t->dtype > DTYPE_BF16)
+    if (t->dtype > DTYPE_I8)
         return sb_fail(err, SBERT_ERR_UNSUPPORTED,
-                       "tensor %s has dtype %u, this libsbert reads 0 (F32), 1 (F16) and 2 (BF16)",
-                       sb_printable(t->name, name), t->dtype);
-    if (t->layout > LAYOUT_PANEL16)
+                       "tensor %s has dtype %u, this libsbert reads 0 (F32), 1 (F16), 2 (BF16) "
+                       "and 3 (I8)", sb_printable(t->name, name), t->dtype);
+    if (t->layout > LAYOUT_PANEL16_Q4)
         return sb_fail(err, SBERT_ERR_UNSUPPORTED,
-                       "tensor %s has layout %u, this libsbert reads 0 (ROW_MAJOR) and 1 (PANEL16)",
-                       sb_printable(t->name, name), t->layout);
+                       "tensor %s has layout %u, this libsbert reads 0 (ROW_MAJOR), 1 (PANEL16) "
+                       "and 2 (PANEL16_Q4)", sb_printable(t->name, name), t->layout);
     if (t->offset % DATA_ALIGN != 0 || t->offset > data_size || t->nbytes > data_size - t->offset)
         return sb_fail(err, SBERT_ERR_CORRUPT,
                        "tensor %s: %llu bytes at offset %llu do not lie at a multiple of %d inside "
@@ -191,11 +197,18 @@ static tensor_slot *set_in_place_slot(tensor_slot *s, const void **data, sb_weig
     return s;
 }
 
-/* A Linear weight's slot: PANEL16 [n_out, n_in], for the GEMM's kernels of its format. */
+/* A Linear weight's slot: PANEL16 [n_out, n_in], for the GEMM's kernels of its format (PANEL16_Q4
+ * when I8), followed by the slot of its scales `<name>_scale` [n_out], which an I8 weight needs
+ * and any other must not have. s->name must be set. */
 static tensor_slot *set_linear_slot(tensor_slot *s, sb_linear *linear)
 {
-    return set_in_place_slot(s, &linear->weight, &linear->format, LAYOUT_PANEL16,
-                             (uint64_t)linear->n_out, (uint64_t)linear->n_in);
+    tensor_slot *weight = s;
+    s = set_in_place_slot(s, &linear->weight, &linear->format, LAYOUT_PANEL16,
+                          (uint64_t)linear->n_out, (uint64_t)linear->n_in);
+    weight->linear = linear;
+    snprintf(s->name, sizeof s->name, "%.57s_scale", weight->name);
+    s->scale_of_linear = true;
+    return set_slot(s, &linear->scale, LAYOUT_ROW_MAJOR, (uint64_t)linear->n_out, 0);
 }
 
 static tensor_slot *embedding_slots(tensor_slot *s, sbert_model *m)
@@ -267,8 +280,8 @@ static int build_slots(tensor_work *w, sbert_model *m, const bool dense_has_bias
                        const sb_err *err)
 {
     int n_layers = m->hp.n_layers;
-    w->n_slots = N_EMBEDDING_TENSORS + (size_t)n_layers * N_LAYER_TENSORS +
-                 (size_t)m->n_dense * N_DENSE_TENSORS;
+    w->n_slots = N_EMBEDDING_TENSORS + (size_t)n_layers * (N_LAYER_TENSORS + N_LAYER_LINEARS) +
+                 (size_t)m->n_dense * (N_DENSE_TENSORS + 1); /* + the Linears' scale slots */
     m->layers = calloc((size_t)n_layers, sizeof *m->layers);
     w->slots = calloc(w->n_slots, sizeof *w->slots);
     w->by_name = calloc(w->n_slots, sizeof *w->by_name);
@@ -312,10 +325,30 @@ static tensor_slot *find_slot(const tensor_work *w, sb_str name)
 
 static uint64_t expected_nbytes(const tensor_slot *s, uint32_t dtype)
 {
-    uint64_t element = dtype == DTYPE_F32 ? 4 : 2;
+    uint64_t element = dtype == DTYPE_F32 ? 4 : dtype == DTYPE_I8 ? 1 : 2;
+    uint64_t panel_rows = (s->dims[0] + SB_PANEL - 1) / SB_PANEL * SB_PANEL;
+    if (s->linear && dtype == DTYPE_I8) /* PANEL16_Q4: k padded to whole quads too */
+        return panel_rows * sb_q8_padded_k((int)s->dims[1]);
     if (s->layout == LAYOUT_PANEL16) /* rows padded to whole panels of SB_PANEL */
-        return (s->dims[0] + SB_PANEL - 1) / SB_PANEL * SB_PANEL * s->dims[1] * element;
+        return panel_rows * s->dims[1] * element;
     return s->n_dims == 2 ? s->dims[0] * s->dims[1] * element : s->dims[0] * element;
+}
+
+/* What the dtype asks beyond the slot: I8 only for Linear weights (in PANEL16_Q4, with k small
+ * enough for int32 sums), and scales in F32. */
+static int check_dtype(const tensor_slot *s, const tensor_entry *t, const sb_err *err)
+{
+    if (t->dtype == DTYPE_I8 && !s->linear)
+        return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s is I8, which only Linear weights can be"
+                       SB_DAMAGED, s->name);
+    if (t->dtype == DTYPE_I8 && s->dims[1] > SB_Q8_MAX_IN)
+        return sb_fail(err, SBERT_ERR_UNSUPPORTED, "tensor %s: I8 weights need in_features <= %d, "
+                       "this one has %llu: convert with --dtype f16 or f32", s->name, SB_Q8_MAX_IN,
+                       (unsigned long long)s->dims[1]);
+    if (s->scale_of_linear && t->dtype != DTYPE_F32)
+        return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s: dtype %s, scales are F32" SB_DAMAGED,
+                       s->name, dtype_name(t->dtype));
+    return SBERT_OK;
 }
 
 static int fill_slot(tensor_slot *s, const tensor_entry *t, const sb_err *err)
@@ -331,9 +364,13 @@ static int fill_slot(tensor_slot *s, const tensor_entry *t, const sb_err *err)
                        "again", s->name, format_dims(t->dims, t->n_dims, got),
                        format_dims(s->dims, s->n_dims, want));
     }
-    if (t->layout != s->layout)
+    const uint32_t layout = s->linear && t->dtype == DTYPE_I8 ? LAYOUT_PANEL16_Q4 : s->layout;
+    if (t->layout != layout)
         return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s: layout %s, expected %s" SB_DAMAGED,
-                       s->name, layout_name(t->layout), layout_name(s->layout));
+                       s->name, layout_name(t->layout), layout_name(layout));
+    int rc = check_dtype(s, t, err);
+    if (rc != SBERT_OK)
+        return rc;
     uint64_t nbytes = expected_nbytes(s, t->dtype);
     if (t->nbytes != nbytes)
         return sb_fail(err, SBERT_ERR_CORRUPT,
@@ -359,10 +396,18 @@ static int match_entries(tensor_work *w, const sb_err *err)
         if (rc != SBERT_OK)
             return rc;
     }
-    for (size_t i = 0; i < w->n_slots; i++)
-        if ((w->slots[i].dst || w->slots[i].in_place) && !w->slots[i].entry)
-            return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s is missing" SB_DAMAGED,
-                           w->slots[i].name);
+    for (size_t i = 0; i < w->n_slots; i++) {
+        const tensor_slot *s = &w->slots[i];
+        if (s->scale_of_linear) { /* follows its weight's slot */
+            const bool int8 = s[-1].entry && s[-1].entry->dtype == DTYPE_I8;
+            if (int8 != (s->entry != NULL))
+                return sb_fail(err, SBERT_ERR_CORRUPT, int8 ? "tensor %s is missing: I8 weights "
+                               "need their scales" SB_DAMAGED : "tensor %s is present, but its "
+                               "weight is not I8" SB_DAMAGED, s->name);
+        } else if ((s->dst || s->in_place) && !s->entry) {
+            return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s is missing" SB_DAMAGED, s->name);
+        }
+    }
     return SBERT_OK;
 }
 
@@ -395,6 +440,7 @@ static int bind_weights(sbert_model *m, const tensor_work *w, const uint8_t *dat
         const void *src = data + t->offset; /* 64-byte aligned: the section and offset are */
         const sb_weight_format format = t->dtype == DTYPE_F32    ? SB_WEIGHTS_F32
                                         : t->dtype == DTYPE_BF16 ? SB_WEIGHTS_BF16
+                                        : t->dtype == DTYPE_I8   ? SB_WEIGHTS_I8
                                                                  : SB_WEIGHTS_F16;
         if (w->slots[i].in_place) {
             *w->slots[i].in_place = src;
@@ -412,6 +458,29 @@ static int bind_weights(sbert_model *m, const tensor_work *w, const uint8_t *dat
     return SBERT_OK;
 }
 
+/* The column sums of every I8 Linear weight (sb_q8_column_sums), into m->owned_col_sums. */
+static int sum_q8_columns(sbert_model *m, const tensor_work *w, const sb_err *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < w->n_slots; i++)
+        if (w->slots[i].linear && w->slots[i].linear->format == SB_WEIGHTS_I8)
+            total += (size_t)w->slots[i].linear->n_out;
+    if (total == 0)
+        return SBERT_OK;
+    if (!(m->owned_col_sums = malloc(total * sizeof *m->owned_col_sums)))
+        return sb_fail(err, SBERT_ERR_NO_MEMORY, "out of memory for the I8 weights' column sums");
+    int32_t *next = m->owned_col_sums;
+    for (size_t i = 0; i < w->n_slots; i++) {
+        sb_linear *linear = w->slots[i].linear;
+        if (!linear || linear->format != SB_WEIGHTS_I8)
+            continue;
+        sb_q8_column_sums(linear, next);
+        linear->col_sum = next;
+        next += linear->n_out;
+    }
+    return SBERT_OK;
+}
+
 int sb_load_tensors(sbert_model *m, const sb_tensor_section *s,
                     const bool dense_has_bias[SB_MAX_DENSE], const sb_err *err)
 {
@@ -423,6 +492,8 @@ int sb_load_tensors(sbert_model *m, const sb_tensor_section *s,
         rc = match_entries(&w, err);
     if (rc == SBERT_OK)
         rc = bind_weights(m, &w, s->data, err);
+    if (rc == SBERT_OK)
+        rc = sum_q8_columns(m, &w, err);
     free(w.entries);
     free(w.slots);
     free(w.by_name);

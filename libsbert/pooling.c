@@ -23,7 +23,7 @@ static size_t widest_layer(const sbert_model *m)
 
 size_t sb_pool_scratch_floats(const sbert_model *m)
 {
-    return 2 * widest_layer(m) + sb_gemm_scratch_floats(1);
+    return 2 * widest_layer(m) + sb_gemm_scratch_floats(1, 1, (int)widest_layer(m));
 }
 
 void sb_l2_normalize(float *v, size_t n)

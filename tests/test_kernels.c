@@ -106,7 +106,7 @@ static int check_gemm_case(const gemm_case *t, int n_threads_max)
     const sb_linear lin = { .format = t->format, .weight = panels, .bias = bias, .n_out = n,
                             .n_in = k };
     float *c[2];
-    float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(2) * sizeof(float));
+    float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(2, 256, 4096) * sizeof(float));
     int ok = 1;
 
     sb_threadpool *pool = sb_threadpool_create(n_threads_max);
@@ -190,6 +190,140 @@ static void test_gemm(void)
         };
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) check_gemm_case(&cases[c], 2);
     }
+}
+
+/* ---- int8 weights (SB_WEIGHTS_I8) ------------------------------------------------------------
+ * The reference follows the documented arithmetic (model.h, kernels.h) with its own code: A's
+ * rows quantized to round(a * 127 / max|a|), the weights to round(w * 127 / max|w_row|), exact
+ * integer dot products in int64, then the scales, bias, activation and residual in double. The
+ * kernels must match it to float rounding (2e-6 of the terms' magnitude), the quantized rows byte
+ * for byte, and every instruction set the portable kernels bit for bit, up to the activation
+ * (each instruction set has its own, as in the fp32 kernels). */
+
+static void quantize_ref(const float *x, int k, int8_t *q, float *scale)
+{
+    float amax = 0;
+    for (int i = 0; i < k; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    for (int i = 0; i < k; i++) {
+        float v = x[i] * inv;
+        v = v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
+        q[i] = (int8_t)nearbyintf(v);
+    }
+    *scale = amax / 127.0f;
+}
+
+/* Row-major int8 W[n][k] into PANEL16_Q4 (docs/FORMAT.md): (n, k) at
+ * ((n / 16) * K4 / 4 + k / 4) * 64 + (n % 16) * 4 + k % 4, K4 = k rounded up to 4; padding zero. */
+static int8_t *pack_panel16_q4(const int8_t *w, int n, int k)
+{
+    const size_t k4 = ((size_t)k + 3) / 4 * 4, panels = ((size_t)n + 15) / 16;
+    int8_t *p = calloc(panels * 16 * (k4 ? k4 : 4), 1);
+    for (int j = 0; j < n; j++)
+        for (int kk = 0; kk < k; kk++)
+            p[((size_t)(j / 16) * k4 / 4 + (size_t)kk / 4) * 64 + (size_t)(j % 16) * 4 + kk % 4] =
+                w[(size_t)j * k + kk];
+    return p;
+}
+
+static float *gemm_q8_run(const float *a, size_t lda, int m, const sb_linear *lin, size_t ldc,
+                          sb_activation act, const float *res, size_t ldr, int aliased,
+                          sb_threadpool *threads, float *scratch)
+{
+    float *c = malloc((size_t)m * ldc * sizeof(float));
+    for (size_t i = 0; i < (size_t)m * ldc; i++) c[i] = NAN;
+    if (aliased) memcpy(c, res, (size_t)m * ldc * sizeof(float));
+    sb_gemm(a, lda, m, lin, c, ldc, act, aliased ? c : res, ldr, scratch, threads);
+    return c;
+}
+
+static void check_gemm_q8_case(int m, int n, int k, sb_activation act, int residual, int bias_on)
+{
+    const size_t lda = (size_t)k + 5, ldc = (size_t)n + 3, ldr = residual == 2 ? ldc : (size_t)n + 7;
+    float *a = random_floats((size_t)m * lda, -3, 3), *w = random_floats((size_t)n * k, -1, 1);
+    if (m > 2) memset(a + lda, 0, (size_t)k * sizeof(float)); /* an all-zero row: scale 0 */
+    float *bias = bias_on ? random_floats((size_t)n, -1, 1) : NULL;
+    float *res = residual ? random_floats((size_t)m * ldr, -2, 2) : NULL;
+    int8_t *qw = malloc((size_t)n * k + 1), *qa = malloc((size_t)m * k + 1);
+    float *sw = malloc((size_t)n * sizeof *sw), *sa = malloc((size_t)m * sizeof *sa);
+    for (int j = 0; j < n; j++) quantize_ref(w + (size_t)j * k, k, qw + (size_t)j * k, &sw[j]);
+    for (int i = 0; i < m; i++) quantize_ref(a + (size_t)i * lda, k, qa + (size_t)i * k, &sa[i]);
+    int32_t *sums = malloc((size_t)n * sizeof *sums);
+    sb_linear lin = { .format = SB_WEIGHTS_I8, .weight = pack_panel16_q4(qw, n, k), .bias = bias,
+                      .scale = sw, .col_sum = sums, .n_out = n, .n_in = k };
+    sb_q8_column_sums(&lin, sums);
+    int sums_ok = 1;
+    for (int j = 0; j < n; j++) {
+        int32_t s = 0;
+        for (int kk = 0; kk < k; kk++) s += qw[(size_t)j * k + kk];
+        sums_ok &= s == sums[j];
+    }
+    CHECK(sums_ok, "q8 n=%d k=%d: column sums", n, k);
+
+    /* the quantized rows, byte for byte */
+    void *buf = aligned_alloc(64, sb_q8_rows_bytes(m, k));
+    const sb_q8_rows rows = sb_q8_rows_in(buf, m, k);
+    sb_quantize_rows(a, lda, m, k, &rows, NULL);
+    int rows_ok = 1;
+    for (int i = 0; i < m; i++) {
+        rows_ok &= rows.scale[i] == sa[i];
+        for (int kk = 0; kk < k; kk++) rows_ok &= rows.q[(size_t)i * rows.ldq + kk] == qa[(size_t)i * k + kk] + 128;
+    }
+    CHECK(rows_ok, "%s q8 m=%d k=%d: quantized rows differ from the reference", sb_isa_name(sb_kernels_isa()), m, k);
+    free(buf);
+
+    float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(2, 256, 4096) * sizeof(float));
+    sb_threadpool *pool = sb_threadpool_create(2);
+    float *c1 = gemm_q8_run(a, lda, m, &lin, ldc, act, res, ldr, residual == 2, NULL, scratch);
+    float *c2 = gemm_q8_run(a, lda, m, &lin, ldc, act, res, ldr, residual == 2, pool, scratch);
+    const sb_isa isa = sb_kernels_isa();
+    sb_kernels_set_isa(SB_ISA_SCALAR);
+    float *c0 = gemm_q8_run(a, lda, m, &lin, ldc, act, res, ldr, residual == 2, NULL, scratch);
+    sb_kernels_set_isa(isa);
+    sb_threadpool_free(pool);
+
+    double worst = 0;
+    int same = 1;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            long long dot = 0, mag = 0;
+            for (int kk = 0; kk < k; kk++) {
+                const long long p = (long long)qa[(size_t)i * k + kk] * qw[(size_t)j * k + kk];
+                dot += p, mag += p < 0 ? -p : p;
+            }
+            const double scale = (double)sa[i] * sw[j];
+            double sum = (double)dot * scale, terms = (double)mag * scale;
+            if (bias) sum += bias[j], terms += fabs(bias[j]);
+            double ref = act_ref(sum, act);
+            terms += fabs(ref);
+            if (res) ref += res[(size_t)i * ldr + j], terms += fabs(res[(size_t)i * ldr + j]);
+            const size_t at = (size_t)i * ldc + j;
+            const double err = fabs(c1[at] - ref) / (terms + 1e-30);
+            if (!(err <= worst)) worst = err;
+            const int exact_act = act == SB_ACT_IDENTITY || act == SB_ACT_RELU;
+            same &= (!exact_act || memcmp(&c1[at], &c0[at], sizeof(float)) == 0) &&
+                    memcmp(&c1[at], &c2[at], sizeof(float)) == 0;
+        }
+    CHECK(worst <= 2e-6, "%s q8 m=%d n=%d k=%d act=%d res=%d: error %.3g of the terms' magnitude",
+          sb_isa_name(isa), m, n, k, (int)act, residual, worst);
+    CHECK(same, "%s q8 m=%d n=%d k=%d: differs from the portable kernels or from 2 threads",
+          sb_isa_name(isa), m, n, k);
+    free(a), free(w), free(bias), free(res), free(qw), free(qa), free(sw), free(sa), free(sums);
+    free((void *)lin.weight), free(scratch), free(c0), free(c1), free(c2);
+}
+
+static void test_gemm_q8(void)
+{
+    static const int shapes[][3] = {
+        {1, 1, 1},   {1, 16, 4},   {2, 17, 3},    {3, 31, 5},   {5, 33, 7},    {12, 32, 64},
+        {13, 47, 257}, {25, 64, 300}, {1, 768, 768}, {16, 80, 768}, {100, 96, 770},
+        {130, 50, 513}, {5, 48, 3072}, {37, 100, 600},
+    };
+    static const sb_activation acts[] = { SB_ACT_IDENTITY, SB_ACT_GELU_ERF, SB_ACT_RELU, SB_ACT_TANH };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        check_gemm_q8_case(shapes[s][0], shapes[s][1], shapes[s][2], acts[s % 4], (int)(s % 3),
+                           (int)(s % 2 == 0));
+    printf("  q8 kernels: %s\n", sb_kernels_vnni() ? "avx512-vnni" : "portable");
 }
 
 /* ---- activations ----------------------------------------------------------------------------- */
@@ -307,6 +441,7 @@ int main(void)
     for (int isa = SB_ISA_SCALAR; isa <= (int)best; isa++) {
         CHECK(sb_kernels_set_isa((sb_isa)isa) == (sb_isa)isa, "cannot select %s", sb_isa_name((sb_isa)isa));
         test_gemm();
+        test_gemm_q8();
         test_activations();
         test_layernorm();
         test_softmax();

@@ -34,8 +34,18 @@ static sb_isa detect_hardware(void)
     if (avx512 && (xcr0 & 0xE0) == 0xE0) return SB_ISA_AVX512; /* opmask, ZMM0-15 high, ZMM16-31 */
     return SB_ISA_AVX2;
 }
+
+/* AVX512-VNNI (vpdpbusd), for the I8 kernels: CPUID leaf 7, ECX bit 11, on an AVX-512 machine. */
+static int detect_vnni(void)
+{
+    unsigned int a, b, c, d;
+    if (detect_hardware() != SB_ISA_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return 0;
+    return (c >> 11) & 1;
+}
 #else
 static sb_isa detect_hardware(void) { return SB_ISA_SCALAR; }
+static int detect_vnni(void) { return 0; }
 #endif
 
 static sb_isa env_cap(void)
@@ -78,6 +88,17 @@ sb_isa sb_kernels_set_isa(sb_isa isa)
     if (isa > hw) isa = hw;
     atomic_store_explicit(&current_isa, (int)isa, memory_order_relaxed);
     return isa;
+}
+
+int sb_kernels_vnni(void)
+{
+    static atomic_int vnni = -1; /* idempotent detection, as above */
+    int has = atomic_load_explicit(&vnni, memory_order_relaxed);
+    if (has < 0) {
+        has = detect_vnni();
+        atomic_store_explicit(&vnni, has, memory_order_relaxed);
+    }
+    return has && sb_kernels_isa() == SB_ISA_AVX512; /* SBERT_ISA=avx2|scalar also caps it */
 }
 
 const char *sb_isa_name(sb_isa isa)

@@ -120,19 +120,20 @@ static const sb_gemm_kernels *kernels_for(sb_isa isa, sb_weight_format format)
     return scalar[format];
 }
 
-/* Per thread: the parked sums of a unit's tiles between blocks of k (F32 needs nothing else: A is
- * read in place); the bf16 and int8 kernels will also convert a block of A here. */
+/* Per thread: the parked sums of a unit's tiles between blocks of k (A is read in place). */
 #define SCRATCH_PER_THREAD (256 * 256)
 
-size_t sb_gemm_scratch_floats(int n_threads)
+size_t sb_gemm_scratch_floats(int n_threads, int max_rows, int max_k)
 {
-    return (size_t)(n_threads > 1 ? n_threads : 1) * SCRATCH_PER_THREAD;
+    const size_t q8_floats = (sb_q8_rows_bytes(max_rows, max_k) + sizeof(float) - 1) / sizeof(float);
+    return (size_t)(n_threads > 1 ? n_threads : 1) * SCRATCH_PER_THREAD + q8_floats;
 }
 
 /* ---- work units ------------------------------------------------------------------------------ */
 typedef struct {
-    const float *a;
+    const float *a;             /* F32/BF16/F16 weights: A as it is */
     size_t lda;
+    const sb_q8_rows *qa;       /* I8 weights: A quantized */
     int m;
     const sb_linear *w;
     float *c;
@@ -140,7 +141,9 @@ typedef struct {
     sb_activation act;
     const float *residual;
     size_t ldr;
-    const sb_gemm_kernels *kern;
+    const sb_gemm_kernels *kern;       /* one of these two */
+    const sb_gemm_q8_kernels *q8;
+    int mr, width, mc, kc_max;         /* the table's tile and blocking */
     float *scratch;             /* SCRATCH_PER_THREAD floats per thread */
     int k_blocks, kc;           /* k in k_blocks blocks of at most kc */
     int unit_rows, unit_cols;   /* a unit's size: rows a multiple of mr, columns of the tile width */
@@ -158,37 +161,64 @@ static int ceil_div(int a, int b) { return (a + b - 1) / b; }
  * back from L3 for every micro-panel). */
 static void plan_units(gemm_job *job, int n_threads)
 {
-    const sb_gemm_kernels *kern = job->kern;
-    const int width = kern->panels * SB_PANEL, n = job->w->n_out, k = job->w->n_in;
-    const int row_units = ceil_div(job->m, kern->mc), tiles = ceil_div(n, width);
+    const int n = job->w->n_out, k = job->w->n_in;
+    const int row_units = ceil_div(job->m, job->mc), tiles = ceil_div(n, job->width);
     const int wanted = n_threads > 1 ? min_int(tiles, ceil_div(4 * n_threads, row_units)) : 1;
     int unit_tiles = ceil_div(tiles, wanted); /* tile columns per unit */
-    job->k_blocks = k > kern->kc ? ceil_div(k, kern->kc) : 1;
+    job->k_blocks = k > job->kc_max ? ceil_div(k, job->kc_max) : 1;
     job->kc = ceil_div(k > 0 ? k : 1, job->k_blocks);
     if (job->k_blocks > 1) /* a unit parks mc x SB_TILE_COLS sums per tile column */
-        unit_tiles = min_int(unit_tiles, SCRATCH_PER_THREAD / (kern->mc * SB_TILE_COLS));
-    job->unit_rows = kern->mc;
-    job->unit_cols = unit_tiles * width;
+        unit_tiles = min_int(unit_tiles, SCRATCH_PER_THREAD / (job->mc * SB_TILE_COLS));
+    job->unit_rows = job->mc;
+    job->unit_cols = unit_tiles * job->width;
     job->col_units = ceil_div(n, job->unit_cols);
+}
+
+/* The tiles of one column run of an I8 unit: one block of k (see sb_gemm_q8). */
+static void run_q8_columns(const gemm_job *job, int i0, int i1, int j, int n_valid)
+{
+    const sb_linear *w = job->w;
+    const sb_q8_rows *qa = job->qa;
+    const sb_tile_kernel_q8 *tiles = job->q8->tile[ceil_div(n_valid, SB_PANEL) - 1];
+    const int8_t *panel = (const int8_t *)w->weight + (size_t)(j / SB_PANEL) * sb_panel_bytes(w);
+    const int k4 = (int)(sb_q8_padded_k(w->n_in) / SB_Q8_QUAD);
+    for (int i = i0; i < i1; i += job->mr) {
+        const sb_tile_epilogue ep = {
+            .bias = w->bias ? w->bias + j : NULL,
+            .act = job->act,
+            .residual = job->residual ? job->residual + (size_t)i * job->ldr + j : NULL,
+            .ldr = job->ldr,
+            .row_scale = qa->scale + i,
+            .col_scale = w->scale + j,
+            .col_sum = w->col_sum + j,
+        };
+        tiles[min_int(job->mr, i1 - i) - 1](k4, qa->q + (size_t)i * qa->ldq, qa->ldq, panel,
+                                             sb_panel_bytes(w), job->c + (size_t)i * job->ldc + j,
+                                             job->ldc, n_valid, &ep);
+    }
 }
 
 static void run_unit(const gemm_job *job, int unit, float *parked)
 {
-    const sb_gemm_kernels *kern = job->kern;
-    const int k = job->w->n_in, n = job->w->n_out, width = kern->panels * SB_PANEL;
+    const int k = job->w->n_in, n = job->w->n_out, width = job->width;
     const size_t panel_stride = (size_t)k * SB_PANEL; /* in elements */
     const size_t element = sb_weight_bytes(job->w->format);
     const int i0 = unit / job->col_units * job->unit_rows, i1 = min_int(job->m, i0 + job->unit_rows);
     const int j0 = unit % job->col_units * job->unit_cols, j1 = min_int(n, j0 + job->unit_cols);
+    if (job->q8) {
+        for (int j = j0; j < j1; j += width)
+            run_q8_columns(job, i0, i1, j, min_int(width, n - j));
+        return;
+    }
     for (int block = 0; block < job->k_blocks; block++) {
         const int k0 = block * job->kc, kn = min_int(job->kc, k - k0);
         float *sums = parked;   /* the next tile's parked sums */
         for (int j = j0; j < j1; j += width) {
             const int n_valid = min_int(width, n - j);
-            const sb_tile_kernel *tiles = kern->tile[ceil_div(n_valid, SB_PANEL) - 1];
+            const sb_tile_kernel *tiles = job->kern->tile[ceil_div(n_valid, SB_PANEL) - 1];
             const void *w = (const char *)job->w->weight +
                             ((size_t)(j / SB_PANEL) * panel_stride + (size_t)k0 * SB_PANEL) * element;
-            for (int i = i0; i < i1; i += kern->mr, sums += kern->mr * SB_TILE_COLS) {
+            for (int i = i0; i < i1; i += job->mr, sums += job->mr * SB_TILE_COLS) {
                 const sb_tile_epilogue ep = {
                     .bias = job->w->bias ? job->w->bias + j : NULL,
                     .act = job->act,
@@ -197,7 +227,7 @@ static void run_unit(const gemm_job *job, int unit, float *parked)
                     .sums_in = block > 0 ? sums : NULL,
                     .sums_out = block + 1 < job->k_blocks ? sums : NULL,
                 };
-                tiles[min_int(kern->mr, i1 - i) - 1](kn, job->a + (size_t)i * job->lda + k0,
+                tiles[min_int(job->mr, i1 - i) - 1](kn, job->a + (size_t)i * job->lda + k0,
                                                      job->lda, w, panel_stride,
                                                      job->c + (size_t)i * job->ldc + j, job->ldc,
                                                      n_valid, &ep);
@@ -215,19 +245,46 @@ static void gemm_task(void *arg, int unit, int thread)
     run_unit(job, unit, job->scratch + (size_t)thread * SCRATCH_PER_THREAD);
 }
 
+static void run_job(gemm_job *job, sb_threadpool *threads)
+{
+    const double work = (double)job->m * job->w->n_out * (job->w->n_in > 0 ? job->w->n_in : 1);
+    const int n_threads = work < GEMM_PARALLEL_MIN_WORK ? 1 : sb_threadpool_threads(threads);
+    plan_units(job, n_threads);
+    const int units = ceil_div(job->m, job->unit_rows) * job->col_units;
+    sb_threadpool_run(threads, units, n_threads, gemm_task, job);
+}
+
+void sb_gemm_q8(const sb_q8_rows *A, int m, const sb_linear *W, float *C, size_t ldc,
+                sb_activation act, const float *residual, size_t ldr, sb_threadpool *threads)
+{
+    if (m <= 0 || W->n_out <= 0) return;
+    const sb_gemm_q8_kernels *q8 = sb_q8_kernels();
+    gemm_job job = {
+        .qa = A, .m = m, .w = W, .c = C, .ldc = ldc, .act = act, .residual = residual,
+        .ldr = ldr, .q8 = q8, .mr = q8->mr, .width = q8->panels * SB_PANEL, .mc = q8->mc,
+        .kc_max = SB_Q8_MAX_IN, /* one block: the int32 sums cannot overflow (model.h) */
+    };
+    run_job(&job, threads);
+}
+
 void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, size_t ldc,
              sb_activation act, const float *residual, size_t ldr, float *scratch,
              sb_threadpool *threads)
 {
     if (m <= 0 || W->n_out <= 0) return;
-    const double work = (double)m * W->n_out * (W->n_in > 0 ? W->n_in : 1);
-    const int n_threads = work < GEMM_PARALLEL_MIN_WORK ? 1 : sb_threadpool_threads(threads);
+    if (W->format == SB_WEIGHTS_I8) { /* A quantized into the scratch past the threads' parts */
+        const int n_threads = sb_threadpool_threads(threads);
+        const sb_q8_rows qa = sb_q8_rows_in(
+            scratch + (size_t)(n_threads > 1 ? n_threads : 1) * SCRATCH_PER_THREAD, m, W->n_in);
+        sb_quantize_rows(A, lda, m, W->n_in, &qa, threads);
+        sb_gemm_q8(&qa, m, W, C, ldc, act, residual, ldr, threads);
+        return;
+    }
+    const sb_gemm_kernels *kern = kernels_for(sb_kernels_isa(), W->format);
     gemm_job job = {
         .a = A, .lda = lda, .m = m, .w = W, .c = C, .ldc = ldc, .act = act,
-        .residual = residual, .ldr = ldr, .kern = kernels_for(sb_kernels_isa(), W->format),
-        .scratch = scratch,
+        .residual = residual, .ldr = ldr, .kern = kern, .mr = kern->mr,
+        .width = kern->panels * SB_PANEL, .mc = kern->mc, .kc_max = kern->kc, .scratch = scratch,
     };
-    plan_units(&job, n_threads);
-    const int units = ceil_div(m, job.unit_rows) * job.col_units;
-    sb_threadpool_run(threads, units, n_threads, gemm_task, &job);
+    run_job(&job, threads);
 }

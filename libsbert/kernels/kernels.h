@@ -34,13 +34,43 @@ sb_isa sb_kernels_set_isa(sb_isa isa);
  * Each element of C is computed by one thread in a fixed order: the result does not depend on
  * the number of threads.
  *
- * scratch: per-context working memory, at least sb_gemm_scratch_floats(n) floats for a pool of n
- * threads (n = 1 when threads is NULL), never NULL: it holds the tiles' sums between blocks of k
- * when k > 768, and the bf16/int8 kernels will convert A into it. No allocation happens inside. */
-size_t sb_gemm_scratch_floats(int n_threads);
+ * scratch: per-context working memory, at least sb_gemm_scratch_floats(n, max_rows, max_k) floats
+ * for a pool of n threads (n = 1 when threads is NULL), m <= max_rows and k <= max_k, never NULL:
+ * it holds the tiles' sums between blocks of k when k > 768, and A quantized to 8 bits when W is
+ * I8 (sb_gemm_q8). No allocation happens inside. */
+size_t sb_gemm_scratch_floats(int n_threads, int max_rows, int max_k);
 void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, size_t ldc,
              sb_activation act, const float *residual, size_t ldr, float *scratch,
              sb_threadpool *threads);
+
+/* ---- int8 weights (SB_WEIGHTS_I8, see model.h) -----------------------------------------------
+ * Rows of A quantized to 8 bits: row i is q[i * ldq + 0 .. k) as unsigned bytes holding
+ * round(a / scale[i]) + 128 (zero point 128, since vpdpbusd multiplies unsigned by signed bytes),
+ * with scale[i] = max |a_i| / 127, padded with 128 to a whole quad. */
+typedef struct {
+    uint8_t *q;
+    size_t ldq;   /* bytes, at least sb_q8_padded_k(k) */
+    float *scale; /* [m] */
+} sb_q8_rows;
+
+/* Bytes for m rows of k quantized values with their scales (64-byte aligned pieces). */
+size_t sb_q8_rows_bytes(int m, int k);
+/* Lays out dst (q, ldq, scale) for m rows of k in `buffer` of sb_q8_rows_bytes(m, k) bytes. */
+sb_q8_rows sb_q8_rows_in(void *buffer, int m, int k);
+/* dst = A[m x k] quantized row by row (threads over rows; threads may be NULL). */
+void sb_quantize_rows(const float *A, size_t lda, int m, int k, const sb_q8_rows *dst,
+                      sb_threadpool *threads);
+/* sb_gemm for I8 weights on rows already quantized: C[i][j] = scale_a[i] * W->scale[j] * the exact
+ * int32 sum over k of (q_a - 128) q_w, then bias, act and residual as sb_gemm. The sums, and so
+ * the results before the activation, are the same bits on every instruction set and for any number
+ * of threads. No scratch: k is at most SB_Q8_MAX_IN,
+ * so the sums never leave the registers. */
+void sb_gemm_q8(const sb_q8_rows *A, int m, const sb_linear *W, float *C, size_t ldc,
+                sb_activation act, const float *residual, size_t ldr, sb_threadpool *threads);
+/* sums[n] = sum over k of the I8 weight q[n][k], for W->col_sum (computed once at load). */
+void sb_q8_column_sums(const sb_linear *W, int32_t *sums);
+/* Whether the I8 kernels use AVX512-VNNI (else the portable ones: same results, slower). */
+int sb_kernels_vnni(void);
 
 /* ---- vector ops (one row / one vector) ----------------------------------------------------- */
 /* x[0..n) = LayerNorm(x) * w + b, statistics in fp32 as PyTorch computes them. */

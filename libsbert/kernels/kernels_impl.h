@@ -33,6 +33,10 @@ typedef struct {
     size_t ldr;
     const float *sums_in;    /* the sums of the previous k blocks ([rows][SB_TILE_COLS]), or NULL */
     float *sums_out;         /* not the last k block: store the raw sums here, no epilogue */
+    /* I8 kernels only: the int32 sums become (sum - 128 col_sum[j]) * (row_scale[i] * col_scale[j]) */
+    const float *row_scale;  /* the tile's first row's scale */
+    const float *col_scale;  /* the tile's first column's scale */
+    const int32_t *col_sum;  /* the tile's first column's sum of weights */
 } sb_tile_epilogue;
 
 typedef void (*sb_tile_kernel)(int k, const float *a, size_t lda, const void *w,
@@ -61,6 +65,27 @@ extern const sb_gemm_kernels sb_gemm_kernels_avx2_f32, sb_gemm_kernels_avx2_bf16
     sb_gemm_kernels_avx2_f16;
 extern const sb_gemm_kernels sb_gemm_kernels_avx512_f32, sb_gemm_kernels_avx512_bf16,
     sb_gemm_kernels_avx512_f16;
+#endif
+
+/* I8 micro-kernels: a is the tile's first quantized row (ldq bytes apart), w its first PANEL16_Q4
+ * panel (the next panel_stride bytes later), k4 the number of quads of k. One block of k always
+ * (k <= SB_Q8_MAX_IN), so sums_in/sums_out are unused. */
+typedef void (*sb_tile_kernel_q8)(int k4, const uint8_t *a, size_t ldq, const int8_t *w,
+                                  size_t panel_stride, float *c, size_t ldc, int n_valid,
+                                  const sb_tile_epilogue *ep);
+
+typedef struct {
+    int mr, panels, mc;
+    sb_tile_kernel_q8 tile[SB_MAX_PANELS][SB_MAX_MR];
+    /* one row: q[0 .. padded k) and *scale (the layout of sb_q8_rows) */
+    void (*quantize_row)(const float *x, int k, uint8_t *q, float *scale);
+} sb_gemm_q8_kernels;
+
+extern const sb_gemm_q8_kernels sb_gemm_q8_kernels_scalar;
+/* The I8 kernels in use: AVX512-VNNI when the machine (and SBERT_ISA) allow, else portable. */
+const sb_gemm_q8_kernels *sb_q8_kernels(void);
+#ifdef SB_X86
+extern const sb_gemm_q8_kernels sb_gemm_q8_kernels_avx512vnni;
 #endif
 
 /* ---- vector ops, one implementation per ISA --------------------------------------------------- */

@@ -1,0 +1,141 @@
+/* I8 micro-kernels for AVX512-VNNI (compiled with -mavx512vnni on top of the AVX-512 flags; used
+ * only when CPUID reports VNNI, see cpu.c), and the quantizer of A's rows.
+ *
+ * Full tile 12 x 32, as the fp32 kernel: 24 int32 accumulators, and per quad of k, 2 loads of W
+ * (16 columns x 4 bytes each) and 12 broadcasts of 4 bytes of A feed 24 vpdpbusd, each 64
+ * multiply-adds. Measured alone on this project's Zen 4 machine: 427-437 G multiply-adds/s on one
+ * core, 4 times the fp32 kernel's FMA rate. Blocking as the fp32 kernel's (mc = 96 rows); the A
+ * block is a quarter of the bytes. */
+#include "kernels/kernels_impl.h"
+#ifdef SB_X86
+#include <math.h>
+#include <string.h>
+
+#include "kernels/simd_avx512.h"
+#include "kernels/vecmath.h"
+#include "kernels/gemm_simd.h"
+
+/* 16 int32 sums of one accumulator -> float with the epilogue's scale (dequantize() in
+ * gemm_q8.c, the same operations lane by lane). */
+static inline __attribute__((always_inline)) __m512 dequantize16(__m512i sum, __m512i col_sum128,
+                                                                 __m512 col_scale, float row_scale)
+{
+    const __m512 scale = _mm512_mul_ps(col_scale, _mm512_set1_ps(row_scale));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, col_sum128)), scale);
+}
+
+static inline __attribute__((always_inline)) void
+tile_q8(const int R, const int P, int k4, const uint8_t *a, size_t ldq, const int8_t *w,
+        size_t panel_stride, float *c, size_t ldc, int n_valid, const sb_tile_epilogue *ep)
+{
+    __m512i acc[SB_MAX_MR][SB_MAX_PANELS];
+#pragma GCC unroll 32
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < P; j++) acc[i][j] = _mm512_setzero_si512();
+    const uint8_t *a_hi = R > 6 ? a + 6 * ldq : a; /* as the fp32 kernel: fewer row offsets */
+    for (int quad = 0; quad < k4; quad++) {
+        __m512i b[SB_MAX_PANELS];
+#pragma GCC unroll 8
+        for (int j = 0; j < P; j++) {
+            const int8_t *wq = w + j * panel_stride + (size_t)quad * SB_PANEL * SB_Q8_QUAD;
+            prefetch_ahead(wq);
+            b[j] = _mm512_loadu_si512(wq);
+        }
+#pragma GCC unroll 32
+        for (int i = 0; i < R; i++) {
+            int32_t four;
+            memcpy(&four, (i < 6 ? a + (size_t)i * ldq : a_hi + (size_t)(i - 6) * ldq) + 4 * quad, 4);
+            const __m512i ai = _mm512_set1_epi32(four);
+#pragma GCC unroll 8
+            for (int j = 0; j < P; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], ai, b[j]);
+        }
+    }
+    /* the float values go to a buffer on the stack; bias, act and residual follow row by row with
+     * the fp32 kernels' epilogue (no accumulator is live across its calls) */
+    float sums[SB_MAX_MR * SB_TILE_COLS] __attribute__((aligned(64)));
+#pragma GCC unroll 8
+    for (int j = 0; j < P; j++) {
+        const int cols = n_valid - j * V_LANES;
+        const __m512i col_sum128 = _mm512_slli_epi32(
+            cols >= V_LANES ? _mm512_loadu_si512(ep->col_sum + j * V_LANES)
+                            : _mm512_maskz_loadu_epi32(v_mask_n(cols > 0 ? cols : 0),
+                                                       ep->col_sum + j * V_LANES), 7);
+        const __m512 col_scale = cols >= V_LANES ? v_loadu(ep->col_scale + j * V_LANES)
+                                                 : v_load_n(ep->col_scale + j * V_LANES,
+                                                            cols > 0 ? cols : 0, 0.0f);
+#pragma GCC unroll 32
+        for (int i = 0; i < R; i++)
+            v_storeu(sums + i * SB_TILE_COLS + j * V_LANES,
+                     dequantize16(acc[i][j], col_sum128, col_scale, ep->row_scale[i]));
+    }
+    for (int i = 0; i < R; i++) {
+        const float *row = sums + i * SB_TILE_COLS;
+        const float *res = ep->residual ? ep->residual + (size_t)i * ep->ldr : NULL;
+        float *ci = c + (size_t)i * ldc;
+        if (ep->act == SB_ACT_IDENTITY) {
+            for (int j = 0; j < P; j++)
+                store_vec(v_loadu(row + j * V_LANES), ci + j * V_LANES,
+                          ep->bias ? ep->bias + j * V_LANES : NULL, res ? res + j * V_LANES : NULL,
+                          n_valid - j * V_LANES);
+        } else {
+            for (int j = 0; j < P; j++) /* bias first, in place, then the activation */
+                store_vec(v_loadu(row + j * V_LANES), (float *)row + j * V_LANES,
+                          ep->bias ? ep->bias + j * V_LANES : NULL, NULL, n_valid - j * V_LANES);
+            activate_row(ci, row, res, n_valid, ep->act);
+        }
+    }
+}
+
+/* The scalar quantizer's rule (gemm_q8.c) on 16 lanes: the same product, clamp and
+ * round-to-nearest-even conversion. */
+static void quantize_row_avx512(const float *x, int k, uint8_t *q, float *scale)
+{
+    /* max_ps(a, b) returns b when a is NaN: |x| first skips NaN, as fmaxf does */
+    __m512 vmax = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= k; i += 16)
+        vmax = _mm512_max_ps(v_abs(_mm512_loadu_ps(x + i)), vmax);
+    if (i < k)
+        vmax = _mm512_max_ps(v_abs(v_load_n(x + i, k - i, 0.0f)), vmax);
+    const float amax = _mm512_reduce_max_ps(vmax);
+    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const __m512 vinv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+    const __m512i zero_point = _mm512_set1_epi32(128);
+    for (i = 0; i < k; i += 16) {
+        const int n = k - i < 16 ? k - i : 16;
+        const __m512 xs = n == 16 ? _mm512_loadu_ps(x + i) : v_load_n(x + i, n, 0.0f);
+        /* max(v, lo) with v first: a NaN product yields lo, as fmaxf(NaN, lo) does */
+        const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(xs, vinv), lo), hi);
+        const __m512i qi = _mm512_add_epi32(_mm512_cvtps_epi32(v), zero_point);
+        _mm_mask_storeu_epi8(q + i, (__mmask16)((1u << n) - 1u), _mm512_cvtepi32_epi8(qi));
+    }
+    for (size_t p = (size_t)k; p < sb_q8_padded_k(k); p++)
+        q[p] = 128;
+    *scale = amax / 127.0f;
+}
+
+#define Q8_TILE(R, P)                                                                         \
+    static void tile_q8_##R##x##P(int k4, const uint8_t *a, size_t ldq, const int8_t *w,      \
+                                  size_t panel_stride, float *c, size_t ldc, int n_valid,     \
+                                  const sb_tile_epilogue *ep)                                 \
+    {                                                                                         \
+        tile_q8(R, P, k4, a, ldq, w, panel_stride, c, ldc, n_valid, ep);                      \
+    }
+#define Q8_TILES(P)                                                                           \
+    Q8_TILE(1, P) Q8_TILE(2, P) Q8_TILE(3, P) Q8_TILE(4, P) Q8_TILE(5, P) Q8_TILE(6, P)       \
+    Q8_TILE(7, P) Q8_TILE(8, P) Q8_TILE(9, P) Q8_TILE(10, P) Q8_TILE(11, P) Q8_TILE(12, P)
+#define Q8_ROW(P)                                                                             \
+    { tile_q8_1x##P, tile_q8_2x##P, tile_q8_3x##P, tile_q8_4x##P, tile_q8_5x##P,              \
+      tile_q8_6x##P, tile_q8_7x##P, tile_q8_8x##P, tile_q8_9x##P, tile_q8_10x##P,             \
+      tile_q8_11x##P, tile_q8_12x##P }
+
+Q8_TILES(1)
+Q8_TILES(2)
+
+const sb_gemm_q8_kernels sb_gemm_q8_kernels_avx512vnni = {
+    .mr = 12, .panels = 2, .mc = 96,
+    .tile = { Q8_ROW(1), Q8_ROW(2) },
+    .quantize_row = quantize_row_avx512,
+};
+#endif

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Convert a sentence-transformers model directory into one libsbert `.sbert` file.
 
-    python3 tools/convert_safetensors.py MODEL_DIR OUT.sbert [--dtype f32|f16|bf16] [--quiet]
+    python3 tools/convert_safetensors.py MODEL_DIR OUT.sbert [--dtype f32|f16|bf16|int8] [--quiet]
 
 The `.sbert` file (specified in docs/FORMAT.md, the contract with libsbert/model_file.c) is a
 96-byte header, a typed key/value section (hyper-parameters, the tokenizer, the pooling / Dense /
 Normalize pipeline, prompts), a tensor table, then 64-byte aligned tensor data. The CRC-32 of the
 header covers everything before the data. Linear weights are stored in the PANEL16 order that
 the GEMM kernel reads, and the query/key/value weights of each layer are fused into one matrix.
+With --dtype int8 the Linear weights are quantized to int8 with one scale per output row
+(PANEL16_Q4 order) and the other large tensors are stored as f16.
 
 Everything is read from the directory the way sentence-transformers reads it: config.json, the
 weights (model.safetensors, sharded safetensors, or pytorch_model.bin unpickled without running
@@ -27,7 +29,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
-from math import prod
+from math import isfinite, prod
 from typing import Callable
 
 from checkpoint import InputError, load_checkpoint, read_json
@@ -37,11 +39,11 @@ from checkpoint import InputError, load_checkpoint, read_json
 MAGIC, VERSION, HEADER_SIZE, ALIGN = b"SBERTMF\0", 1, 96, 64
 HEADER = struct.Struct("<8sII9QII")  # magic, version, header_size, 9 x u64, checksum, reserved
 U32, I32, F32, BOOL, STR, ARR_I32, ARR_F32, ARR_STR, BYTES = range(1, 10)  # value types
-DTYPE_F32, DTYPE_F16, DTYPE_BF16 = 0, 1, 2
-DTYPES = {"f32": DTYPE_F32, "f16": DTYPE_F16, "bf16": DTYPE_BF16}
-ITEM_SIZE = {DTYPE_F32: 4, DTYPE_F16: 2, DTYPE_BF16: 2}
-ROW_MAJOR, PANEL16 = 0, 1
-PANEL = 16
+DTYPE_F32, DTYPE_F16, DTYPE_BF16, DTYPE_I8 = 0, 1, 2, 3
+DTYPES = {"f32": DTYPE_F32, "f16": DTYPE_F16, "bf16": DTYPE_BF16, "int8": DTYPE_I8}
+ITEM_SIZE = {DTYPE_F32: 4, DTYPE_F16: 2, DTYPE_BF16: 2, DTYPE_I8: 1}
+ROW_MAJOR, PANEL16, PANEL16_Q4 = 0, 1, 2
+PANEL, QUAD = 16, 4
 
 # --- what the C library implements ----------------------------------------------------------
 
@@ -247,6 +249,31 @@ def panel_bytes(rows, cols, item_size):
     return -(-rows // PANEL) * PANEL * cols * item_size
 
 
+def padded_quads(cols):
+    return -(-cols // QUAD) * QUAD
+
+
+def quantize_rows(data, rows, cols, name):
+    """float32 [rows, cols] -> (int8 [rows, cols padded to whole quads], float32 scales [rows]):
+    q = round(w * 127 / max|w_row|) (half to even), so that w ~ scale * q with scale =
+    max|w_row| / 127; an all-zero row gets scale 0."""
+    src = array("f")
+    src.frombytes(data)
+    k4 = padded_quads(cols)
+    q, scales = bytearray(rows * k4), array("f")
+    for n in range(rows):
+        row = src[n * cols:(n + 1) * cols]
+        amax = max(map(abs, row), default=0.0)
+        if not isfinite(amax):
+            raise InputError(f"tensor {name} has a value that is not finite: it cannot be "
+                             "quantized to int8")
+        inv = 127.0 / amax if amax > 0 else 0.0
+        q[n * k4:n * k4 + cols] = array("b", [max(-127, min(127, round(x * inv)))
+                                              for x in row]).tobytes()
+        scales.append(amax / 127.0)
+    return bytes(q), scales.tobytes()
+
+
 # --- output tensors ---------------------------------------------------------------------------
 
 @dataclass
@@ -259,9 +286,16 @@ class OutTensor:
 
     @property
     def nbytes(self):
+        if self.layout == PANEL16_Q4:
+            return panel_bytes(self.shape[0], padded_quads(self.shape[1]), 1)
         if self.layout == PANEL16:
             return panel_bytes(*self.shape, ITEM_SIZE[self.dtype])
         return prod(self.shape) * ITEM_SIZE[self.dtype]
+
+
+def stored_dtype(dtype):
+    """The dtype of the tensors other than Linear weights: int8 files keep them in f16."""
+    return DTYPE_F16 if dtype == DTYPE_I8 else dtype
 
 
 def stacked(name, sources, dtype, layout=ROW_MAJOR):
@@ -274,11 +308,26 @@ def stacked(name, sources, dtype, layout=ROW_MAJOR):
     return OutTensor(name, dtype, layout, shape, produce)
 
 
+def linear_weight(name, sources, dtype):
+    """A Linear weight made of `sources` stacked: PANEL16 in `dtype`, or, for int8, the quantized
+    weight in PANEL16_Q4 followed by its scales `<name>_scale` (both from one quantization)."""
+    if dtype != DTYPE_I8:
+        return [stacked(name, sources, dtype, PANEL16)]
+    shape = (sum(s.shape[0] for s in sources),) + sources[0].shape[1:]
+    quantized = lru_cache(maxsize=1)(lambda: quantize_rows(
+        b"".join(as_f32(s) for s in sources), shape[0], shape[1], name))
+
+    def weight():  # a quad of 4 int8 is one uint32 of the PANEL16 order
+        return panel16(quantized()[0], shape[0], padded_quads(shape[1]) // QUAD, 4)
+    return [OutTensor(name, DTYPE_I8, PANEL16_Q4, shape, weight),
+            OutTensor(name + "_scale", DTYPE_F32, ROW_MAJOR, shape[:1], lambda: quantized()[1])]
+
+
 def linear(ckpt, name, out_features, in_features, dtype, bias=True, stored_as=None):
     """A Linear layer: the weight in PANEL16 and `dtype`, the bias in F32; `stored_as` renames."""
     dst = stored_as or name
     weight = ckpt.tensor(name + ".weight", (out_features, in_features))
-    tensors = [stacked(dst + ".weight", [weight], dtype, PANEL16)]
+    tensors = linear_weight(dst + ".weight", [weight], dtype)
     if bias:
         tensors.append(stacked(dst + ".bias", [ckpt.tensor(name + ".bias", (out_features,))],
                                DTYPE_F32))
@@ -294,7 +343,8 @@ def encoder_tensors(ckpt, enc, dtype):
     """The transformer's tensors in FORMAT.md order, each checked against the config."""
     H, I = enc["hidden_size"], enc["intermediate_size"]
     out = [stacked(f"embeddings.{name}_embeddings.weight",
-                   [ckpt.tensor(f"embeddings.{name}_embeddings.weight", (rows, H))], dtype)
+                   [ckpt.tensor(f"embeddings.{name}_embeddings.weight", (rows, H))],
+                   stored_dtype(dtype))
            for name, rows in (("word", enc["vocab_size"]),
                               ("position", enc["max_position_embeddings"]),
                               ("token_type", enc["type_vocab_size"]))]
@@ -302,8 +352,8 @@ def encoder_tensors(ckpt, enc, dtype):
     for i in range(enc["num_hidden_layers"]):
         p = f"encoder.layer.{i}."
         qkv = [p + f"attention.self.{x}" for x in ("query", "key", "value")]
-        out.append(stacked(p + "attention.qkv.weight",
-                           [ckpt.tensor(x + ".weight", (H, H)) for x in qkv], dtype, PANEL16))
+        out += linear_weight(p + "attention.qkv.weight",
+                             [ckpt.tensor(x + ".weight", (H, H)) for x in qkv], dtype)
         out.append(stacked(p + "attention.qkv.bias",
                            [ckpt.tensor(x + ".bias", (H,)) for x in qkv], DTYPE_F32))
         out += linear(ckpt, p + "attention.output.dense", H, H, dtype)

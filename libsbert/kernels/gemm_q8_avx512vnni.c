@@ -24,9 +24,12 @@ static inline __attribute__((always_inline)) __m512 dequantize16(__m512i sum, __
     return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, col_sum128)), scale);
 }
 
+/* out[i * SB_TILE_COLS + 16 j ..] = the int32 sums of the tile. Kept apart from the epilogue:
+ * with both in one body, GCC 12 copied and spilled every accumulator at every quad (3 times
+ * slower); stored once at the end, they stay in registers. */
 static inline __attribute__((always_inline)) void
-tile_q8(const int R, const int P, int k4, const uint8_t *a, size_t ldq, const int8_t *w,
-        size_t panel_stride, float *c, size_t ldc, int n_valid, const sb_tile_epilogue *ep)
+dot_tile_q8(const int R, const int P, int k4, const uint8_t *a, size_t ldq, const int8_t *w,
+            size_t panel_stride, int32_t *out)
 {
     __m512i acc[SB_MAX_MR][SB_MAX_PANELS];
 #pragma GCC unroll 32
@@ -51,24 +54,36 @@ tile_q8(const int R, const int P, int k4, const uint8_t *a, size_t ldq, const in
             for (int j = 0; j < P; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], ai, b[j]);
         }
     }
-    /* the float values go to a buffer on the stack; bias, act and residual follow row by row with
-     * the fp32 kernels' epilogue (no accumulator is live across its calls) */
+#pragma GCC unroll 32
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < P; j++)
+            _mm512_store_si512(out + i * SB_TILE_COLS + j * V_LANES, acc[i][j]);
+}
+
+static inline __attribute__((always_inline)) void
+tile_q8(const int R, const int P, int k4, const uint8_t *a, size_t ldq, const int8_t *w,
+        size_t panel_stride, float *c, size_t ldc, int n_valid, const sb_tile_epilogue *ep)
+{
+    int32_t isums[SB_MAX_MR * SB_TILE_COLS] __attribute__((aligned(64)));
+    dot_tile_q8(R, P, k4, a, ldq, w, panel_stride, isums);
+    /* to floats on the stack; bias, act and residual follow row by row with the fp32 kernels'
+     * epilogue */
     float sums[SB_MAX_MR * SB_TILE_COLS] __attribute__((aligned(64)));
+    __m512i col_sum128[SB_MAX_PANELS];
+    __m512 col_scale[SB_MAX_PANELS];
 #pragma GCC unroll 8
     for (int j = 0; j < P; j++) {
         const int cols = n_valid - j * V_LANES;
-        const __m512i col_sum128 = _mm512_slli_epi32(
-            cols >= V_LANES ? _mm512_loadu_si512(ep->col_sum + j * V_LANES)
-                            : _mm512_maskz_loadu_epi32(v_mask_n(cols > 0 ? cols : 0),
-                                                       ep->col_sum + j * V_LANES), 7);
-        const __m512 col_scale = cols >= V_LANES ? v_loadu(ep->col_scale + j * V_LANES)
-                                                 : v_load_n(ep->col_scale + j * V_LANES,
-                                                            cols > 0 ? cols : 0, 0.0f);
-#pragma GCC unroll 32
-        for (int i = 0; i < R; i++)
-            v_storeu(sums + i * SB_TILE_COLS + j * V_LANES,
-                     dequantize16(acc[i][j], col_sum128, col_scale, ep->row_scale[i]));
+        const __mmask16 valid = cols >= V_LANES ? (__mmask16)0xFFFF : v_mask_n(cols > 0 ? cols : 0);
+        col_sum128[j] = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(valid, ep->col_sum + j * V_LANES), 7);
+        col_scale[j] = _mm512_maskz_loadu_ps(valid, ep->col_scale + j * V_LANES);
     }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < P; j++)
+            v_storeu(sums + i * SB_TILE_COLS + j * V_LANES,
+                     dequantize16(_mm512_load_si512(isums + i * SB_TILE_COLS + j * V_LANES),
+                                  col_sum128[j], col_scale[j], ep->row_scale[i]));
     for (int i = 0; i < R; i++) {
         const float *row = sums + i * SB_TILE_COLS;
         const float *res = ep->residual ? ep->residual + (size_t)i * ep->ldr : NULL;

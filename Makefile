@@ -87,7 +87,8 @@ demo: all $(DEMO_MODEL)
 
 # The test models are converted from the Hugging Face directories in tests/data/models (f32).
 TEST_MODELS = $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert $(BUILD)/models/odd-heads.sbert \
-              $(BUILD)/models/odd-heads-bf16.sbert $(BUILD)/models/ko-tiny-f16.sbert
+              $(BUILD)/models/odd-heads-bf16.sbert $(BUILD)/models/ko-tiny-f16.sbert \
+              $(BUILD)/models/ko-small-int8.sbert $(BUILD)/models/odd-heads-int8.sbert
 $(BUILD)/models/%.sbert: tests/data/models/%/config.json tools/convert_safetensors.py tools/checkpoint.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/$* $@ --quiet
@@ -103,6 +104,12 @@ $(BUILD)/models/odd-heads.sbert: tools/make_random_model.py tools/convert_safete
 # The same weights stored as BF16 and F16 (Linear weights kept so, run by the 2-byte kernels).
 $(BUILD)/models/odd-heads-bf16.sbert: $(BUILD)/models/odd-heads.sbert
 	$(PYTHON) tools/convert_safetensors.py $(BUILD)/models/odd-heads-hf $@ --dtype bf16 --quiet
+# The trained model with int8 weights (tests/test_golden.c holds it to its own, looser bound).
+$(BUILD)/models/ko-small-int8.sbert: tests/data/models/ko-small/config.json tools/convert_safetensors.py tools/checkpoint.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/convert_safetensors.py tests/data/models/ko-small $@ --dtype int8 --quiet
+$(BUILD)/models/odd-heads-int8.sbert: $(BUILD)/models/odd-heads.sbert
+	$(PYTHON) tools/convert_safetensors.py $(BUILD)/models/odd-heads-hf $@ --dtype int8 --quiet
 $(BUILD)/models/ko-tiny-f16.sbert: tests/data/models/ko-tiny/config.json tools/convert_safetensors.py tools/checkpoint.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/ko-tiny $@ --dtype f16 --quiet

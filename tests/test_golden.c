@@ -7,7 +7,11 @@
  *   - the embedding of the text encoded alone: max |diff| <= 1e-5 and cosine >= 0.99999;
  *   - the embedding of the text inside one mixed-length batch of all rows agrees with the one
  *     encoded alone to 1e-5 (padding-free batching must not change a vector), with 1 and 2
- *     threads. */
+ *     threads.
+ * The trained ko-small converted with --dtype int8 is held to the bound of an approximation
+ * instead: cosine >= 0.999 and max |diff| <= 0.05 against the same fp32 golden vectors (over 2,000
+ * KorSTS sentences its worst cosine against its fp32 vectors was 0.99989, its worst |diff| 0.018);
+ * its batches must still match its single vectors to 1e-5 (every row is quantized on its own). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,8 @@
 
 #define TOLERANCE 1e-5
 #define MIN_COSINE 0.99999
+#define INT8_TOLERANCE 0.05
+#define INT8_MIN_COSINE 0.999
 
 typedef struct {
     char *text;
@@ -98,7 +104,8 @@ static void check_ids(sbert_context *ctx, const golden_row *r, size_t row)
 
 /* Encodes each row alone and compares with the golden vector; returns the vectors. */
 static float *check_single(sbert_context *ctx, const golden_row *rows, size_t n, size_t dim,
-                           double *worst_diff, double *worst_cos)
+                           double tolerance, double min_cosine, double *worst_diff,
+                           double *worst_cos)
 {
     float *out = calloc(n * dim, sizeof *out);
     *worst_diff = 0.0;
@@ -110,7 +117,7 @@ static float *check_single(sbert_context *ctx, const golden_row *rows, size_t n,
         CHECK(rows[i].dim == dim, "row %zu: golden dim %zu, model dim %zu", i, rows[i].dim, dim);
         const double diff = max_abs_diff(out + i * dim, rows[i].embedding, dim);
         const double cos = cosine_fd(out + i * dim, rows[i].embedding, dim);
-        CHECK(diff <= TOLERANCE && cos >= MIN_COSINE, "row %zu: max |diff| %.3g, cosine %.8f", i,
+        CHECK(diff <= tolerance && cos >= min_cosine, "row %zu: max |diff| %.3g, cosine %.8f", i,
               diff, cos);
         *worst_diff = fmax(*worst_diff, diff);
         *worst_cos = fmin(*worst_cos, cos);
@@ -147,11 +154,13 @@ static void check_batched(const sbert_model *model, const golden_row *rows, size
     sbert_context_free(ctx);
 }
 
-static void check_model(const char *name)
+/* build/models/<file>.sbert against tests/data/golden/<name>.golden.jsonl */
+static void check_model_file(const char *name, const char *file, double tolerance,
+                             double min_cosine)
 {
     const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
     char path[512], golden[512], err[512];
-    snprintf(path, sizeof path, "%s/models/%s.sbert", build, name);
+    snprintf(path, sizeof path, "%s/models/%s.sbert", build, file);
     snprintf(golden, sizeof golden, "tests/data/golden/%s.golden.jsonl", name);
 
     sbert_model *model = NULL;
@@ -168,8 +177,8 @@ static void check_model(const char *name)
     for (size_t i = 0; i < n; i++)
         check_ids(ctx, &rows[i], i);
     double worst_diff = 0.0, worst_cos = 1.0;
-    float *single = check_single(ctx, rows, n, dim, &worst_diff, &worst_cos);
-    printf("%s: %zu rows, max |diff| %.2e, min cosine %.9f\n", name, n, worst_diff, worst_cos);
+    float *single = check_single(ctx, rows, n, dim, tolerance, min_cosine, &worst_diff, &worst_cos);
+    printf("%s: %zu rows, max |diff| %.2e, min cosine %.9f\n", file, n, worst_diff, worst_cos);
     check_batched(model, rows, n, dim, single, 1);
     check_batched(model, rows, n, dim, single, 2);
 
@@ -179,11 +188,17 @@ static void check_model(const char *name)
     sbert_model_free(model);
 }
 
+static void check_model(const char *name)
+{
+    check_model_file(name, name, TOLERANCE, MIN_COSINE);
+}
+
 int main(void)
 {
     check_model("ko-tiny");
     check_model("minilm-tiny");
     check_model("ko-small");
     check_model("xlmr-tiny");
+    check_model_file("ko-small", "ko-small-int8", INT8_TOLERANCE, INT8_MIN_COSINE);
     return TEST_DONE();
 }

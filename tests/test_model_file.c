@@ -842,6 +842,39 @@ static void test_targeted_dense(const file_buf *good)
     free(b.data);
 }
 
+/* int8 weights (ko-small converted with --dtype int8): a Linear weight in I8 / PANEL16_Q4 with its
+ * F32 scales loads; the wrong layout, scales of another dtype, I8 where only floats may be and a
+ * truncated weight are refused by name. */
+static void test_targeted_int8(const file_buf *good)
+{
+    char err[256];
+    CHECK(load_exact_copy(good, err, sizeof err) == SBERT_OK, "int8 model: %s", err);
+    file_buf b = {aligned_alloc(64, (good->size + 64) / 64 * 64), good->size};
+    memcpy(b.data, good->data, b.size);
+    tensor_fields t;
+    if (find_tensor(&b, "encoder.layer.1.intermediate.dense.weight", &t)) {
+        put32(b.data + t.dims - 8, 1); /* layout PANEL16 */
+        expect_refused(&b, good, "int8 layout", SBERT_ERR_CORRUPT,
+                       "layout PANEL16, expected PANEL16_Q4");
+        put32(b.data + t.dims - 12, 0); /* dtype F32 with layout PANEL16_Q4 */
+        expect_refused(&b, good, "float weight in PANEL16_Q4", SBERT_ERR_CORRUPT,
+                       "layout PANEL16_Q4, expected PANEL16");
+        put64(b.data + t.nbytes, get64(b.data + t.nbytes) - 64);
+        expect_refused(&b, good, "int8 weight short", SBERT_ERR_CORRUPT, "I8 dtype");
+    }
+    if (find_tensor(&b, "encoder.layer.1.intermediate.dense.weight_scale", &t)) {
+        put32(b.data + t.dims - 12, 1); /* F16 scales */
+        expect_refused(&b, good, "scale dtype", SBERT_ERR_CORRUPT, "scales are F32");
+        put64(b.data + t.dims, 5);
+        expect_refused(&b, good, "scale shape", SBERT_ERR_SHAPE, "weight_scale: shape [5]");
+    }
+    if (find_tensor(&b, "encoder.layer.0.output.LayerNorm.weight", &t)) {
+        put32(b.data + t.dims - 12, 3);
+        expect_refused(&b, good, "I8 LayerNorm", SBERT_ERR_CORRUPT, "only Linear weights");
+    }
+    free(b.data);
+}
+
 /* ---- the path API, arguments, cleanup -------------------------------------------------------- */
 
 static int open_bytes(const uint8_t *data, size_t size, int use_mmap, char *err, size_t err_size)
@@ -944,6 +977,10 @@ int main(void)
         test_targeted(&ko);
     }
     test_garbage();
+    file_buf int8 = read_model("ko-small-int8");
+    if (int8.size)
+        test_targeted_int8(&int8);
+    free(int8.data);
     if (seeds[0].size) {
         test_targeted_dense(&seeds[0]);
         test_path_api(&seeds[0]);

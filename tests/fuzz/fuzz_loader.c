@@ -8,7 +8,7 @@
  * reach the validators behind the checksum. tests/test_model_file.c tests the checksum itself.
  *
  * `make fuzz` builds and runs it (FUZZ_SECONDS, new inputs in build-fuzz/corpus/loader/) from the
- * seeds in tests/fuzz/corpus/loader/: two valid few-kilobyte models written by
+ * seeds in tests/fuzz/corpus/loader/: three valid few-kilobyte models (f32, f16, int8) written by
  * tests/fuzz/make_seed.py, so mutations start from files that pass every check. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,11 +32,15 @@ static float touch_elements(const void *p, size_t n, sb_weight_format format)
     return n ? (float)(bytes[0] + bytes[n * sb_weight_bytes(format) - 1]) : 0.0f;
 }
 
-/* A PANEL16 weight holds ceil(n_out / 16) whole panels of n_in x 16 elements. */
+/* A PANEL16 weight holds ceil(n_out / 16) whole panels of n_in x 16 elements (I8: PANEL16_Q4
+ * panels of sb_panel_bytes(), with n_out scales and column sums). */
 static float touch_linear(const sb_linear *l)
 {
     size_t panels = ((size_t)l->n_out + SB_PANEL - 1) / SB_PANEL;
-    float sum = touch_elements(l->weight, panels * SB_PANEL * (size_t)l->n_in, l->format);
+    float sum = touch_elements(l->weight, panels * sb_panel_bytes(l) / sb_weight_bytes(l->format),
+                               l->format);
+    if (l->format == SB_WEIGHTS_I8)
+        sum += touch(l->scale, (size_t)l->n_out) + (float)(l->col_sum[0] + l->col_sum[l->n_out - 1]);
     return l->bias ? sum + touch(l->bias, (size_t)l->n_out) : sum;
 }
 

@@ -10,6 +10,8 @@ test can damage every byte of one and the fuzzer starts from files that reach ev
   bert-wordpiece-f32.sbert   bert, WordPiece + BERT normalizer, cls+mean pooling, a Dense module
                              (8 outputs: one partly filled PANEL16 panel), Normalize, a prompt
   xlmr-unigram-f16.sbert     xlm-roberta, Unigram + Metaspace, max pooling, F16 weights
+  xlmr-unigram-int8.sbert    the same with int8 Linear weights (I8, PANEL16_Q4, F32 scales) and
+                             F16 embeddings, as --dtype int8 writes them
 
 Same output on every run (fixed seeds). Standard library only.
 """
@@ -22,8 +24,8 @@ import zlib
 
 MAGIC, VERSION, HEADER_SIZE, ALIGN, PANEL = b"SBERTMF\0", 1, 96, 64, 16
 U32, I32, F32, BOOL, STR, ARR_I32, ARR_F32, ARR_STR, BYTES = range(1, 10)
-DT_F32, DT_F16 = 0, 1
-ROW_MAJOR, PANEL16 = 0, 1
+DT_F32, DT_F16, DT_I8 = 0, 1, 3
+ROW_MAJOR, PANEL16, PANEL16_Q4 = 0, 1, 2
 
 
 def u32(v):
@@ -51,6 +53,15 @@ def encode_value(kind, value):
 
 def pack_tensor(values, shape, dtype, layout):
     """values: the logical row-major elements. Returns the bytes in the stored layout."""
+    if layout == PANEL16_Q4:  # (n, k) at ((n / 16) * K4 / 4 + k / 4) * 64 + (n % 16) * 4 + k % 4
+        n_rows, k_cols = shape
+        k4 = -(-k_cols // 4) * 4
+        stored = [0] * (-(-n_rows // PANEL) * PANEL * k4)
+        for n in range(n_rows):
+            for k in range(k_cols):
+                stored[((n // PANEL) * k4 // 4 + k // 4) * 64 + (n % PANEL) * 4 + k % 4] = \
+                    values[n * k_cols + k]
+        return struct.pack(f"<{len(stored)}b", *stored)
     if layout == PANEL16:  # element (n, k) at ((n / 16) * K + k) * 16 + n % 16, rows past N zero
         n_rows, k_cols = shape
         panels = (n_rows + PANEL - 1) // PANEL
@@ -93,31 +104,38 @@ def random_values(rng, count, center=0.0, spread=0.1):
 
 
 def encoder_tensors(rng, V, H, L, I, P, T, dtype):
-    """The tensors of docs/FORMAT.md, "Tensors", for the encoder; LayerNorm and biases in F32."""
+    """The tensors of docs/FORMAT.md, "Tensors", for the encoder; LayerNorm and biases in F32.
+    DT_I8: int8 Linear weights with their scales, the embeddings F16."""
     def weight(name, shape, layout):
-        return (name, dtype, layout, shape, random_values(rng, shape[0] * shape[1]))
+        if dtype == DT_I8 and layout == PANEL16:
+            return [(name, DT_I8, PANEL16_Q4, shape,
+                     [rng.randint(-127, 127) for _ in range(shape[0] * shape[1])]),
+                    (name + "_scale", DT_F32, ROW_MAJOR, [shape[0]],
+                     random_values(rng, shape[0], 0.001, 0.0005))]
+        stored = DT_F16 if dtype == DT_I8 else dtype
+        return [(name, stored, layout, shape, random_values(rng, shape[0] * shape[1]))]
 
     def vector(name, n, center=0.0):
         return (name, DT_F32, ROW_MAJOR, [n], random_values(rng, n, center))
 
-    out = [weight("embeddings.word_embeddings.weight", [V, H], ROW_MAJOR),
-           weight("embeddings.position_embeddings.weight", [P, H], ROW_MAJOR),
-           weight("embeddings.token_type_embeddings.weight", [T, H], ROW_MAJOR),
-           vector("embeddings.LayerNorm.weight", H, 1.0), vector("embeddings.LayerNorm.bias", H)]
+    out = (weight("embeddings.word_embeddings.weight", [V, H], ROW_MAJOR) +
+           weight("embeddings.position_embeddings.weight", [P, H], ROW_MAJOR) +
+           weight("embeddings.token_type_embeddings.weight", [T, H], ROW_MAJOR) +
+           [vector("embeddings.LayerNorm.weight", H, 1.0), vector("embeddings.LayerNorm.bias", H)])
     for i in range(L):
         p = f"encoder.layer.{i}."
-        out += [weight(p + "attention.qkv.weight", [3 * H, H], PANEL16),
-                vector(p + "attention.qkv.bias", 3 * H),
-                weight(p + "attention.output.dense.weight", [H, H], PANEL16),
-                vector(p + "attention.output.dense.bias", H),
-                vector(p + "attention.output.LayerNorm.weight", H, 1.0),
-                vector(p + "attention.output.LayerNorm.bias", H),
-                weight(p + "intermediate.dense.weight", [I, H], PANEL16),
-                vector(p + "intermediate.dense.bias", I),
-                weight(p + "output.dense.weight", [H, I], PANEL16),
-                vector(p + "output.dense.bias", H),
-                vector(p + "output.LayerNorm.weight", H, 1.0),
-                vector(p + "output.LayerNorm.bias", H)]
+        out += (weight(p + "attention.qkv.weight", [3 * H, H], PANEL16) +
+                [vector(p + "attention.qkv.bias", 3 * H)] +
+                weight(p + "attention.output.dense.weight", [H, H], PANEL16) +
+                [vector(p + "attention.output.dense.bias", H),
+                 vector(p + "attention.output.LayerNorm.weight", H, 1.0),
+                 vector(p + "attention.output.LayerNorm.bias", H)] +
+                weight(p + "intermediate.dense.weight", [I, H], PANEL16) +
+                [vector(p + "intermediate.dense.bias", I)] +
+                weight(p + "output.dense.weight", [H, I], PANEL16) +
+                [vector(p + "output.dense.bias", H),
+                 vector(p + "output.LayerNorm.weight", H, 1.0),
+                 vector(p + "output.LayerNorm.bias", H)])
     return out
 
 
@@ -176,8 +194,8 @@ def bert_wordpiece_f32(path):
     write_sbert(path, kv, tensors)
 
 
-def xlmr_unigram_f16(path):
-    rng = random.Random(2)
+def xlmr_unigram(path, seed, dtype):
+    rng = random.Random(seed)
     specials = ["<s>", "<pad>", "</s>", "<unk>"]
     pieces = ["\u2581", "\u2581a", "\u2581the", "b", "c", "s", "\u2581한", "국", "어", "<mask>"]
     vocab = specials + pieces
@@ -195,7 +213,7 @@ def xlmr_unigram_f16(path):
            ("tokenizer.metaspace.split", BOOL, 1)]
     kv += pipeline_keys(16, ("max",), 0, {}, "")
     kv += [("dense.count", U32, 0)]
-    write_sbert(path, kv, encoder_tensors(rng, V, H, L, I, P, T, DT_F16))
+    write_sbert(path, kv, encoder_tensors(rng, V, H, L, I, P, T, dtype))
 
 
 def main():
@@ -203,7 +221,8 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "corpus", "loader")
     os.makedirs(out_dir, exist_ok=True)
     bert_wordpiece_f32(os.path.join(out_dir, "bert-wordpiece-f32.sbert"))
-    xlmr_unigram_f16(os.path.join(out_dir, "xlmr-unigram-f16.sbert"))
+    xlmr_unigram(os.path.join(out_dir, "xlmr-unigram-f16.sbert"), 2, DT_F16)
+    xlmr_unigram(os.path.join(out_dir, "xlmr-unigram-int8.sbert"), 3, DT_I8)
 
 
 if __name__ == "__main__":

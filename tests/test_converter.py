@@ -35,7 +35,8 @@ from convert_safetensors import bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16
 # --- an independent reader of .sbert files --------------------------------------------------
 
 HEADER = struct.Struct("<8sII9QII")
-ELEMENT = {0: ("f", 4), 1: ("e", 2), 2: ("H", 2)}  # dtype -> struct code, size (bf16 as u16)
+ELEMENT = {0: ("f", 4), 1: ("e", 2), 2: ("H", 2), 3: ("b", 1)}  # dtype -> struct code, size
+# (bf16 as u16, I8 as signed bytes)
 
 
 class Sbert:
@@ -107,6 +108,10 @@ class Sbert:
         if t["layout"] == 1:  # PANEL16: (n, k) at ((n // 16) * cols + k) * 16 + n % 16
             return [[flat[((n // 16) * cols + k) * 16 + n % 16] for k in range(cols)]
                     for n in range(rows)]
+        if t["layout"] == 2:  # PANEL16_Q4: (n, k) at ((n // 16) * K4 // 4 + k // 4) * 64 + ...
+            k4 = -(-cols // 4) * 4
+            return [[flat[((n // 16) * k4 // 4 + k // 4) * 64 + (n % 16) * 4 + k % 4]
+                     for k in range(cols)] for n in range(rows)]
         return [list(flat[n * cols:(n + 1) * cols]) for n in range(rows)]
 
 
@@ -369,7 +374,7 @@ class TestLayout(ConverterTest):
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="test_converter.")
         for name, dtype in (("ko-tiny", "f32"), ("ko-tiny", "f16"), ("ko-tiny", "bf16"),
-                            ("minilm-tiny", "f32")):
+                            ("ko-tiny", "int8"), ("minilm-tiny", "f32")):
             code, _, stderr = run_converter(os.path.join(MODELS, name),
                                             os.path.join(cls.dir, f"{name}-{dtype}.sbert"),
                                             "--quiet", "--dtype", dtype)
@@ -497,6 +502,29 @@ class TestLayout(ConverterTest):
                 else:
                     bad = [(a, b) for a, b in pairs if abs(a - b) > abs(a) * relative + tiny]
                 self.assertEqual(bad[:3], [], f"{dtype} {name}")
+
+
+    def test_int8_is_within_half_a_step_of_f32(self):
+        # Every Linear weight I8 in PANEL16_Q4 with its F32 scales (max |row| / 127, so each row
+        # reaches +-127); dequantized, each weight within half a step (scale / 2) of the f32 one.
+        # The other matrices are f16, LayerNorm parameters and biases f32.
+        exact, q8 = self.sbert("ko-tiny"), self.sbert("ko-tiny", "int8")
+        linears = [n for n, t in exact.tensors.items() if t["layout"] == 1]
+        self.assertTrue(linears)
+        for name in linears:
+            t, scale = q8.tensors[name], q8.tensors[name + "_scale"]
+            self.assertEqual((t["dtype"], t["layout"]), (3, 2), name)
+            self.assertEqual((scale["dtype"], scale["layout"], scale["shape"]),
+                             (0, 0, t["shape"][:1]), name)
+            scales = q8.matrix(name + "_scale")[0]
+            for w_row, q_row, s in zip(exact.matrix(name), q8.matrix(name), scales):
+                self.assertAlmostEqual(s, max(map(abs, w_row)) / 127, delta=1e-6 * s, msg=name)
+                self.assertEqual(max(map(abs, q_row)), 127, name)
+                worst = max(abs(w - q * s) for w, q in zip(w_row, q_row))
+                self.assertLessEqual(worst, s / 2 * (1 + 1e-6), name)
+        for name, t in q8.tensors.items():
+            if name not in linears and not name.endswith("_scale"):
+                self.assertEqual(t["dtype"], 1 if len(t["shape"]) == 2 else 0, name)
 
 
 class TestElementConversions(unittest.TestCase):

@@ -323,7 +323,8 @@ static void test_gemm_q8(void)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         check_gemm_q8_case(shapes[s][0], shapes[s][1], shapes[s][2], acts[s % 4], (int)(s % 3),
                            (int)(s % 2 == 0));
-    printf("  q8 kernels: %s\n", sb_kernels_vnni() ? "avx512-vnni" : "portable");
+    printf("  q8 kernels: %s\n", sb_kernels_vnni() ? "avx512-vnni"
+                              : sb_kernels_isa() >= SB_ISA_AVX2 ? "avx2" : "portable");
 }
 
 /* ---- activations ----------------------------------------------------------------------------- */

@@ -17,7 +17,7 @@
 
 /* The one rounding rule, shared by every ISA: the product x * inv, clamped to +-127 (which also
  * sends NaN to a bound, so no undefined float-to-int conversion), rounded to nearest even. */
-static void quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale)
+void sb_q8_quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale)
 {
     float amax = 0.0f;
     for (int i = 0; i < k; i++)
@@ -143,13 +143,14 @@ SCALAR_Q8_TILE(1) SCALAR_Q8_TILE(2) SCALAR_Q8_TILE(3) SCALAR_Q8_TILE(4)
 const sb_gemm_q8_kernels sb_gemm_q8_kernels_scalar = {
     .mr = SCALAR_MR, .panels = 1, .mc = 64,
     .tile = {{ tile_q8_scalar_1, tile_q8_scalar_2, tile_q8_scalar_3, tile_q8_scalar_4 }},
-    .quantize_row = quantize_row_scalar,
+    .quantize_row = sb_q8_quantize_row_scalar,
 };
 
 const sb_gemm_q8_kernels *sb_q8_kernels(void)
 {
 #ifdef SB_X86
     if (sb_kernels_vnni()) return &sb_gemm_q8_kernels_avx512vnni;
+    if (sb_kernels_isa() >= SB_ISA_AVX2) return &sb_gemm_q8_kernels_avx2;
 #endif
     return &sb_gemm_q8_kernels_scalar;
 }

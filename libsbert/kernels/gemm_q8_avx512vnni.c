@@ -67,8 +67,7 @@ tile_q8(const int R, const int P, int k4, const uint8_t *a, size_t ldq, const in
 {
     int32_t isums[SB_MAX_MR * SB_TILE_COLS] __attribute__((aligned(64)));
     dot_tile_q8(R, P, k4, a, ldq, w, panel_stride, isums);
-    /* to floats on the stack; bias, act and residual follow row by row with the fp32 kernels'
-     * epilogue */
+    /* to floats on the stack; bias, act and residual follow row by row (finish_rows) */
     float sums[SB_MAX_MR * SB_TILE_COLS] __attribute__((aligned(64)));
     __m512i col_sum128[SB_MAX_PANELS];
     __m512 col_scale[SB_MAX_PANELS];
@@ -84,22 +83,7 @@ tile_q8(const int R, const int P, int k4, const uint8_t *a, size_t ldq, const in
             v_storeu(sums + i * SB_TILE_COLS + j * V_LANES,
                      dequantize16(_mm512_load_si512(isums + i * SB_TILE_COLS + j * V_LANES),
                                   col_sum128[j], col_scale[j], ep->row_scale[i]));
-    for (int i = 0; i < R; i++) {
-        const float *row = sums + i * SB_TILE_COLS;
-        const float *res = ep->residual ? ep->residual + (size_t)i * ep->ldr : NULL;
-        float *ci = c + (size_t)i * ldc;
-        if (ep->act == SB_ACT_IDENTITY) {
-            for (int j = 0; j < P; j++)
-                store_vec(v_loadu(row + j * V_LANES), ci + j * V_LANES,
-                          ep->bias ? ep->bias + j * V_LANES : NULL, res ? res + j * V_LANES : NULL,
-                          n_valid - j * V_LANES);
-        } else {
-            for (int j = 0; j < P; j++) /* bias first, in place, then the activation */
-                store_vec(v_loadu(row + j * V_LANES), (float *)row + j * V_LANES,
-                          ep->bias ? ep->bias + j * V_LANES : NULL, NULL, n_valid - j * V_LANES);
-            activate_row(ci, row, res, n_valid, ep->act);
-        }
-    }
+    finish_rows(R, P, sums, c, ldc, n_valid, ep);
 }
 
 /* The scalar quantizer's rule (gemm_q8.c) on 16 lanes: the same product, clamp and

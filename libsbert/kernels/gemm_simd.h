@@ -74,6 +74,26 @@ static void activate_row(float *c, const float *sums, const float *res, int n, s
     }
 }
 
+/* The epilogue of an I8 tile, whose dequantized sums (before the bias) are in sums[R][SB_TILE_COLS]
+ * (nv vectors a row): the bias, activation and residual in tile_simd's order, row by row. */
+static inline __attribute__((always_inline)) void
+finish_rows(const int R, const int nv, float *sums, float *c, size_t ldc, int n_valid,
+            const sb_tile_epilogue *ep)
+{
+    for (int i = 0; i < R; i++) {
+        float *row = sums + i * SB_TILE_COLS, *ci = c + (size_t)i * ldc;
+        const float *res = ep->residual ? ep->residual + (size_t)i * ep->ldr : NULL;
+        for (int j = 0; j < nv; j++) /* without an activation, straight to C */
+            store_vec(v_loadu(row + j * V_LANES),
+                      ep->act == SB_ACT_IDENTITY ? ci + j * V_LANES : row + j * V_LANES,
+                      ep->bias ? ep->bias + j * V_LANES : NULL,
+                      ep->act == SB_ACT_IDENTITY && res ? res + j * V_LANES : NULL,
+                      n_valid - j * V_LANES);
+        if (ep->act != SB_ACT_IDENTITY)
+            activate_row(ci, row, res, n_valid, ep->act);
+    }
+}
+
 static inline __attribute__((always_inline)) void
 tile_simd(const int R, const int P, const sb_weight_format F, int kn, const float *a, size_t lda,
           const void *w, size_t panel_stride, float *c, size_t ldc, int n_valid,

@@ -82,10 +82,12 @@ typedef struct {
 } sb_gemm_q8_kernels;
 
 extern const sb_gemm_q8_kernels sb_gemm_q8_kernels_scalar;
-/* The I8 kernels in use: AVX512-VNNI when the machine (and SBERT_ISA) allow, else portable. */
+void sb_q8_quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale);
+/* The I8 kernels in use: AVX512-VNNI when the machine (and SBERT_ISA) allow, else AVX2, else
+ * portable (the same results from each). */
 const sb_gemm_q8_kernels *sb_q8_kernels(void);
 #ifdef SB_X86
-extern const sb_gemm_q8_kernels sb_gemm_q8_kernels_avx512vnni;
+extern const sb_gemm_q8_kernels sb_gemm_q8_kernels_avx512vnni, sb_gemm_q8_kernels_avx2;
 #endif
 
 /* ---- vector ops, one implementation per ISA --------------------------------------------------- */

@@ -5,6 +5,7 @@
 # (ORT time / libsbert time). A steadier estimate of one ratio than one `make bench` round.
 #
 #   sh bench/pairs.sh [WORKLOAD (W4)] [PAIRS (8)] [THREADS (2)] [REPEATS per process (5)]
+#   BENCH_MODEL=model-int8.sbert sh bench/pairs.sh ...   (another of bench/work's model files)
 #
 # Needs bench/work from `make bench` (model.sbert, model.onnx, workloads.json). Writes
 # bench/work/pairs-WORKLOAD/ (its own plan.txt and workloads.json) and pairs.jsonl there.
@@ -15,9 +16,10 @@ PAIRS=${2:-8}
 THREADS=${3:-2}
 REPEATS=${4:-5}
 WORK=bench/work
+MODEL=${BENCH_MODEL:-model.sbert}
 DIR=$WORK/pairs-$WL
 TOKENIZER=tests/data/tokenizers/klue-roberta-base/tokenizer.json
-for f in model.sbert model.onnx workloads.json; do
+for f in "$MODEL" model.onnx workloads.json; do
     [ -f "$WORK/$f" ] || { echo "pairs.sh: $WORK/$f is missing: run make bench first" >&2; exit 1; }
 done
 mkdir -p "$DIR"
@@ -35,7 +37,7 @@ make -s build/bench/bench_encode
 : >"$DIR/pairs.jsonl"
 i=1
 while [ "$i" -le "$PAIRS" ]; do
-    build/bench/bench_encode "$WORK/model.sbert" "$DIR" "$THREADS" | grep "\"$WL\"" >>"$DIR/pairs.jsonl"
+    build/bench/bench_encode "$WORK/$MODEL" "$DIR" "$THREADS" | grep "\"$WL\"" >>"$DIR/pairs.jsonl"
     node bench/bench_ort.js "$WORK/model.onnx" "$TOKENIZER" "$DIR" "$THREADS" | grep "\"$WL\"" \
         >>"$DIR/pairs.jsonl"
     i=$((i + 1))

@@ -17,9 +17,11 @@ import sys
 import numpy as np
 
 # libsbert-bf16: the same weights converted with --dtype bf16 (Linear weights and word embeddings
-# stored as bfloat16, computed in fp32): not an fp32 engine, reported beside the fp32 comparison.
+# stored as bfloat16, computed in fp32); libsbert-int8: --dtype int8 (int8 Linear weights, each
+# layer's input quantized per row, exact int32 sums): not fp32 engines, reported beside the fp32
+# comparison.
 ENGINES = [("libsbert", "libsbert"), ("libsbert-bf16", "libsbert, bf16 weights"),
-           ("ort", "ONNX Runtime"), ("torch", "PyTorch")]
+           ("libsbert-int8", "libsbert, int8"), ("ort", "ONNX Runtime"), ("torch", "PyTorch")]
 LABEL = dict(ENGINES)
 
 
@@ -58,7 +60,7 @@ def agreement(work, threads_list, dim):
         if not os.path.exists(path):
             continue
         ref = np.fromfile(path, dtype="<f4").reshape(-1, dim).astype(np.float64)
-        for engine in ("libsbert", "libsbert-bf16", "ort"):
+        for engine in ("libsbert", "libsbert-bf16", "libsbert-int8", "ort"):
             path = os.path.join(work, f"vectors-{engine}-t{t}.f32")
             if not os.path.exists(path):
                 continue
@@ -82,8 +84,8 @@ def chart(path, workloads, threads_list, med):
         return
     fig, axes = plt.subplots(1, len(threads_list), figsize=(6 * len(threads_list), 4.5),
                              squeeze=False, sharey=True)
-    colors = {"libsbert": "#d62728", "libsbert-bf16": "#f4a6a6", "ort": "#1f77b4",
-              "torch": "#ff7f0e"}
+    colors = {"libsbert": "#d62728", "libsbert-bf16": "#f4a6a6", "libsbert-int8": "#8c564b",
+              "ort": "#1f77b4", "torch": "#ff7f0e"}
     engines = [e for e in ENGINES if any(k[0] == e[0] for k in med)]  # those that ran
     width = 0.8 / len(engines)
     for ax, t in zip(axes[0], threads_list):
@@ -108,7 +110,8 @@ def chart(path, workloads, threads_list, med):
     axes[0][0].set_ylabel("speed relative to ONNX Runtime (higher is faster)")
     axes[0][0].legend(fontsize=8, loc="upper right")
     fig.suptitle("ko-sroberta-shaped model (12 x 768, random weights), fp32 compute, median times on "
-                 "bars\n(bf16 weights: the same model stored as bfloat16)", fontsize=9)
+                 "bars\n(bf16 weights: the same model stored as bfloat16; int8: its int8 conversion, "
+                 "int8 arithmetic)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"chart: {path}")
@@ -157,6 +160,7 @@ def main():
                 continue
             detail = {"libsbert": "load {:.0f} ms + first W1 {:.0f} ms",
                       "libsbert-bf16": "load {:.0f} ms + first W1 {:.0f} ms",
+                      "libsbert-int8": "load {:.0f} ms + first W1 {:.0f} ms",
                       "ort": "session create {:.0f} ms + first W1 {:.0f} ms",
                       "torch": "load {:.0f} ms + first W1 {:.0f} ms"}[engine]
 

@@ -8,8 +8,10 @@
 #   BENCH_ROUNDS=2                       # run every engine N times, alternating the order;
 #                                        # medians pool all rounds (default 1)
 #   BENCH_SENTENCES=1024                 # W3 size (default 1024)
-#   BENCH_ENGINES="libsbert libsbert-bf16 ort torch"   # which engines (libsbert-bf16: the same
-#                                        # weights converted with --dtype bf16, computed in fp32)
+#   BENCH_ENGINES="libsbert libsbert-bf16 libsbert-int8 ort torch"   # which engines
+#                                        # (libsbert-bf16: the same weights converted with --dtype
+#                                        # bf16, computed in fp32; libsbert-int8: --dtype int8,
+#                                        # int8 weights and activations, int32 sums)
 #
 # Steps (all outputs in bench/work/, gitignored):
 #   sh bench/setup.sh                                   peers: apt python3-torch + OpenBLAS,
@@ -38,7 +40,7 @@ PY=/usr/bin/python3
 THREADS=${BENCH_THREADS:-1 2}
 ROUNDS=${BENCH_ROUNDS:-1}
 SENTENCES=${BENCH_SENTENCES:-1024}
-ENGINES=${BENCH_ENGINES:-libsbert libsbert-bf16 ort torch}
+ENGINES=${BENCH_ENGINES:-libsbert libsbert-bf16 libsbert-int8 ort torch}
 TOKENIZER=tests/data/tokenizers/klue-roberta-base/tokenizer.json
 mkdir -p "$WORK" build/bench
 
@@ -61,10 +63,12 @@ if [ ! -f "$WORK/model.sbert" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/mod
    || [ tools/convert_safetensors.py -nt "$WORK/model.sbert" ]; then
     $PY tools/convert_safetensors.py "$WORK/hf" "$WORK/model.sbert" --quiet
 fi
-if [ ! -f "$WORK/model-bf16.sbert" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/model-bf16.sbert" ] \
-   || [ tools/convert_safetensors.py -nt "$WORK/model-bf16.sbert" ]; then
-    $PY tools/convert_safetensors.py "$WORK/hf" "$WORK/model-bf16.sbert" --dtype bf16 --quiet
-fi
+for dtype in bf16 int8; do
+    if [ ! -f "$WORK/model-$dtype.sbert" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/model-$dtype.sbert" ] \
+       || [ tools/convert_safetensors.py -nt "$WORK/model-$dtype.sbert" ]; then
+        $PY tools/convert_safetensors.py "$WORK/hf" "$WORK/model-$dtype.sbert" --dtype $dtype --quiet
+    fi
+done
 if [ ! -f "$WORK/model.onnx" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/model.onnx" ] \
    || [ tests/torch_reference.py -nt "$WORK/model.onnx" ] || [ bench/export_onnx.py -nt "$WORK/model.onnx" ]; then
     echo "run.sh: exporting to ONNX"
@@ -76,6 +80,7 @@ model_files() {  # ENGINE: the files the engine reads at open
     case $1 in
         libsbert) echo "$WORK/model.sbert" ;;
         libsbert-bf16) echo "$WORK/model-bf16.sbert" ;;
+        libsbert-int8) echo "$WORK/model-int8.sbert" ;;
         ort) echo "$WORK/model.onnx" ;;
         torch) echo "$WORK/hf/model.safetensors" ;;
     esac
@@ -84,8 +89,8 @@ model_files() {  # ENGINE: the files the engine reads at open
 run_engine() {  # ENGINE THREADS
     case $1 in
         libsbert) build/bench/bench_encode "$WORK/model.sbert" "$WORK" "$2" ;;
-        libsbert-bf16) BENCH_ENGINE=libsbert-bf16 build/bench/bench_encode "$WORK/model-bf16.sbert" \
-                           "$WORK" "$2" ;;
+        libsbert-bf16|libsbert-int8)
+            BENCH_ENGINE=$1 build/bench/bench_encode "$WORK/model-${1#libsbert-}.sbert" "$WORK" "$2" ;;
         ort) node bench/bench_ort.js "$WORK/model.onnx" "$TOKENIZER" "$WORK" "$2" ;;
         torch) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$2" \
                    OMP_NUM_THREADS=1 $PY bench/bench_torch.py "$WORK/hf" "$WORK" "$2" ;;

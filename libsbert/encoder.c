@@ -66,9 +66,12 @@ int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int ma
     st->attn_scratch = alloc_floats((size_t)n_threads * attention_scratch_floats(max_text_tokens, head_size));
     st->gemm_scratch = alloc_floats(
         sb_gemm_scratch_floats(n_threads, (int)group_rows, (int)(I > H ? I : H)));
-    if (model->layers[0].qkv.format == SB_WEIGHTS_I8)
+    bool int8_qkv = false; /* any layer's: the loader lets each tensor have its own dtype */
+    for (int l = 0; l < model->hp.n_layers; l++)
+        int8_qkv |= model->layers[l].qkv.format == SB_WEIGHTS_I8;
+    if (int8_qkv)
         st->xq = sb_alloc_aligned(sb_q8_rows_bytes((int)group_rows, (int)H));
-    const bool xq_ok = model->layers[0].qkv.format != SB_WEIGHTS_I8 || st->xq;
+    const bool xq_ok = !int8_qkv || st->xq;
     if (!st->x || !st->attn || !st->ffn || !st->attn_scratch || !st->gemm_scratch || !xq_ok) {
         sb_encoder_state_free(st);
         return SBERT_ERR_NO_MEMORY;

@@ -5,7 +5,7 @@
  * mapping: Linear weights and the word embeddings in whatever format the file stores them
  * (sb_weight_format), every other tensor when it is F32; other F16/BF16 tensors (position
  * embeddings, LayerNorm) are converted once at load into `owned_f32`. The engine computes in
- * fp32. */
+ * fp32, except the GEMMs of I8 weights (int8 x int8, int32 sums; see sb_weight_format). */
 #ifndef SBERT_MODEL_H
 #define SBERT_MODEL_H
 

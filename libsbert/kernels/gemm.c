@@ -5,7 +5,9 @@
  * stores, for every k, 16 consecutive values, which is exactly what a micro-kernel loads as one
  * 16-wide vector, so W needs no packing. Its format (F32, BF16, F16) picks the kernel table; the
  * 2-byte formats are widened to fp32 as they are loaded. A is read in place: the micro-kernel
- * broadcasts one value per row per k, so each row is a sequential stream.
+ * broadcasts one value per row per k, so each row is a sequential stream. I8 weights (PANEL16_Q4)
+ * take the same loop nest with the I8 kernels (gemm_q8.c) on A quantized row by row, in one block
+ * of k (sb_gemm_q8).
  *
  * C is cut into work units of up to mc rows x a run of columns. One unit:
  *

@@ -52,8 +52,9 @@ def table(rows, header):
                      + [line(r) for r in rows])
 
 
-def agreement(work, threads_list, dim):
-    """max |diff| and min cosine of each engine's W3 vectors against PyTorch's (same thread count)."""
+def agreement(work, threads_list, dim, ran):
+    """max |diff| and min cosine of each engine's W3 vectors against PyTorch's (same thread count),
+    for the engines of this run (`ran`: a vectors file left by an earlier run is not reported)."""
     rows = []
     for t in threads_list:
         path = os.path.join(work, f"vectors-torch-t{t}.f32")
@@ -62,7 +63,7 @@ def agreement(work, threads_list, dim):
         ref = np.fromfile(path, dtype="<f4").reshape(-1, dim).astype(np.float64)
         for engine in ("libsbert", "libsbert-bf16", "libsbert-int8", "ort"):
             path = os.path.join(work, f"vectors-{engine}-t{t}.f32")
-            if not os.path.exists(path):
+            if engine not in ran or not os.path.exists(path):
                 continue
             got = np.fromfile(path, dtype="<f4").reshape(-1, dim).astype(np.float64)
             if got.shape != ref.shape:
@@ -213,7 +214,7 @@ def main():
             dim = os.path.getsize(os.path.join(work, name)) // 4 // n_w3
             break
     if dim:
-        rows = agreement(work, threads_list, dim)
+        rows = agreement(work, threads_list, dim, {k[0] for k in med})
         out += ["## Agreement of the W3 vectors with PyTorch's", "",
                 table(rows, ["engine", "threads", "max |diff|", "min cosine"]), ""]
 

@@ -309,7 +309,7 @@ static void attention_item(void *arg, int item, int thread)
         const sb_linear slice = column_slice(&job->layer->qkv, p * H + head * D, D, &offset[p]);
         if (job->xq) {
             const sb_q8_rows run = { job->xq->q + (size_t)first * job->xq->ldq, job->xq->ldq,
-                                     job->xq->scale + first };
+                                     job->xq->scale + first, job->xq->zero + first };
             sb_gemm_q8(&run, rows, &slice, proj[p], ld, SB_ACT_IDENTITY, NULL, 0, NULL);
         } else {
             sb_gemm(job->x + (size_t)first * st->ld_x, st->ld_x, rows, &slice, proj[p], ld,

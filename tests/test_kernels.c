@@ -194,12 +194,14 @@ static void test_gemm(void)
 
 /* ---- int8 weights (SB_WEIGHTS_I8) ------------------------------------------------------------
  * The reference follows the documented arithmetic (model.h, kernels.h) with its own code: A's
- * rows quantized to round(a * 127 / max|a|), the weights to round(w * 127 / max|w_row|), exact
- * integer dot products in int64, then the scales, bias, activation and residual in double. The
+ * rows quantized over [min(0, min a), max(0, max a)] in 255 steps with a zero point, the weights
+ * to round(w * 127 / max|w_row|), exact integer dot products in int64, then the scales, bias,
+ * activation and residual in double. The
  * kernels must match it to float rounding (2e-6 of the terms' magnitude), the quantized rows byte
  * for byte, and every instruction set the portable kernels bit for bit, up to the activation
  * (each instruction set has its own, as in the fp32 kernels). */
 
+/* the weights: symmetric, per row */
 static void quantize_ref(const float *x, int k, int8_t *q, float *scale)
 {
     float amax = 0;
@@ -211,6 +213,20 @@ static void quantize_ref(const float *x, int k, int8_t *q, float *scale)
         q[i] = (int8_t)nearbyintf(v);
     }
     *scale = amax / 127.0f;
+}
+
+/* the activations: unsigned with a zero point, per row (kernels.h) */
+static void quantize_rows_ref(const float *x, int k, uint8_t *q, float *scale, int *zero)
+{
+    float lo = 0, hi = 0;
+    for (int i = 0; i < k; i++) lo = x[i] < lo ? x[i] : lo, hi = x[i] > hi ? x[i] : hi;
+    const float range = hi - lo, inv = range > 0 ? 255.0f / range : 0.0f;
+    *scale = range / 255.0f;
+    *zero = (int)nearbyintf(-lo * inv);
+    for (int i = 0; i < k; i++) {
+        const int v = (int)nearbyintf(x[i] * inv) + *zero;
+        q[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
 }
 
 /* Row-major int8 W[n][k] into PANEL16_Q4 (docs/FORMAT.md): (n, k) at
@@ -242,12 +258,19 @@ static void check_gemm_q8_case(int m, int n, int k, sb_activation act, int resid
     const size_t lda = (size_t)k + 5, ldc = (size_t)n + 3, ldr = residual == 2 ? ldc : (size_t)n + 7;
     float *a = random_floats((size_t)m * lda, -3, 3), *w = random_floats((size_t)n * k, -1, 1);
     if (m > 2) memset(a + lda, 0, (size_t)k * sizeof(float)); /* an all-zero row: scale 0 */
+    for (int kk = 0; m > 4 && kk < k; kk++) { /* rows of one sign: zero points 0 and 255 */
+        a[3 * lda + kk] = fabsf(a[3 * lda + kk]);
+        a[4 * lda + kk] = -fabsf(a[4 * lda + kk]);
+    }
     float *bias = bias_on ? random_floats((size_t)n, -1, 1) : NULL;
     float *res = residual ? random_floats((size_t)m * ldr, -2, 2) : NULL;
-    int8_t *qw = malloc((size_t)n * k + 1), *qa = malloc((size_t)m * k + 1);
+    int8_t *qw = malloc((size_t)n * k + 1);
+    uint8_t *qa = malloc((size_t)m * k + 1);
     float *sw = malloc((size_t)n * sizeof *sw), *sa = malloc((size_t)m * sizeof *sa);
+    int *za = malloc((size_t)m * sizeof *za);
     for (int j = 0; j < n; j++) quantize_ref(w + (size_t)j * k, k, qw + (size_t)j * k, &sw[j]);
-    for (int i = 0; i < m; i++) quantize_ref(a + (size_t)i * lda, k, qa + (size_t)i * k, &sa[i]);
+    for (int i = 0; i < m; i++)
+        quantize_rows_ref(a + (size_t)i * lda, k, qa + (size_t)i * k, &sa[i], &za[i]);
     int32_t *sums = malloc((size_t)n * sizeof *sums);
     sb_linear lin = { .format = SB_WEIGHTS_I8, .weight = pack_panel16_q4(qw, n, k), .bias = bias,
                       .scale = sw, .col_sum = sums, .n_out = n, .n_in = k };
@@ -266,8 +289,8 @@ static void check_gemm_q8_case(int m, int n, int k, sb_activation act, int resid
     sb_quantize_rows(a, lda, m, k, &rows, NULL);
     int rows_ok = 1;
     for (int i = 0; i < m; i++) {
-        rows_ok &= rows.scale[i] == sa[i];
-        for (int kk = 0; kk < k; kk++) rows_ok &= rows.q[(size_t)i * rows.ldq + kk] == qa[(size_t)i * k + kk] + 128;
+        rows_ok &= rows.scale[i] == sa[i] && rows.zero[i] == za[i];
+        for (int kk = 0; kk < k; kk++) rows_ok &= rows.q[(size_t)i * rows.ldq + kk] == qa[(size_t)i * k + kk];
     }
     CHECK(rows_ok, "%s q8 m=%d k=%d: quantized rows differ from the reference", sb_isa_name(sb_kernels_isa()), m, k);
     free(buf);
@@ -288,7 +311,7 @@ static void check_gemm_q8_case(int m, int n, int k, sb_activation act, int resid
         for (int j = 0; j < n; j++) {
             long long dot = 0, mag = 0;
             for (int kk = 0; kk < k; kk++) {
-                const long long p = (long long)qa[(size_t)i * k + kk] * qw[(size_t)j * k + kk];
+                const long long p = ((long long)qa[(size_t)i * k + kk] - za[i]) * qw[(size_t)j * k + kk];
                 dot += p, mag += p < 0 ? -p : p;
             }
             const double scale = (double)sa[i] * sw[j];
@@ -308,7 +331,8 @@ static void check_gemm_q8_case(int m, int n, int k, sb_activation act, int resid
           sb_isa_name(isa), m, n, k, (int)act, residual, worst);
     CHECK(same, "%s q8 m=%d n=%d k=%d: differs from the portable kernels or from 2 threads",
           sb_isa_name(isa), m, n, k);
-    free(a), free(w), free(bias), free(res), free(qw), free(qa), free(sw), free(sa), free(sums);
+    free(a), free(w), free(bias), free(res), free(qw), free(qa), free(sw), free(sa), free(za);
+    free(sums);
     free((void *)lin.weight), free(scratch), free(c0), free(c1), free(c2);
 }
 

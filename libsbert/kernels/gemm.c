@@ -191,6 +191,7 @@ static void run_q8_columns(const gemm_job *job, int i0, int i1, int j, int n_val
             .residual = job->residual ? job->residual + (size_t)i * job->ldr + j : NULL,
             .ldr = job->ldr,
             .row_scale = qa->scale + i,
+            .row_zero = qa->zero + i,
             .col_scale = w->scale + j,
             .col_sum = w->col_sum + j,
         };

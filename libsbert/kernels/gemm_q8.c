@@ -2,10 +2,10 @@
  * column sums. The driver is gemm.c's (sb_gemm_q8), the AVX512-VNNI kernels are in
  * gemm_q8_avx512vnni.c.
  *
- * Arithmetic: A's row i is quantized to qa = round(a * 127 / max|a_i|) in [-127, 127] and stored
- * as the unsigned byte qa + 128 (vpdpbusd multiplies unsigned by signed bytes). The kernels sum
- * (qa + 128) q_w in int32, exactly, and the epilogue removes the zero point with the weights'
- * column sum: sum (qa + 128) q_w - 128 sum q_w = sum qa q_w. Integer sums are exact in any order,
+ * Arithmetic: A's row i is quantized to unsigned bytes qa = round(a / scale_i) + zero_i over the
+ * row's range (kernels.h). The kernels sum qa q_w in int32, exactly, and the epilogue removes the
+ * zero point with the weights' column sum: sum qa q_w - zero_i sum q_w = sum (qa - zero_i) q_w,
+ * at most 255 * 127 * 16384 in size (SB_Q8_MAX_IN). Integer sums are exact in any order,
  * so every instruction set and tiling gives the same bits up to the activation (each instruction
  * set has its own, as in the fp32 kernels). */
 #include "kernels/kernels_impl.h"
@@ -15,35 +15,44 @@
 
 /* ---- quantizing A --------------------------------------------------------------------------- */
 
-/* The one rounding rule, shared by every ISA: the product x * inv, clamped to +-127 (which also
- * sends NaN to a bound, so no undefined float-to-int conversion), rounded to nearest even. */
-void sb_q8_quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale)
+void sb_q8_row_params(float lo, float hi, float *scale, float *inv, int32_t *zero)
 {
-    float amax = 0.0f;
+    const float range = hi - lo; /* lo <= 0 <= hi */
+    *scale = range / 255.0f;
+    *inv = range > 0.0f ? 255.0f / range : 0.0f;
+    *zero = (int32_t)nearbyintf(fminf(-lo * *inv, 255.0f)); /* fminf also drops a NaN */
+}
+
+/* The one rounding rule, shared by every ISA: the product x * inv clamped to +-255 (which also
+ * sends NaN to a bound, so no undefined float-to-int conversion), rounded to nearest even, plus
+ * the zero point, clamped to a byte. */
+void sb_q8_quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale, int32_t *zero)
+{
+    float lo = 0.0f, hi = 0.0f, inv;
     for (int i = 0; i < k; i++)
-        amax = fmaxf(amax, fabsf(x[i]));
-    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
+    sb_q8_row_params(lo, hi, scale, &inv, zero);
     for (int i = 0; i < k; i++) {
-        const float v = fminf(fmaxf(x[i] * inv, -127.0f), 127.0f);
-        q[i] = (uint8_t)((int)nearbyintf(v) + 128);
+        const int v = (int)nearbyintf(fminf(fmaxf(x[i] * inv, -255.0f), 255.0f)) + *zero;
+        q[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
     }
     for (size_t i = (size_t)k; i < sb_q8_padded_k(k); i++)
-        q[i] = 128;
-    *scale = amax / 127.0f;
+        q[i] = (uint8_t)*zero;
 }
 
 #define ALIGN64(n) (((n) + 63) / 64 * 64)
 
 size_t sb_q8_rows_bytes(int m, int k)
 {
-    return ALIGN64((size_t)m * ALIGN64(sb_q8_padded_k(k))) + ALIGN64((size_t)m * sizeof(float));
+    return ALIGN64((size_t)m * ALIGN64(sb_q8_padded_k(k))) + 2 * ALIGN64((size_t)m * 4);
 }
 
 sb_q8_rows sb_q8_rows_in(void *buffer, int m, int k)
 {
     const size_t ldq = ALIGN64(sb_q8_padded_k(k));
-    return (sb_q8_rows){ .q = buffer, .ldq = ldq,
-                         .scale = (float *)((char *)buffer + ALIGN64((size_t)m * ldq)) };
+    char *scales = (char *)buffer + ALIGN64((size_t)m * ldq);
+    return (sb_q8_rows){ .q = buffer, .ldq = ldq, .scale = (float *)scales,
+                         .zero = (int32_t *)(scales + ALIGN64((size_t)m * 4)) };
 }
 
 typedef struct {
@@ -64,7 +73,8 @@ static void quantize_task(void *arg, int task, int thread)
     const int last = first + QUANTIZE_ROWS_PER_TASK < job->m ? first + QUANTIZE_ROWS_PER_TASK : job->m;
     for (int i = first; i < last; i++)
         job->kern->quantize_row(job->a + (size_t)i * job->lda, job->k,
-                                job->dst->q + (size_t)i * job->dst->ldq, &job->dst->scale[i]);
+                                job->dst->q + (size_t)i * job->dst->ldq, &job->dst->scale[i],
+                                &job->dst->zero[i]);
 }
 
 void sb_quantize_rows(const float *A, size_t lda, int m, int k, const sb_q8_rows *dst,
@@ -101,7 +111,7 @@ void sb_q8_column_sums(const sb_linear *W, int32_t *sums)
 static inline float dequantize(int32_t sum, int j, int i, const sb_tile_epilogue *ep)
 {
     const float scale = ep->col_scale[j] * ep->row_scale[i];
-    return (float)(sum - 128 * ep->col_sum[j]) * scale;
+    return (float)(sum - ep->row_zero[i] * ep->col_sum[j]) * scale;
 }
 
 static void tile_q8_scalar(int rows, int k4, const uint8_t *a, size_t ldq, const int8_t *w,

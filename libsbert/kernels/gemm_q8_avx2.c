@@ -4,8 +4,10 @@
  * vpmaddubsw multiplies unsigned by signed bytes and adds pairs into int16, saturating: with A's
  * bytes as stored (q + 128, up to 255) a pair can reach 2 * 255 * 127, past int16. So the kernel
  * takes A back to signed (q in [-127, 127]) and moves its sign onto W (vpsignb): |q_a| * (q_w
- * sign(q_a)) pairs stay within 2 * 127 * 127 < 2^15, exact; vpmaddwd with ones then adds the pairs
- * of pairs into int32. The sums are sum q_a q_w directly, with no zero point to remove.
+ * sign(q_a)) pairs stay within 2 * 128 * 127 < 2^15, exact; vpmaddwd with ones then adds the pairs
+ * of pairs into int32. The sums are sum (q_a - 128) q_w; the epilogue adds (128 - zero) sum q_w
+ * to get the sum (q_a - zero) q_w of the other kernels. (A byte 0 gives -128, whose vpsignb
+ * magnitude wraps to 0x80: read as unsigned by vpmaddubsw, 128, as it should be.)
  *
  * Full tile 6 x 16 (one panel, 2 ymm of 8 columns x 4 k): 12 accumulators + 2 W + 2 temporaries
  * fit the 16 ymm registers. About as fast as the fp32 AVX2 kernel; the VNNI kernel is the fast one.
@@ -56,16 +58,22 @@ tile_q8(const int R, int k4, const uint8_t *a, size_t ldq, const int8_t *w, floa
 {
     int32_t isums[6 * SB_TILE_COLS] __attribute__((aligned(32)));
     dot_tile_q8(R, k4, a, ldq, w, isums);
-    /* dequantize as gemm_q8.c's dequantize(): (float)sum * (col_scale * row_scale) */
+    /* dequantize as gemm_q8.c's dequantize(): (float)(sum - zero col_sum) * (col_scale * row_scale),
+     * the integer part from sum - 128 col_sum + (128 - zero) col_sum */
     float sums[6 * SB_TILE_COLS] __attribute__((aligned(32)));
     for (int j = 0; j < 2; j++) {
         const int cols = n_valid - j * V_LANES;
         if (cols <= 0) break;
         const __m256 col_scale = cols >= V_LANES ? v_loadu(ep->col_scale + j * V_LANES)
                                                  : v_load_n(ep->col_scale + j * V_LANES, cols, 0.0f);
+        const __m256i col_sum = cols >= V_LANES
+            ? _mm256_loadu_si256((const __m256i *)(ep->col_sum + j * V_LANES))
+            : _mm256_maskload_epi32((const int *)ep->col_sum + j * V_LANES, v_mask_n(cols));
         for (int i = 0; i < R; i++) {
             const __m256 scale = _mm256_mul_ps(col_scale, _mm256_set1_ps(ep->row_scale[i]));
-            const __m256i sum = _mm256_load_si256((const __m256i *)(isums + i * SB_TILE_COLS + j * V_LANES));
+            const __m256i shift = _mm256_mullo_epi32(col_sum, _mm256_set1_epi32(128 - ep->row_zero[i]));
+            const __m256i sum = _mm256_add_epi32(
+                _mm256_load_si256((const __m256i *)(isums + i * SB_TILE_COLS + j * V_LANES)), shift);
             v_storeu(sums + i * SB_TILE_COLS + j * V_LANES, _mm256_mul_ps(_mm256_cvtepi32_ps(sum), scale));
         }
     }

@@ -17,11 +17,13 @@
 
 /* 16 int32 sums of one accumulator -> float with the epilogue's scale (dequantize() in
  * gemm_q8.c, the same operations lane by lane). */
-static inline __attribute__((always_inline)) __m512 dequantize16(__m512i sum, __m512i col_sum128,
+static inline __attribute__((always_inline)) __m512 dequantize16(__m512i sum, __m512i col_sum,
+                                                                 int32_t row_zero,
                                                                  __m512 col_scale, float row_scale)
 {
     const __m512 scale = _mm512_mul_ps(col_scale, _mm512_set1_ps(row_scale));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, col_sum128)), scale);
+    const __m512i zero_part = _mm512_mullo_epi32(col_sum, _mm512_set1_epi32(row_zero));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, zero_part)), scale);
 }
 
 /* out[i * SB_TILE_COLS + 16 j ..] = the int32 sums of the tile. Kept apart from the epilogue:
@@ -69,49 +71,48 @@ tile_q8(const int R, const int P, int k4, const uint8_t *a, size_t ldq, const in
     dot_tile_q8(R, P, k4, a, ldq, w, panel_stride, isums);
     /* to floats on the stack; bias, act and residual follow row by row (finish_rows) */
     float sums[SB_MAX_MR * SB_TILE_COLS] __attribute__((aligned(64)));
-    __m512i col_sum128[SB_MAX_PANELS];
+    __m512i col_sum[SB_MAX_PANELS];
     __m512 col_scale[SB_MAX_PANELS];
 #pragma GCC unroll 8
     for (int j = 0; j < P; j++) {
         const int cols = n_valid - j * V_LANES;
         const __mmask16 valid = cols >= V_LANES ? (__mmask16)0xFFFF : v_mask_n(cols > 0 ? cols : 0);
-        col_sum128[j] = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(valid, ep->col_sum + j * V_LANES), 7);
+        col_sum[j] = _mm512_maskz_loadu_epi32(valid, ep->col_sum + j * V_LANES);
         col_scale[j] = _mm512_maskz_loadu_ps(valid, ep->col_scale + j * V_LANES);
     }
     for (int i = 0; i < R; i++)
         for (int j = 0; j < P; j++)
             v_storeu(sums + i * SB_TILE_COLS + j * V_LANES,
                      dequantize16(_mm512_load_si512(isums + i * SB_TILE_COLS + j * V_LANES),
-                                  col_sum128[j], col_scale[j], ep->row_scale[i]));
+                                  col_sum[j], ep->row_zero[i], col_scale[j], ep->row_scale[i]));
     finish_rows(R, P, sums, c, ldc, n_valid, ep);
 }
 
-/* The scalar quantizer's rule (gemm_q8.c) on 16 lanes: the same product, clamp and
+/* The scalar quantizer's rule (gemm_q8.c) on 16 lanes: the same range, product, clamps and
  * round-to-nearest-even conversion. */
-static void quantize_row_avx512(const float *x, int k, uint8_t *q, float *scale)
+static void quantize_row_avx512(const float *x, int k, uint8_t *q, float *scale, int32_t *zero)
 {
-    /* max_ps(a, b) returns b when a is NaN: |x| first skips NaN, as fmaxf does */
-    __m512 vmax = _mm512_setzero_ps();
-    int i = 0;
-    for (; i + 16 <= k; i += 16)
-        vmax = _mm512_max_ps(v_abs(_mm512_loadu_ps(x + i)), vmax);
-    if (i < k)
-        vmax = _mm512_max_ps(v_abs(v_load_n(x + i, k - i, 0.0f)), vmax);
-    const float amax = _mm512_reduce_max_ps(vmax);
-    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    const __m512 vinv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
-    const __m512i zero_point = _mm512_set1_epi32(128);
-    for (i = 0; i < k; i += 16) {
+    /* min_ps / max_ps(a, b) return b when a is NaN: x first skips NaN, as fminf / fmaxf do */
+    __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();
+    for (int i = 0; i < k; i += 16) {
+        const __m512 xs = k - i >= 16 ? _mm512_loadu_ps(x + i) : v_load_n(x + i, k - i, 0.0f);
+        vlo = _mm512_min_ps(xs, vlo);
+        vhi = _mm512_max_ps(xs, vhi);
+    }
+    float inv;
+    sb_q8_row_params(_mm512_reduce_min_ps(vlo), _mm512_reduce_max_ps(vhi), scale, &inv, zero);
+    const __m512 vinv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-255.0f), hi = _mm512_set1_ps(255.0f);
+    const __m512i zero_point = _mm512_set1_epi32(*zero), byte_max = _mm512_set1_epi32(255);
+    for (int i = 0; i < k; i += 16) {
         const int n = k - i < 16 ? k - i : 16;
         const __m512 xs = n == 16 ? _mm512_loadu_ps(x + i) : v_load_n(x + i, n, 0.0f);
-        /* max(v, lo) with v first: a NaN product yields lo, as fmaxf(NaN, lo) does */
         const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(xs, vinv), lo), hi);
-        const __m512i qi = _mm512_add_epi32(_mm512_cvtps_epi32(v), zero_point);
+        __m512i qi = _mm512_add_epi32(_mm512_cvtps_epi32(v), zero_point);
+        qi = _mm512_min_epi32(_mm512_max_epi32(qi, _mm512_setzero_si512()), byte_max);
         _mm_mask_storeu_epi8(q + i, (__mmask16)((1u << n) - 1u), _mm512_cvtepi32_epi8(qi));
     }
     for (size_t p = (size_t)k; p < sb_q8_padded_k(k); p++)
-        q[p] = 128;
-    *scale = amax / 127.0f;
+        q[p] = (uint8_t)*zero;
 }
 
 #define Q8_TILE(R, P)                                                                         \

@@ -44,24 +44,27 @@ void sb_gemm(const float *A, size_t lda, int m, const sb_linear *W, float *C, si
              sb_threadpool *threads);
 
 /* ---- int8 weights (SB_WEIGHTS_I8, see model.h) -----------------------------------------------
- * Rows of A quantized to 8 bits: row i is q[i * ldq + 0 .. k) as unsigned bytes holding
- * round(a / scale[i]) + 128 (zero point 128, since vpdpbusd multiplies unsigned by signed bytes),
- * with scale[i] = max |a_i| / 127, padded with 128 to a whole quad. */
+ * Rows of A quantized to 8 bits, as ONNX Runtime's DynamicQuantizeLinear does it but per row: row
+ * i is q[i * ldq + 0 .. k) as unsigned bytes, a ~ scale[i] * (q - zero[i]), over the range
+ * [min(0, min a_i), max(0, max a_i)] cut into 255 steps (unsigned, since vpdpbusd multiplies
+ * unsigned by signed bytes), padded with zero[i] to a whole quad. */
 typedef struct {
     uint8_t *q;
-    size_t ldq;   /* bytes, at least sb_q8_padded_k(k) */
-    float *scale; /* [m] */
+    size_t ldq;    /* bytes, at least sb_q8_padded_k(k) */
+    float *scale;  /* [m] */
+    int32_t *zero; /* [m] the byte that stands for 0, in 0 .. 255 */
 } sb_q8_rows;
 
-/* Bytes for m rows of k quantized values with their scales (64-byte aligned pieces). */
+/* Bytes for m rows of k quantized values with their scales and zero points (64-byte aligned
+ * pieces). */
 size_t sb_q8_rows_bytes(int m, int k);
-/* Lays out dst (q, ldq, scale) for m rows of k in `buffer` of sb_q8_rows_bytes(m, k) bytes. */
+/* Lays out (q, ldq, scale, zero) for m rows of k in `buffer` of sb_q8_rows_bytes(m, k) bytes. */
 sb_q8_rows sb_q8_rows_in(void *buffer, int m, int k);
 /* dst = A[m x k] quantized row by row (threads over rows; threads may be NULL). */
 void sb_quantize_rows(const float *A, size_t lda, int m, int k, const sb_q8_rows *dst,
                       sb_threadpool *threads);
 /* sb_gemm for I8 weights on rows already quantized: C[i][j] = scale_a[i] * W->scale[j] * the exact
- * int32 sum over k of (q_a - 128) q_w, then bias, act and residual as sb_gemm. The sums, and so
+ * int32 sum over k of (q_a - zero_a[i]) q_w, then bias, act and residual as sb_gemm. The sums, and so
  * the results before the activation, are the same bits on every instruction set and for any number
  * of threads. No scratch: k is at most SB_Q8_MAX_IN,
  * so the sums never leave the registers. */

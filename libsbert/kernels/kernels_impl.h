@@ -33,8 +33,10 @@ typedef struct {
     size_t ldr;
     const float *sums_in;    /* the sums of the previous k blocks ([rows][SB_TILE_COLS]), or NULL */
     float *sums_out;         /* not the last k block: store the raw sums here, no epilogue */
-    /* I8 kernels only: the int32 sums become (sum - 128 col_sum[j]) * (row_scale[i] * col_scale[j]) */
+    /* I8 kernels only: the int32 sums of q_a q_w become
+     * (sum - row_zero[i] col_sum[j]) * (col_scale[j] * row_scale[i]) */
     const float *row_scale;  /* the tile's first row's scale */
+    const int32_t *row_zero; /* the tile's first row's zero point */
     const float *col_scale;  /* the tile's first column's scale */
     const int32_t *col_sum;  /* the tile's first column's sum of weights */
 } sb_tile_epilogue;
@@ -77,12 +79,15 @@ typedef void (*sb_tile_kernel_q8)(int k4, const uint8_t *a, size_t ldq, const in
 typedef struct {
     int mr, panels, mc;
     sb_tile_kernel_q8 tile[SB_MAX_PANELS][SB_MAX_MR];
-    /* one row: q[0 .. padded k) and *scale (the layout of sb_q8_rows) */
-    void (*quantize_row)(const float *x, int k, uint8_t *q, float *scale);
+    /* one row: q[0 .. padded k), *scale and *zero (the layout of sb_q8_rows) */
+    void (*quantize_row)(const float *x, int k, uint8_t *q, float *scale, int32_t *zero);
 } sb_gemm_q8_kernels;
 
 extern const sb_gemm_q8_kernels sb_gemm_q8_kernels_scalar;
-void sb_q8_quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale);
+void sb_q8_quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale, int32_t *zero);
+/* The range of a row as the quantizers see it: [min(0, min x), max(0, max x)] -> scale, the
+ * factor 1 / scale (0 for an all-zero row) and the zero point; shared so every ISA agrees. */
+void sb_q8_row_params(float lo, float hi, float *scale, float *inv, int32_t *zero);
 /* The I8 kernels in use: AVX512-VNNI when the machine (and SBERT_ISA) allow, else AVX2, else
  * portable (the same results from each). */
 const sb_gemm_q8_kernels *sb_q8_kernels(void);

@@ -5,6 +5,7 @@
 #   make test       every test (C unit tests, golden comparisons, converter tests)
 #   make test-asan  the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      speed against ONNX Runtime and PyTorch (installs its peers; never part of test)
+#   make bench-gemm the GEMM alone (fp32 and int8) against the machine's FMA peak
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
 
 CC       ?= cc
@@ -38,7 +39,7 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXDIR    ?= examples
 EXAMPLES = $(EXDIR)/encode $(EXDIR)/demo
 
-.PHONY: all demo test test-asan test-tsan check-fullsize bench fuzz clean
+.PHONY: all demo test test-asan test-tsan check-fullsize bench bench-gemm fuzz clean
 all: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXAMPLES)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h libsbert/*.h libsbert/*/*.h)
@@ -129,6 +130,21 @@ check-fullsize: all
 # Never part of `make test`. Results: bench/work/results.md and bench/work/bench.png.
 bench: all
 	sh bench/run.sh
+
+# The GEMM alone on a layer's shapes, fp32 and int8, against this machine's FMA peak
+# (bench/bench_gemm.c, bench/fma_peak.c; internal headers, like the tests).
+bench-gemm: $(BUILD)/bench/bench_gemm $(BUILD)/bench/fma_peak
+	$(BUILD)/bench/fma_peak | tee $(BUILD)/bench/fma_peak.txt
+	@set -- $$(sed -n 's/.*avx512 \([0-9.]*\) GFLOP.*/\1/p' $(BUILD)/bench/fma_peak.txt); \
+	BENCH_GEMM_ROWS=$${BENCH_GEMM_ROWS:-4096} $(BUILD)/bench/bench_gemm $$1 $$2; \
+	BENCH_GEMM_ROWS=$${BENCH_GEMM_ROWS:-4096} $(BUILD)/bench/bench_gemm $$1 $$2 int8
+$(BUILD)/bench/bench_gemm: bench/bench_gemm.c $(BUILD)/libsbert.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+# Independent FMA chains (OpenMP for its threads when the compiler has it).
+$(BUILD)/bench/fma_peak: bench/fma_peak.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -fopenmp $< -o $@ 2>/dev/null || $(CC) -O2 $< -o $@
 
 # The in-process timing program of bench/run.sh and bench/pairs.sh (public API only).
 $(BUILD)/bench/bench_encode: bench/bench_encode.c $(BUILD)/libsbert.a include/sbert.h

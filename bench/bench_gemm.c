@@ -12,7 +12,11 @@
  *   make && cc -O2 -D_GNU_SOURCE -Iinclude -Ilibsbert bench/bench_gemm.c build/libsbert.a -lm -lpthread \
  *       -o build/bench/bench_gemm
  *   build/bench/bench_gemm [PEAK_1_THREAD PEAK_2_THREADS] [hot]      (SBERT_ISA=avx2 to compare)
- *   BENCH_GEMM_ROWS=128 build/bench/bench_gemm ...                   (one batch size only) */
+ *   BENCH_GEMM_ROWS=128 build/bench/bench_gemm ...                   (one batch size only)
+ *   build/bench/bench_gemm ... int8      int8 weights (SB_WEIGHTS_I8): GOP/s, 2 per multiply-add,
+ *                                        A's quantization included; the fraction is of 4 x the
+ *                                        FMA peak (vpdpbusd: 64 multiply-adds, vfmadd: 16)
+ *   make bench-gemm                      builds this and fma_peak, runs both */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +57,34 @@ static float *random_floats(size_t n)
     return p;
 }
 
+static int int8_weights; /* the `int8` argument */
+
+/* Random weights in the shape's layout: PANEL16 floats, or PANEL16_Q4 int8 with scales and column
+ * sums. Returns the bytes of the weight. */
+static size_t make_weights(const shape *s, sb_linear *w)
+{
+    *w = (sb_linear){ .bias = random_floats(s->n), .n_out = s->n, .n_in = s->k };
+    const size_t rows = (size_t)(s->n + 15) / 16 * 16;
+    if (!int8_weights) {
+        w->weight = random_floats(rows * s->k);
+        return rows * s->k * sizeof(float);
+    }
+    const size_t bytes = rows * sb_q8_padded_k(s->k);
+    int8_t *q = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    for (size_t i = 0; i < bytes; i++) q[i] = (int8_t)((i * 2654435761u) % 255 - 127);
+    int32_t *sums = malloc(s->n * sizeof *sums);
+    float *scale = random_floats(s->n);
+    *w = (sb_linear){ .format = SB_WEIGHTS_I8, .weight = q, .bias = w->bias, .scale = scale,
+                      .col_sum = sums, .n_out = s->n, .n_in = s->k };
+    sb_q8_column_sums(w, sums);
+    return bytes;
+}
+
+static void free_weights(sb_linear *w)
+{
+    free((void *)w->weight), free((void *)w->bias), free((void *)w->scale), free((void *)w->col_sum);
+}
+
 static int compare_doubles(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
@@ -62,12 +94,13 @@ static int compare_doubles(const void *a, const void *b)
 /* Median GFLOP/s of SAMPLES runs of about SAMPLE_SECONDS each on `clock`. */
 static double bench_one(const shape *s, int m, int threads, int hot, clockid_t clock)
 {
-    const size_t w_floats = (size_t)(s->n + 15) / 16 * 16 * s->k;
-    const int copies = hot ? 1 : (int)(COLD_BYTES / (w_floats * sizeof(float))) + 1;
+    sb_linear first;
+    const size_t w_bytes = make_weights(s, &first);
+    const int copies = hot ? 1 : (int)(COLD_BYTES / w_bytes) + 1;
     sb_linear *w = malloc(copies * sizeof *w);
-    for (int i = 0; i < copies; i++)
-        w[i] = (sb_linear){ .weight = random_floats(w_floats), .bias = random_floats(s->n),
-                            .n_out = s->n, .n_in = s->k };
+    w[0] = first;
+    for (int i = 1; i < copies; i++)
+        make_weights(s, &w[i]);
     /* rows one cache line longer than their width, as the forward pass lays them out
      * (encoder.c's padded_row: 12 rows of 3072 floats would share one L1 set) */
     const size_t lda = (size_t)s->k + 16, ldc = (size_t)s->n + 16;
@@ -90,7 +123,7 @@ static double bench_one(const shape *s, int m, int threads, int hot, clockid_t c
     }
     qsort(samples, SAMPLES, sizeof samples[0], compare_doubles);
 
-    for (int i = 0; i < copies; i++) free((void *)w[i].weight), free((void *)w[i].bias);
+    for (int i = 0; i < copies; i++) free_weights(&w[i]);
     free(w), free(a), free(c), free(scratch);
     sb_threadpool_free(pool);
     return samples[SAMPLES / 2];
@@ -114,11 +147,17 @@ int main(int argc, char **argv)
     int hot = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "hot") == 0) hot = 1;
+        else if (strcmp(argv[i], "int8") == 0) int8_weights = 1;
         else if (!peak[1]) peak[1] = atof(argv[i]);
         else peak[2] = atof(argv[i]);
     }
-    printf("isa %s, weights %s; GFLOP/s (fraction of the FMA peak)\n", sb_isa_name(sb_kernels_isa()),
-           hot ? "hot (one copy)" : "cold (rotating copies)");
+    if (int8_weights) /* vpdpbusd does 4 times the multiply-adds of vfmadd231ps */
+        peak[1] *= 4, peak[2] *= 4;
+    printf("isa %s, %s weights %s; G%s/s (fraction of %sthe FMA peak)\n",
+           int8_weights ? (sb_kernels_vnni() ? "avx512-vnni" : sb_isa_name(sb_kernels_isa()))
+                        : sb_isa_name(sb_kernels_isa()),
+           int8_weights ? "int8" : "fp32", hot ? "hot (one copy)" : "cold (rotating copies)",
+           int8_weights ? "OP" : "FLOP", int8_weights ? "4 x " : "");
     print_load("before:");
     printf("%-9s %5s %5s %5s  %13s  %13s  %13s\n", "gemm", "n", "k", "m", "1 thr (wall)", "1 thr (cpu)",
            "2 thr (wall)");

@@ -120,11 +120,12 @@ static void tile_q8_scalar(int rows, int k4, const uint8_t *a, size_t ldq, const
     int32_t acc[SCALAR_MR][SB_PANEL] = {{0}};
     for (int quad = 0; quad < k4; quad++) {
         const int8_t *wq = w + (size_t)quad * SB_PANEL * SB_Q8_QUAD;
-        for (int i = 0; i < rows; i++) {
+        for (int i = 0; i < rows; i++) { /* the j loop vectorizes with whatever SIMD the compiler has */
             const uint8_t *ai = a + (size_t)i * ldq + (size_t)quad * SB_Q8_QUAD;
+            const int32_t a0 = ai[0], a1 = ai[1], a2 = ai[2], a3 = ai[3];
             for (int j = 0; j < SB_PANEL; j++)
-                for (int r = 0; r < SB_Q8_QUAD; r++)
-                    acc[i][j] += (int32_t)ai[r] * wq[j * SB_Q8_QUAD + r];
+                acc[i][j] += a0 * wq[4 * j] + a1 * wq[4 * j + 1] + a2 * wq[4 * j + 2] +
+                             a3 * wq[4 * j + 3];
         }
     }
     for (int i = 0; i < rows; i++) {

@@ -2,7 +2,7 @@
  * its own context (serial, or with its own pool of workers), encoding different texts at the same
  * time, gives exactly the vectors of a serial run. And the pool itself (libsbert/threadpool.c):
  * every task of every job runs exactly once, never two at once under one thread id.
- * Run under ThreadSanitizer by `make test-tsan`. */
+ * The model is ko-small in fp32 and in int8. Run under ThreadSanitizer by `make test-tsan`. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -133,23 +133,16 @@ static int read_texts(void)
     return n;
 }
 
-int main(void)
+/* N_THREADS threads sharing build/models/<name>.sbert against one serial context. */
+static void check_shared_model(const char *name)
 {
-    for (int n = 2; n <= 4; n++)
-        test_pool(n);
-    pool_job serial_job = { .n_threads = 1, .max_threads = 1 };
-    sb_threadpool_run(NULL, 3, 4, pool_task, &serial_job); /* no pool: the caller runs them */
-    CHECK(atomic_load(&serial_job.runs[0]) + atomic_load(&serial_job.runs[1]) +
-          atomic_load(&serial_job.runs[2]) == 3 && atomic_load(&serial_job.bad_thread) == 0,
-          "a NULL pool runs every task in the calling thread");
     const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
     char path[512], err[512];
-    snprintf(path, sizeof path, "%s/models/ko-small.sbert", build);
+    snprintf(path, sizeof path, "%s/models/%s.sbert", build, name);
     sbert_model *m = NULL;
     CHECK(sbert_model_load(path, NULL, &m, err, sizeof err) == SBERT_OK, "load: %s", err);
-    CHECK(read_texts() == N_TEXTS, "KorSTS dev sentences");
     if (!m)
-        return TEST_DONE();
+        return;
     model = m;
     const size_t dim = sbert_model_dim(m);
 
@@ -181,14 +174,28 @@ int main(void)
             CHECK(workers[t].rc == SBERT_OK, "thread %d: %s", t, sbert_strerror(workers[t].rc));
         }
         CHECK(memcmp(serial, parallel, N_TEXTS * dim * sizeof(float)) == 0,
-              "%d threads sharing one model, %d thread(s) per call, give the serial vectors bit "
-              "for bit", N_THREADS, inner);
+              "%s: %d threads sharing one model, %d thread(s) per call, give the serial vectors "
+              "bit for bit", name, N_THREADS, inner);
     }
 
     free(parallel);
     free(serial);
+    sbert_model_free(m);
+}
+
+int main(void)
+{
+    for (int n = 2; n <= 4; n++)
+        test_pool(n);
+    pool_job serial_job = { .n_threads = 1, .max_threads = 1 };
+    sb_threadpool_run(NULL, 3, 4, pool_task, &serial_job); /* no pool: the caller runs them */
+    CHECK(atomic_load(&serial_job.runs[0]) + atomic_load(&serial_job.runs[1]) +
+          atomic_load(&serial_job.runs[2]) == 3 && atomic_load(&serial_job.bad_thread) == 0,
+          "a NULL pool runs every task in the calling thread");
+    CHECK(read_texts() == N_TEXTS, "KorSTS dev sentences");
+    check_shared_model("ko-small");
+    check_shared_model("ko-small-int8"); /* the int8 kernels and the per-context quantized rows */
     for (int i = 0; i < N_TEXTS; i++)
         free(texts[i]);
-    sbert_model_free(m);
     return TEST_DONE();
 }

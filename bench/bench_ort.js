@@ -81,7 +81,8 @@ async function main() {
   }
   const threads = Number(threadsArg);
   const workloads = JSON.parse(fs.readFileSync(path.join(workDir, 'workloads.json'), 'utf8'));
-  const emit = (obj) => console.log(JSON.stringify({ engine: 'ort', threads, ...obj }));
+  const engine = process.env.BENCH_ENGINE || 'ort'; // run.sh: ort-int8 for the int8 model
+  const emit = (obj) => console.log(JSON.stringify({ engine, threads, ...obj }));
 
   const tokenizer = Tokenizer.fromFile(tokenizerJson); // pads to the longest, truncates to 128
   const t0 = now();
@@ -119,7 +120,7 @@ async function main() {
     if (name === 'W3') {
       const flat = new Float32Array(rows.length * encoder.dim);
       rows.forEach((r, i) => flat.set(r, i * encoder.dim));
-      fs.writeFileSync(path.join(workDir, `vectors-ort-t${threads}.f32`), Buffer.from(flat.buffer));
+      fs.writeFileSync(path.join(workDir, `vectors-${engine}-t${threads}.f32`), Buffer.from(flat.buffer));
     }
   }
   emit({ metric: 'peak_rss_mb', value: process.resourceUsage().maxRSS / 1024 });

@@ -5,7 +5,8 @@
 # (ORT time / libsbert time). A steadier estimate of one ratio than one `make bench` round.
 #
 #   sh bench/pairs.sh [WORKLOAD (W4)] [PAIRS (8)] [THREADS (2)] [REPEATS per process (5)]
-#   BENCH_MODEL=model-int8.sbert sh bench/pairs.sh ...   (another of bench/work's model files)
+#   BENCH_MODEL=model-int8.sbert BENCH_ORT_MODEL=model-int8.onnx sh bench/pairs.sh ...
+#                                        (other model files of bench/work: int8 against int8)
 #
 # Needs bench/work from `make bench` (model.sbert, model.onnx, workloads.json). Writes
 # bench/work/pairs-WORKLOAD/ (its own plan.txt and workloads.json) and pairs.jsonl there.
@@ -17,9 +18,10 @@ THREADS=${3:-2}
 REPEATS=${4:-5}
 WORK=bench/work
 MODEL=${BENCH_MODEL:-model.sbert}
+ORT_MODEL=${BENCH_ORT_MODEL:-model.onnx}
 DIR=$WORK/pairs-$WL
 TOKENIZER=tests/data/tokenizers/klue-roberta-base/tokenizer.json
-for f in "$MODEL" model.onnx workloads.json; do
+for f in "$MODEL" "$ORT_MODEL" workloads.json; do
     [ -f "$WORK/$f" ] || { echo "pairs.sh: $WORK/$f is missing: run make bench first" >&2; exit 1; }
 done
 mkdir -p "$DIR"
@@ -38,7 +40,7 @@ make -s build/bench/bench_encode
 i=1
 while [ "$i" -le "$PAIRS" ]; do
     build/bench/bench_encode "$WORK/$MODEL" "$DIR" "$THREADS" | grep "\"$WL\"" >>"$DIR/pairs.jsonl"
-    node bench/bench_ort.js "$WORK/model.onnx" "$TOKENIZER" "$DIR" "$THREADS" | grep "\"$WL\"" \
+    node bench/bench_ort.js "$WORK/$ORT_MODEL" "$TOKENIZER" "$DIR" "$THREADS" | grep "\"$WL\"" \
         >>"$DIR/pairs.jsonl"
     i=$((i + 1))
 done

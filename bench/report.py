@@ -21,7 +21,8 @@ import numpy as np
 # layer's input quantized per row, exact int32 sums): not fp32 engines, reported beside the fp32
 # comparison.
 ENGINES = [("libsbert", "libsbert"), ("libsbert-bf16", "libsbert, bf16 weights"),
-           ("libsbert-int8", "libsbert, int8"), ("ort", "ONNX Runtime"), ("torch", "PyTorch")]
+           ("libsbert-int8", "libsbert, int8"), ("ort", "ONNX Runtime"),
+           ("ort-int8", "ONNX Runtime, int8"), ("torch", "PyTorch")]
 LABEL = dict(ENGINES)
 
 
@@ -61,7 +62,7 @@ def agreement(work, threads_list, dim, ran):
         if not os.path.exists(path):
             continue
         ref = np.fromfile(path, dtype="<f4").reshape(-1, dim).astype(np.float64)
-        for engine in ("libsbert", "libsbert-bf16", "libsbert-int8", "ort"):
+        for engine in ("libsbert", "libsbert-bf16", "libsbert-int8", "ort", "ort-int8"):
             path = os.path.join(work, f"vectors-{engine}-t{t}.f32")
             if engine not in ran or not os.path.exists(path):
                 continue
@@ -86,7 +87,7 @@ def chart(path, workloads, threads_list, med):
     fig, axes = plt.subplots(1, len(threads_list), figsize=(6 * len(threads_list), 4.5),
                              squeeze=False, sharey=True)
     colors = {"libsbert": "#d62728", "libsbert-bf16": "#f4a6a6", "libsbert-int8": "#8c564b",
-              "ort": "#1f77b4", "torch": "#ff7f0e"}
+              "ort": "#1f77b4", "ort-int8": "#17becf", "torch": "#ff7f0e"}
     engines = [e for e in ENGINES if any(k[0] == e[0] for k in med)]  # those that ran
     width = 0.8 / len(engines)
     for ax, t in zip(axes[0], threads_list):
@@ -163,6 +164,7 @@ def main():
                       "libsbert-bf16": "load {:.0f} ms + first W1 {:.0f} ms",
                       "libsbert-int8": "load {:.0f} ms + first W1 {:.0f} ms",
                       "ort": "session create {:.0f} ms + first W1 {:.0f} ms",
+                      "ort-int8": "session create {:.0f} ms + first W1 {:.0f} ms",
                       "torch": "load {:.0f} ms + first W1 {:.0f} ms"}[engine]
 
             def describe(o):  # one round's open: total, its parts, the page cache before it

@@ -8,10 +8,11 @@
 #   BENCH_ROUNDS=2                       # run every engine N times, alternating the order;
 #                                        # medians pool all rounds (default 1)
 #   BENCH_SENTENCES=1024                 # W3 size (default 1024)
-#   BENCH_ENGINES="libsbert libsbert-bf16 libsbert-int8 ort torch"   # which engines
+#   BENCH_ENGINES="libsbert libsbert-bf16 libsbert-int8 ort ort-int8 torch"   # which engines
 #                                        # (libsbert-bf16: the same weights converted with --dtype
 #                                        # bf16, computed in fp32; libsbert-int8: --dtype int8,
-#                                        # int8 weights and activations, int32 sums)
+#                                        # int8 weights and activations, int32 sums; ort-int8: the
+#                                        # ONNX model quantized as quantize_dynamic does it)
 #
 # Steps (all outputs in bench/work/, gitignored):
 #   sh bench/setup.sh                                   peers: apt python3-torch + OpenBLAS,
@@ -40,7 +41,7 @@ PY=/usr/bin/python3
 THREADS=${BENCH_THREADS:-1 2}
 ROUNDS=${BENCH_ROUNDS:-1}
 SENTENCES=${BENCH_SENTENCES:-1024}
-ENGINES=${BENCH_ENGINES:-libsbert libsbert-bf16 libsbert-int8 ort torch}
+ENGINES=${BENCH_ENGINES:-libsbert libsbert-bf16 libsbert-int8 ort ort-int8 torch}
 TOKENIZER=tests/data/tokenizers/klue-roberta-base/tokenizer.json
 mkdir -p "$WORK" build/bench
 
@@ -74,6 +75,10 @@ if [ ! -f "$WORK/model.onnx" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/mode
     echo "run.sh: exporting to ONNX"
     $PY bench/export_onnx.py "$WORK/hf" "$WORK/model.onnx"
 fi
+if [ ! -f "$WORK/model-int8.onnx" ] || [ "$WORK/model.onnx" -nt "$WORK/model-int8.onnx" ] \
+   || [ bench/quantize_onnx.js -nt "$WORK/model-int8.onnx" ]; then
+    node --max-old-space-size=8000 bench/quantize_onnx.js "$WORK/model.onnx" "$WORK/model-int8.onnx"
+fi
 node bench/workloads.js "$TOKENIZER" tests/data/korsts/sts-test.tsv "$WORK" "$SENTENCES"
 
 model_files() {  # ENGINE: the files the engine reads at open
@@ -82,6 +87,7 @@ model_files() {  # ENGINE: the files the engine reads at open
         libsbert-bf16) echo "$WORK/model-bf16.sbert" ;;
         libsbert-int8) echo "$WORK/model-int8.sbert" ;;
         ort) echo "$WORK/model.onnx" ;;
+        ort-int8) echo "$WORK/model-int8.onnx" ;;
         torch) echo "$WORK/hf/model.safetensors" ;;
     esac
 }
@@ -92,6 +98,8 @@ run_engine() {  # ENGINE THREADS
         libsbert-bf16|libsbert-int8)
             BENCH_ENGINE=$1 build/bench/bench_encode "$WORK/model-${1#libsbert-}.sbert" "$WORK" "$2" ;;
         ort) node bench/bench_ort.js "$WORK/model.onnx" "$TOKENIZER" "$WORK" "$2" ;;
+        ort-int8) BENCH_ENGINE=ort-int8 node bench/bench_ort.js "$WORK/model-int8.onnx" "$TOKENIZER" \
+                      "$WORK" "$2" ;;
         torch) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$2" \
                    OMP_NUM_THREADS=1 $PY bench/bench_torch.py "$WORK/hf" "$WORK" "$2" ;;
     esac

@@ -39,8 +39,8 @@ case "$blas" in
 esac
 
 if [ ! -d node_modules/onnxruntime-node ] || [ ! -d node_modules/tokenizers ] \
-   || [ package-lock.json -nt node_modules ]; then
-    echo "bench/setup.sh: npm ci --ignore-scripts (onnxruntime-node, tokenizers)"
+   || [ ! -d node_modules/onnx-proto ] || [ package-lock.json -nt node_modules ]; then
+    echo "bench/setup.sh: npm ci --ignore-scripts (onnxruntime-node, tokenizers, onnx-proto)"
     npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
     touch node_modules
 fi

@@ -319,8 +319,13 @@ def linear_weight(name, sources, dtype):
 
     def weight():  # a quad of 4 int8 is one uint32 of the PANEL16 order
         return panel16(quantized()[0], shape[0], padded_quads(shape[1]) // QUAD, 4)
+
+    def scales():  # written right after the weight: the quantization is not kept past it
+        data = quantized()[1]
+        quantized.cache_clear()
+        return data
     return [OutTensor(name, DTYPE_I8, PANEL16_Q4, shape, weight),
-            OutTensor(name + "_scale", DTYPE_F32, ROW_MAJOR, shape[:1], lambda: quantized()[1])]
+            OutTensor(name + "_scale", DTYPE_F32, ROW_MAJOR, shape[:1], scales)]
 
 
 def linear(ckpt, name, out_features, in_features, dtype, bias=True, stored_as=None):

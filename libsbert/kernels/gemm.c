@@ -244,8 +244,8 @@ static void run_unit(const gemm_job *job, int unit, float *parked)
 
 static void gemm_task(void *arg, int unit, int thread)
 {
-    const gemm_job *job = arg;
-    run_unit(job, unit, job->scratch + (size_t)thread * SCRATCH_PER_THREAD);
+    const gemm_job *job = arg; /* I8 jobs have no scratch (one block of k: nothing parked) */
+    run_unit(job, unit, job->scratch ? job->scratch + (size_t)thread * SCRATCH_PER_THREAD : NULL);
 }
 
 static void run_job(gemm_job *job, sb_threadpool *threads)

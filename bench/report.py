@@ -76,6 +76,45 @@ def agreement(work, threads_list, dim, ran):
     return rows
 
 
+def useful_gflop(texts_ids, config):
+    """The multiply-adds x 2 a workload needs, without padding: per text of n tokens and per layer,
+    the Linear layers' n (4 H^2 + 2 H I) and attention's scores and weighted sum, 2 n^2 H."""
+    H, I, L = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    return sum(2 * L * (len(ids) * (4 * H * H + 2 * H * I) + 2 * len(ids) ** 2 * H)
+               for ids in texts_ids) / 1e9
+
+
+def compute_rate(work, workloads, threads_list, med, metrics):
+    """GFLOP/s of each fp32 engine on each workload and its fraction of the FMA peak that
+    fma_peak measured in the same run (median over the rounds). Useful work only: the peers'
+    padding in W3 is work they chose to do."""
+    config_path = os.path.join(work, "hf", "config.json")
+    if not os.path.exists(config_path):
+        return []
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    peaks = {t: statistics.median(r["value"] for r in metrics.get(("machine", t, "fma_peak_gflops"), []))
+             for t in threads_list if metrics.get(("machine", t, "fma_peak_gflops"))}
+    fp32 = [e for e in ("libsbert", "libsbert-bf16", "ort", "torch")
+            if any(k[0] == e for k in med)]
+    rows = []
+    for w, info in workloads.items():
+        gflop = useful_gflop(info["ids"], config)
+        for t in threads_list:
+            row = [w, f"{gflop:.1f}", t, f"{peaks[t]:.0f}" if t in peaks else "-"]
+            for engine in fp32:
+                ms = med.get((engine, t, w))
+                rate = gflop / ms * 1e3 if ms else None
+                row.append(f"{rate:.0f} ({rate / peaks[t]:.0%})" if rate and t in peaks
+                           else f"{rate:.0f}" if rate else "-")
+            rows.append(row)
+    header = ["workload", "GFLOP", "threads", "FMA peak GFLOP/s"] + [LABEL[e] for e in fp32]
+    return ["## Compute rate: GFLOP/s (fraction of the fp32 FMA peak measured in this run)", "",
+            "GFLOP: the workload's useful floating-point operations (2 per multiply-add, no "
+            "padding); FMA peak: bench/fma_peak.c before each round (AVX-512, median of the "
+            "rounds).", "", table(rows, header), ""]
+
+
 def chart(path, workloads, threads_list, med):
     try:
         import matplotlib
@@ -151,6 +190,8 @@ def main():
     header += ["libsbert tokens/s"]
     out += ["## Median time per workload (vs ORT = ORT time / engine time; > 1 is faster than ORT)",
             "", table(rows, header), ""]
+
+    out += compute_rate(work, workloads, threads_list, med, metrics)
 
     rows = []
     for engine, label in ENGINES:

@@ -17,7 +17,8 @@
 # Steps (all outputs in bench/work/, gitignored):
 #   sh bench/setup.sh                                   peers: apt python3-torch + OpenBLAS,
 #                                                       npm onnxruntime-node + tokenizers
-#   make all build/bench/bench_encode
+#   make all build/bench/bench_encode build/bench/fma_peak
+#   per round: build/bench/fma_peak (the fp32 FMA peak at that moment, for "% of peak")
 #   python3 tools/make_random_model.py bench/work/hf --seed 1
 #   python3 tools/convert_safetensors.py bench/work/hf bench/work/model.sbert
 #   /usr/bin/python3 bench/export_onnx.py bench/work/hf bench/work/model.onnx
@@ -48,7 +49,7 @@ mkdir -p "$WORK" build/bench
 sh bench/setup.sh
 
 # libsbert: the library and the in-process bench program. A build failure skips libsbert only.
-if make -s all build/bench/bench_encode >"$WORK/build.log" 2>&1; then
+if make -s all build/bench/bench_encode build/bench/fma_peak >"$WORK/build.log" 2>&1; then
     :
 else
     echo "run.sh: libsbert does not build (see $WORK/build.log); benchmarking the peers only"
@@ -110,6 +111,11 @@ run_engine() {  # ENGINE THREADS
 round=1
 order=$ENGINES
 while [ "$round" -le "$ROUNDS" ]; do
+    # The machine's fp32 FMA peak at this moment (1 and 2 threads), for report.py's "% of peak".
+    if [ -x build/bench/fma_peak ]; then
+        build/bench/fma_peak | sed -n 's/^threads \([0-9]*\): avx2 \([0-9.]*\) GFLOP\/s, avx512 \([0-9.]*\).*/{"engine":"machine","threads":\1,"metric":"fma_peak_gflops","avx2":\2,"value":\3}/p' \
+            >>"$WORK/results.jsonl"
+    fi
     for t in $THREADS; do
         for e in $order; do
             echo "run.sh: round $round/$ROUNDS, $e, $t thread(s)"

@@ -154,7 +154,7 @@ int main(int argc, char **argv)
     if (int8_weights) /* vpdpbusd does 4 times the multiply-adds of vfmadd231ps */
         peak[1] *= 4, peak[2] *= 4;
     printf("isa %s, %s weights %s; G%s/s (fraction of %sthe FMA peak)\n",
-           int8_weights ? (sb_kernels_vnni() ? "avx512-vnni" : sb_isa_name(sb_kernels_isa()))
+           int8_weights ? sb_q8_isa_name(sb_kernels_q8())
                         : sb_isa_name(sb_kernels_isa()),
            int8_weights ? "int8" : "fp32", hot ? "hot (one copy)" : "cold (rotating copies)",
            int8_weights ? "OP" : "FLOP", int8_weights ? "4 x " : "");

@@ -12,6 +12,9 @@ for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     run "$(basename "$t")" "$t"
 done
+# The golden models again on the AVX2 kernels (fp32, and int8 on AVX-VNNI where the CPU has it):
+# test_kernels checks each kernel against the portable ones, this the whole model on them.
+[ -x "$BUILD/tests/test_golden" ] && run "test_golden (SBERT_ISA=avx2)" env SBERT_ISA=avx2 "$BUILD/tests/test_golden"
 for t in tests/test_*.py; do
     [ -f "$t" ] || continue
     run "$(basename "$t")" env BUILD="$BUILD" "$PYTHON" "$t"

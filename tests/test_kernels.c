@@ -292,7 +292,8 @@ static void check_gemm_q8_case(int m, int n, int k, sb_activation act, int resid
         rows_ok &= rows.scale[i] == sa[i] && rows.zero[i] == za[i];
         for (int kk = 0; kk < k; kk++) rows_ok &= rows.q[(size_t)i * rows.ldq + kk] == qa[(size_t)i * k + kk];
     }
-    CHECK(rows_ok, "%s q8 m=%d k=%d: quantized rows differ from the reference", sb_isa_name(sb_kernels_isa()), m, k);
+    CHECK(rows_ok, "%s q8 m=%d k=%d: quantized rows differ from the reference",
+          sb_q8_isa_name(sb_kernels_q8()), m, k);
     free(buf);
 
     float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(2, 256, 4096) * sizeof(float));
@@ -300,6 +301,7 @@ static void check_gemm_q8_case(int m, int n, int k, sb_activation act, int resid
     float *c1 = gemm_q8_run(a, lda, m, &lin, ldc, act, res, ldr, residual == 2, NULL, scratch);
     float *c2 = gemm_q8_run(a, lda, m, &lin, ldc, act, res, ldr, residual == 2, pool, scratch);
     const sb_isa isa = sb_kernels_isa();
+    const char *kernels = sb_q8_isa_name(sb_kernels_q8());
     sb_kernels_set_isa(SB_ISA_SCALAR);
     float *c0 = gemm_q8_run(a, lda, m, &lin, ldc, act, res, ldr, residual == 2, NULL, scratch);
     sb_kernels_set_isa(isa);
@@ -328,9 +330,9 @@ static void check_gemm_q8_case(int m, int n, int k, sb_activation act, int resid
                     memcmp(&c1[at], &c2[at], sizeof(float)) == 0;
         }
     CHECK(worst <= 2e-6, "%s q8 m=%d n=%d k=%d act=%d res=%d: error %.3g of the terms' magnitude",
-          sb_isa_name(isa), m, n, k, (int)act, residual, worst);
+          kernels, m, n, k, (int)act, residual, worst);
     CHECK(same, "%s q8 m=%d n=%d k=%d: differs from the portable kernels or from 2 threads",
-          sb_isa_name(isa), m, n, k);
+          kernels, m, n, k);
     free(a), free(w), free(bias), free(res), free(qw), free(qa), free(sw), free(sa), free(za);
     free(sums);
     free((void *)lin.weight), free(scratch), free(c0), free(c1), free(c2);
@@ -347,8 +349,7 @@ static void test_gemm_q8(void)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         check_gemm_q8_case(shapes[s][0], shapes[s][1], shapes[s][2], acts[s % 4], (int)(s % 3),
                            (int)(s % 2 == 0));
-    printf("  q8 kernels: %s\n", sb_kernels_vnni() ? "avx512-vnni"
-                              : sb_kernels_isa() >= SB_ISA_AVX2 ? "avx2" : "portable");
+    printf("  q8 kernels: %s\n", sb_q8_isa_name(sb_kernels_q8()));
 }
 
 /* ---- activations ----------------------------------------------------------------------------- */
@@ -467,6 +468,11 @@ int main(void)
         CHECK(sb_kernels_set_isa((sb_isa)isa) == (sb_isa)isa, "cannot select %s", sb_isa_name((sb_isa)isa));
         test_gemm();
         test_gemm_q8();
+        if (sb_kernels_q8() > SB_Q8_AVX2) { /* and the AVX2 kernel this machine would skip */
+            sb_kernels_allow_vnni(0);
+            test_gemm_q8();
+            sb_kernels_allow_vnni(1);
+        }
         test_activations();
         test_layernorm();
         test_softmax();

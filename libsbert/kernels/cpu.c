@@ -7,6 +7,9 @@
 
 #include "kernels/kernels_impl.h"
 
+/* detect_vnni()'s bits */
+enum { VNNI_512 = 1, VNNI_256 = 2 };
+
 #ifdef SB_X86
 #include <cpuid.h>
 
@@ -35,13 +38,20 @@ static sb_isa detect_hardware(void)
     return SB_ISA_AVX2;
 }
 
-/* AVX512-VNNI (vpdpbusd), for the I8 kernels: CPUID leaf 7, ECX bit 11, on an AVX-512 machine. */
+/* The VNNI extensions, for the I8 kernels, as bits: VNNI_512 for AVX512-VNNI (CPUID leaf 7, ECX
+ * bit 11) on a machine whose AVX-512 the kernels use, VNNI_256 for AVX-VNNI (leaf 7 subleaf 1,
+ * EAX bit 4: vpdpbusd on ymm, VEX-encoded) on an AVX2 one. */
 static int detect_vnni(void)
 {
     unsigned int a, b, c, d;
-    if (detect_hardware() != SB_ISA_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d))
-        return 0;
-    return (c >> 11) & 1;
+    const sb_isa hw = detect_hardware();
+    int found = 0;
+    if (hw == SB_ISA_SCALAR) return 0;
+    if (hw == SB_ISA_AVX512 && __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((c >> 11) & 1))
+        found |= VNNI_512;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 4) & 1))
+        found |= VNNI_256;
+    return found;
 }
 #else
 static sb_isa detect_hardware(void) { return SB_ISA_SCALAR; }
@@ -90,15 +100,36 @@ sb_isa sb_kernels_set_isa(sb_isa isa)
     return isa;
 }
 
-int sb_kernels_vnni(void)
+static atomic_int allow_vnni = 1;
+
+void sb_kernels_allow_vnni(int allow) { atomic_store_explicit(&allow_vnni, allow != 0, memory_order_relaxed); }
+
+/* The machine's best I8 kernels, capped by the instruction set in use (SBERT_ISA=avx2 leaves AVX-VNNI,
+ * which is 256-bit, but not AVX512-VNNI) and by sb_kernels_allow_vnni. */
+sb_q8_isa sb_kernels_q8(void)
 {
-    static atomic_int vnni = -1; /* idempotent detection, as above */
-    int has = atomic_load_explicit(&vnni, memory_order_relaxed);
-    if (has < 0) {
-        has = detect_vnni();
-        atomic_store_explicit(&vnni, has, memory_order_relaxed);
+    static atomic_int detected = -1; /* idempotent detection, as above */
+    int vnni = atomic_load_explicit(&detected, memory_order_relaxed);
+    if (vnni < 0) {
+        vnni = detect_vnni();
+        atomic_store_explicit(&detected, vnni, memory_order_relaxed);
     }
-    return has && sb_kernels_isa() == SB_ISA_AVX512; /* SBERT_ISA=avx2|scalar also caps it */
+    const sb_isa isa = sb_kernels_isa();
+    if (isa == SB_ISA_SCALAR) return SB_Q8_PORTABLE;
+    if (!atomic_load_explicit(&allow_vnni, memory_order_relaxed)) return SB_Q8_AVX2;
+    if (isa == SB_ISA_AVX512 && (vnni & VNNI_512)) return SB_Q8_AVX512_VNNI;
+    if (vnni & VNNI_256) return SB_Q8_AVX_VNNI;
+    return SB_Q8_AVX2;
+}
+
+const char *sb_q8_isa_name(sb_q8_isa isa)
+{
+    switch (isa) {
+    case SB_Q8_AVX2: return "avx2";
+    case SB_Q8_AVX_VNNI: return "avx-vnni";
+    case SB_Q8_AVX512_VNNI: return "avx512-vnni";
+    default: return "portable";
+    }
 }
 
 const char *sb_isa_name(sb_isa isa)

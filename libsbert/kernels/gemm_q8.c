@@ -160,8 +160,12 @@ const sb_gemm_q8_kernels sb_gemm_q8_kernels_scalar = {
 const sb_gemm_q8_kernels *sb_q8_kernels(void)
 {
 #ifdef SB_X86
-    if (sb_kernels_vnni()) return &sb_gemm_q8_kernels_avx512vnni;
-    if (sb_kernels_isa() >= SB_ISA_AVX2) return &sb_gemm_q8_kernels_avx2;
+    switch (sb_kernels_q8()) {
+    case SB_Q8_AVX512_VNNI: return &sb_gemm_q8_kernels_avx512vnni;
+    case SB_Q8_AVX_VNNI: return &sb_gemm_q8_kernels_avxvnni;
+    case SB_Q8_AVX2: return &sb_gemm_q8_kernels_avx2;
+    default: break;
+    }
 #endif
     return &sb_gemm_q8_kernels_scalar;
 }

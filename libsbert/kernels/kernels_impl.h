@@ -88,11 +88,11 @@ void sb_q8_quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale, 
 /* The range of a row as the quantizers see it: [min(0, min x), max(0, max x)] -> scale, the
  * factor 1 / scale (0 for an all-zero row) and the zero point; shared so every ISA agrees. */
 void sb_q8_row_params(float lo, float hi, float *scale, float *inv, int32_t *zero);
-/* The I8 kernels in use: AVX512-VNNI when the machine (and SBERT_ISA) allow, else AVX2, else
- * portable (the same results from each). */
+/* The I8 kernels in use (sb_kernels_q8() says which; the same results from each). */
 const sb_gemm_q8_kernels *sb_q8_kernels(void);
 #ifdef SB_X86
-extern const sb_gemm_q8_kernels sb_gemm_q8_kernels_avx512vnni, sb_gemm_q8_kernels_avx2;
+extern const sb_gemm_q8_kernels sb_gemm_q8_kernels_avx512vnni, sb_gemm_q8_kernels_avxvnni,
+    sb_gemm_q8_kernels_avx2;
 #endif
 
 /* ---- vector ops, one implementation per ISA --------------------------------------------------- */

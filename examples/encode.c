@@ -51,7 +51,7 @@ static void usage(FILE *f)
             "  --threads N             threads (default: all cores)\n"
             "  --batch-size N          texts per forward pass (default 32)\n"
             "  -q, --quiet             no progress on standard error\n"
-            "  --version               print the library version\n");
+            "  --version               print the library version and the kernels it uses here\n");
 }
 
 static int parse_count(const char *s, const char *name, size_t *out)
@@ -90,7 +90,10 @@ static int parse_args(int argc, char **argv, options *o)
         size_t n;
         if (!strcmp(a, "--")) { i++; break; }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 1; }
-        if (!strcmp(a, "--version")) { printf("libsbert %s\n", sbert_version()); return 1; }
+        if (!strcmp(a, "--version")) {
+            printf("libsbert %s (%s)\n", sbert_version(), sbert_system_info());
+            return 1;
+        }
         if (!strcmp(a, "--normalize")) { o->normalize = 1; continue; }
         if (!strcmp(a, "--similarity")) { o->similarity = 1; continue; }
         if (!strcmp(a, "--ids")) { o->ids = 1; continue; }

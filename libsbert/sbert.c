@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "encoder.h"
+#include "kernels/kernels.h"
 #include "model.h"
 #include "model_file.h"
 #include "threadpool.h"
@@ -29,6 +30,25 @@
 
 const char *sbert_version(void) { return SBERT_VERSION_STRING; }
 int sbert_format_version(void) { return 1; }
+
+#ifdef SBERT_NO_THREADS
+#define THREADS_INFO "threads: no"
+#else
+#define THREADS_INFO "threads: yes"
+#endif
+#define SYSTEM_INFO(fp32)                                                                    \
+    { "fp32: " fp32 ", int8: portable, " THREADS_INFO, "fp32: " fp32 ", int8: avx2, " THREADS_INFO, \
+      "fp32: " fp32 ", int8: avx-vnni, " THREADS_INFO,                                     \
+      "fp32: " fp32 ", int8: avx512-vnni, " THREADS_INFO }
+
+/* Literals for every combination, so that no buffer is written (and no thread can race on one). */
+const char *sbert_system_info(void)
+{
+    _Static_assert(SB_ISA_AVX512 == 2 && SB_Q8_AVX512_VNNI == 3, "the table's dimensions");
+    static const char *const info[3][4] = { SYSTEM_INFO("scalar"), SYSTEM_INFO("avx2"),
+                                            SYSTEM_INFO("avx512") };
+    return info[sb_kernels_isa()][sb_kernels_q8()];
+}
 
 const char *sbert_strerror(int status)
 {

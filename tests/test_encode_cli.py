@@ -96,6 +96,12 @@ class EncodeCommand(unittest.TestCase):
             for j in range(4):
                 self.assertAlmostEqual(m[i][j], m[j][i], places=4)
 
+    def test_version_names_the_kernels(self):
+        out = subprocess.run([ENCODE, "--version"], capture_output=True)
+        self.assertEqual(out.returncode, 0)
+        self.assertRegex(out.stdout.decode(), r"^libsbert \d+\.\d+\.\d+ \(fp32: \w+, int8: [\w-]+, "
+                                              r"threads: (yes|no)\)\n$")
+
     def test_zero_texts(self):
         out = run([], b"")
         self.assertEqual((out.returncode, out.stdout), (0, b""))

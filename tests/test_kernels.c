@@ -12,6 +12,7 @@
 
 #include "harness.h"
 #include "kernels/kernels.h"
+#include "sbert.h"
 
 static unsigned long long rng_state = 0x9E3779B97F4A7C15ull;
 static float uniform(float lo, float hi) /* xorshift64*, reproducible */
@@ -460,12 +461,26 @@ static void test_dot_axpy(void)
     }
 }
 
+/* sbert_system_info() names the kernels in use */
+static void test_system_info(void)
+{
+    char fp32[64], int8[64];
+    snprintf(fp32, sizeof fp32, "fp32: %s,", sb_isa_name(sb_kernels_isa()));
+    snprintf(int8, sizeof int8, "int8: %s,", sb_q8_isa_name(sb_kernels_q8()));
+    const char *info = sbert_system_info();
+    CHECK(strstr(info, fp32) == info && strstr(info, int8), "system info \"%s\" for %s and %s", info,
+          fp32, int8);
+    CHECK(strcmp(sbert_version(), SBERT_VERSION_STRING) == 0, "version %s, header %s", sbert_version(),
+          SBERT_VERSION_STRING);
+}
+
 int main(void)
 {
     const sb_isa best = sb_kernels_isa();
     printf("kernels: best instruction set here is %s\n", sb_isa_name(best));
     for (int isa = SB_ISA_SCALAR; isa <= (int)best; isa++) {
         CHECK(sb_kernels_set_isa((sb_isa)isa) == (sb_isa)isa, "cannot select %s", sb_isa_name((sb_isa)isa));
+        test_system_info();
         test_gemm();
         test_gemm_q8();
         if (sb_kernels_q8() > SB_Q8_AVX2) { /* and the AVX2 kernel this machine would skip */

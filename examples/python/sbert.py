@@ -30,6 +30,7 @@ def _load_library(path):
     c_size_p = ctypes.POINTER(ctypes.c_size_t)
     signatures = {
         "sbert_version": (ctypes.c_char_p, []),
+        "sbert_system_info": (ctypes.c_char_p, []),
         "sbert_strerror": (ctypes.c_char_p, [ctypes.c_int]),
         "sbert_model_load": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p,
                                             ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p,
@@ -149,3 +150,8 @@ class _EncodeOptions(ctypes.Structure):
 
 def version(library=None):
     return _load_library(library or _DEFAULT_LIB).sbert_version().decode()
+
+
+def system_info(library=None):
+    """The kernels the library uses on this machine, e.g. 'fp32: avx512, int8: avx512-vnni, ...'."""
+    return _load_library(library or _DEFAULT_LIB).sbert_system_info().decode()

@@ -11,7 +11,7 @@
 
 #include "sbert.h"
 
-#define FUZZ_MAX_MODELS 4
+#define FUZZ_MAX_MODELS 8
 
 /* A broken invariant is a bug: say which, and abort so that libFuzzer saves the input. */
 #define REQUIRE(cond, ...)                                                                  \

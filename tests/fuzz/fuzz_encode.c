@@ -1,8 +1,9 @@
 /* libFuzzer target: arbitrary bytes as a few texts through sbert_encode and sbert_encode_tokens.
  *
- *   input[0]   bits 0-1: the model, bit 2: the UTF-8 policy, bit 3: normalize, bits 4-5: the
- *              prompt (none, a literal one, prompt_name "query", prompt_name "no-such-prompt"),
- *              bit 6: texts NUL-terminated (lengths NULL) instead of given lengths
+ *   input[0]   bits 0-1 and 7 (as bit 2): the model, bit 2: the UTF-8 policy, bit 3: normalize,
+ *              bits 4-5: the prompt (none, a literal one, prompt_name "query", prompt_name
+ *              "no-such-prompt"), bit 6: texts NUL-terminated (lengths NULL) instead of given
+ *              lengths
  *   input[1]   bits 0-6: max_length (0: the model's), bit 7: batch_size 2 instead of 32
  *   input[2..] pieces separated by 0xFF: the literal prompt first when there is one, then up to
  *              MAX_TEXTS texts (the last one takes the rest)
@@ -10,8 +11,9 @@
  * Models: $SBERT_FUZZ_MODEL (':'-separated), by default ko-tiny (RoBERTa positions, mean
  * pooling), the loader's seeds (tests/fuzz/make_seed.py) bert-wordpiece-f32.sbert (a prompt,
  * CLS + mean pooling, Dense, Normalize) and xlmr-unigram-f16.sbert (Unigram, F16 weights, max
- * pooling), and tests/fuzz/bert-no-specials.sbert (no special tokens, so an empty text has no
- * tokens; all six pooling modes; a prompt that pooling leaves out). Checked on every input (a
+ * pooling), tests/fuzz/bert-no-specials.sbert (no special tokens, so an empty text has no
+ * tokens; all six pooling modes; a prompt that pooling leaves out) and xlmr-unigram-int8.sbert
+ * (int8 Linear weights: the VNNI kernels under the sanitizers). Checked on every input (a
  * failure aborts):
  * - the status is SBERT_OK when no error applies, else one of the errors that apply:
  *   NOT_FOUND (unknown prompt name), INVALID_ARGUMENT (max_length 1 or beyond the position
@@ -40,7 +42,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     n_models = fuzz_load_models(
         "build/models/ko-tiny.sbert:tests/fuzz/corpus/loader/bert-wordpiece-f32.sbert:"
-        "tests/fuzz/corpus/loader/xlmr-unigram-f16.sbert:tests/fuzz/bert-no-specials.sbert",
+        "tests/fuzz/corpus/loader/xlmr-unigram-f16.sbert:tests/fuzz/bert-no-specials.sbert:"
+        "tests/fuzz/corpus/loader/xlmr-unigram-int8.sbert",
         models);
     for (int i = 0; i < n_models; i++)
         for (int policy = 0; policy < 2; policy++)
@@ -296,7 +299,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const prompt_names[4] = { NULL, NULL, "query", "no-such-prompt" };
     if (size < 2)
         return 0;
-    const int which = (data[0] & 3) % n_models, policy = data[0] >> 2 & 1;
+    const int which = ((data[0] & 3) | (data[0] >> 7) << 2) % n_models, policy = data[0] >> 2 & 1;
     const int prompt_mode = data[0] >> 4 & 3;
     fuzz_case c = {
         .model = models[which],

@@ -88,19 +88,26 @@ void sb_quantize_rows(const float *A, size_t lda, int m, int k, const sb_q8_rows
 
 /* A panel at a time, its 64-byte quads summed lane by lane (which vectorizes), then each column's
  * four lanes. */
-void sb_q8_column_sums(const sb_linear *W, int32_t *sums)
+void sb_q8_column_sums_scalar(const int8_t *panel, size_t quads, int32_t sums[SB_PANEL])
 {
     enum { QUAD_BYTES = SB_PANEL * SB_Q8_QUAD };
+    int32_t lanes[QUAD_BYTES] = {0};
+    for (size_t q = 0; q < quads; q++)
+        for (int b = 0; b < QUAD_BYTES; b++)
+            lanes[b] += panel[q * QUAD_BYTES + (size_t)b];
+    for (int c = 0; c < SB_PANEL; c++)
+        sums[c] = lanes[4 * c] + lanes[4 * c + 1] + lanes[4 * c + 2] + lanes[4 * c + 3];
+}
+
+void sb_q8_column_sums(const sb_linear *W, int32_t *sums)
+{
+    const sb_gemm_q8_kernels *kern = sb_q8_kernels();
     const size_t quads = sb_q8_padded_k(W->n_in) / SB_Q8_QUAD, panel = sb_panel_bytes(W);
     for (int p = 0; p * SB_PANEL < W->n_out; p++) {
-        const int8_t *w = (const int8_t *)W->weight + (size_t)p * panel;
-        int32_t lanes[QUAD_BYTES] = {0};
-        for (size_t q = 0; q < quads; q++)
-            for (int b = 0; b < QUAD_BYTES; b++)
-                lanes[b] += w[q * QUAD_BYTES + (size_t)b];
+        int32_t panel_sums[SB_PANEL];
+        kern->column_sums((const int8_t *)W->weight + (size_t)p * panel, quads, panel_sums);
         for (int c = 0; c < SB_PANEL && p * SB_PANEL + c < W->n_out; c++)
-            sums[p * SB_PANEL + c] = lanes[4 * c] + lanes[4 * c + 1] + lanes[4 * c + 2] +
-                                     lanes[4 * c + 3];
+            sums[p * SB_PANEL + c] = panel_sums[c];
     }
 }
 
@@ -155,6 +162,7 @@ const sb_gemm_q8_kernels sb_gemm_q8_kernels_scalar = {
     .mr = SCALAR_MR, .panels = 1, .mc = 64,
     .tile = {{ tile_q8_scalar_1, tile_q8_scalar_2, tile_q8_scalar_3, tile_q8_scalar_4 }},
     .quantize_row = sb_q8_quantize_row_scalar,
+    .column_sums = sb_q8_column_sums_scalar,
 };
 
 const sb_gemm_q8_kernels *sb_q8_kernels(void)

@@ -115,6 +115,16 @@ static void quantize_row_avx512(const float *x, int k, uint8_t *q, float *scale,
         q[p] = (uint8_t)*zero;
 }
 
+/* vpdpbusd with bytes of 1 adds each column's four bytes of a quad into its int32 lane */
+static void column_sums_avx512(const int8_t *panel, size_t quads, int32_t sums[SB_PANEL])
+{
+    __m512i acc = _mm512_setzero_si512();
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (size_t q = 0; q < quads; q++)
+        acc = _mm512_dpbusd_epi32(acc, ones, _mm512_loadu_si512(panel + q * SB_PANEL * SB_Q8_QUAD));
+    _mm512_storeu_si512(sums, acc);
+}
+
 #define Q8_TILE(R, P)                                                                         \
     static void tile_q8_##R##x##P(int k4, const uint8_t *a, size_t ldq, const int8_t *w,      \
                                   size_t panel_stride, float *c, size_t ldc, int n_valid,     \
@@ -137,5 +147,6 @@ const sb_gemm_q8_kernels sb_gemm_q8_kernels_avx512vnni = {
     .mr = 12, .panels = 2, .mc = 96,
     .tile = { Q8_ROW(1), Q8_ROW(2) },
     .quantize_row = quantize_row_avx512,
+    .column_sums = column_sums_avx512,
 };
 #endif

@@ -81,10 +81,13 @@ typedef struct {
     sb_tile_kernel_q8 tile[SB_MAX_PANELS][SB_MAX_MR];
     /* one row: q[0 .. padded k), *scale and *zero (the layout of sb_q8_rows) */
     void (*quantize_row)(const float *x, int k, uint8_t *q, float *scale, int32_t *zero);
+    /* sums[c] = the sum of column c's weights in one PANEL16_Q4 panel of `quads` quads of k */
+    void (*column_sums)(const int8_t *panel, size_t quads, int32_t sums[SB_PANEL]);
 } sb_gemm_q8_kernels;
 
 extern const sb_gemm_q8_kernels sb_gemm_q8_kernels_scalar;
 void sb_q8_quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale, int32_t *zero);
+void sb_q8_column_sums_scalar(const int8_t *panel, size_t quads, int32_t sums[SB_PANEL]);
 /* The range of a row as the quantizers see it: [min(0, min x), max(0, max x)] -> scale, the
  * factor 1 / scale (0 for an all-zero row) and the zero point; shared so every ISA agrees. */
 void sb_q8_row_params(float lo, float hi, float *scale, float *inv, int32_t *zero);

@@ -4,6 +4,7 @@
 #   make demo       encode the sample sentences with the bundled Korean model
 #   make test       every test (C unit tests, golden comparisons, converter tests)
 #   make test-asan  the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-arm64 the C tests cross-compiled for aarch64, run under qemu-user
 #   make bench      speed against ONNX Runtime and PyTorch (installs its peers; never part of test)
 #   make bench-gemm the GEMM alone (fp32 and int8) against the machine's FMA peak
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
@@ -28,12 +29,17 @@ LDLIBS      = -lm $(SANITIZE) -lpthread
 
 # Kernels for one instruction set live in files named *_avx2.c / *_avx512.c (*_avx512vnni.c and
 # *_avxvnni.c add VNNI); only those files are compiled for that ISA, and the dispatcher picks one
-# at run time from CPUID.
-AVX2_FLAGS   = -mavx2 -mfma -mf16c
-AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
-# AVX-VNNI needs GCC 11 / clang 12; an older compiler builds *_avxvnni.c as the AVX2 kernel (the
-# same results, without the speed).
-AVXVNNI_FLAGS = $(AVX2_FLAGS) $(shell $(CC) -mavxvnni -E -x c /dev/null >/dev/null 2>&1 && echo -mavxvnni)
+# at run time from CPUID. On other targets (ARM, ...) those files compile to nothing (their code is
+# under #ifdef SB_X86) and get no flags, which such a compiler would refuse.
+X86 := $(filter x86_64% i386% i486% i586% i686% amd64%,$(shell $(CC) -dumpmachine 2>/dev/null))
+ifneq ($(X86),)
+  AVX2_FLAGS   = -mavx2 -mfma -mf16c
+  AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
+  AVX512VNNI_FLAGS = $(AVX512_FLAGS) -mavx512vnni
+  # AVX-VNNI needs GCC 11 / clang 12; an older compiler builds *_avxvnni.c as the AVX2 kernel (the
+  # same results, without the speed).
+  AVXVNNI_FLAGS = $(AVX2_FLAGS) $(shell $(CC) -mavxvnni -E -x c /dev/null >/dev/null 2>&1 && echo -mavxvnni)
+endif
 
 LIB_SRC  = $(sort $(wildcard libsbert/*.c libsbert/*/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -43,12 +49,15 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXDIR    ?= examples
 EXAMPLES = $(EXDIR)/encode $(EXDIR)/demo
 
-.PHONY: all demo test test-asan test-tsan check-fullsize bench bench-gemm fuzz clean
+.PHONY: all demo test test-asan test-tsan test-arm64 check-fullsize bench bench-gemm fuzz clean
 all: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXAMPLES)
+
+# The flags of a kernel file's instruction set, from its name (see above).
+ISA_FLAGS = $(if $(findstring _avx512vnni,$<),$(AVX512VNNI_FLAGS),$(if $(findstring _avx512,$<),$(AVX512_FLAGS)))$(if $(findstring _avx2,$<),$(AVX2_FLAGS))$(if $(findstring _avxvnni,$<),$(AVXVNNI_FLAGS))
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h libsbert/*.h libsbert/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(if $(findstring _avx512,$<),$(AVX512_FLAGS))$(if $(findstring _avx512vnni,$<), -mavx512vnni) $(if $(findstring _avx2,$<),$(AVX2_FLAGS))$(if $(findstring _avxvnni,$<),$(AVXVNNI_FLAGS)) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(ISA_FLAGS) -c $< -o $@
 
 $(BUILD)/libsbert.a: $(LIB_OBJ)
 	@rm -f $@
@@ -161,6 +170,20 @@ test-tsan: $(TEST_MODELS)
 	ln -sfn ../build/models build-tsan/models 2>/dev/null || true
 	BUILD=build-tsan TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads
 
+# Another architecture: the library cross-compiled for aarch64 (portable kernels; char is unsigned
+# there) and the C tests that need no Python run under qemu-user (Debian: gcc-aarch64-linux-gnu,
+# libc6-dev-arm64-cross, qemu-user). test_golden and test_threads pass too but take minutes
+# emulated: ARM_TESTS="..." to add them.
+ARM_CC    ?= aarch64-linux-gnu-gcc
+ARM_QEMU  ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
+ARM_TESTS ?= test_kernels test_tokenizer test_tokenizer_golden test_model_file test_limits \
+             test_reference
+test-arm64: $(TEST_MODELS)
+	$(MAKE) BUILD=build-arm64 CC=$(ARM_CC) EXDIR=build-arm64/examples \
+	    $(ARM_TESTS:%=build-arm64/tests/%) build-arm64/examples/encode
+	@for t in $(ARM_TESTS); do $(ARM_QEMU) build-arm64/tests/$$t || exit 1; done
+	$(ARM_QEMU) build-arm64/examples/encode --version
+
 # libFuzzer targets: every tests/fuzz/fuzz_<name>.c, built with clang against the library compiled
 # the same way (ASan + UBSan, coverage) in build-fuzz/, each run FUZZ_SECONDS from the
 # seeds in tests/fuzz/corpus/<name>/. The seeds are only read: new inputs go to
@@ -192,4 +215,4 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libsb
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz examples/encode examples/demo
+	rm -rf build build-asan build-tsan build-fuzz build-serial build-arm64 examples/encode examples/demo

@@ -170,7 +170,7 @@ test-tsan: $(TEST_MODELS)
 	ln -sfn ../build/models build-tsan/models 2>/dev/null || true
 	BUILD=build-tsan TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads
 
-# Another architecture: the library cross-compiled for aarch64 (portable kernels; char is unsigned
+# Another architecture: the library cross-compiled for aarch64 (NEON kernels; char is unsigned
 # there) and the C tests that need no Python run under qemu-user (Debian: gcc-aarch64-linux-gnu,
 # libc6-dev-arm64-cross, qemu-user). test_golden and test_threads pass too but take minutes
 # emulated: ARM_TESTS="..." to add them.

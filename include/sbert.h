@@ -79,8 +79,9 @@ SBERT_API const char *sbert_version(void);
 /* The model-file format version this library reads (docs/FORMAT.md). */
 SBERT_API int sbert_format_version(void);
 /* The kernels this process uses, as chosen at run time from the CPU, e.g.
- * "fp32: avx512, int8: avx512-vnni, threads: yes". fp32 (and bf16 / f16 weights): avx512, avx2 or
- * scalar; int8: avx512-vnni, avx-vnni, avx2 or portable; the same vectors from each up to
+ * "fp32: avx512, int8: avx512-vnni, threads: yes". fp32 (and bf16 / f16 weights): avx512, avx2,
+ * neon (AArch64) or scalar; int8: avx512-vnni, avx-vnni, avx2 or portable; the same vectors from
+ * each up to
  * rounding (int8: the same integer sums). The environment variable SBERT_ISA=avx2 or scalar, read
  * once, caps the choice (avx2 still lets int8 use AVX-VNNI, a 256-bit extension). Static storage;
  * safe from any thread. */

@@ -44,9 +44,9 @@ int sbert_format_version(void) { return 1; }
 /* Literals for every combination, so that no buffer is written (and no thread can race on one). */
 const char *sbert_system_info(void)
 {
-    _Static_assert(SB_ISA_AVX512 == 2 && SB_Q8_AVX512_VNNI == 3, "the table's dimensions");
-    static const char *const info[3][4] = { SYSTEM_INFO("scalar"), SYSTEM_INFO("avx2"),
-                                            SYSTEM_INFO("avx512") };
+    _Static_assert(SB_ISA_NEON == 3 && SB_Q8_AVX512_VNNI == 3, "the table's dimensions");
+    static const char *const info[4][4] = { SYSTEM_INFO("scalar"), SYSTEM_INFO("avx2"),
+                                            SYSTEM_INFO("avx512"), SYSTEM_INFO("neon") };
     return info[sb_kernels_isa()][sb_kernels_q8()];
 }
 

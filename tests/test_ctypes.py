@@ -51,7 +51,7 @@ class CtypesBinding(unittest.TestCase):
     def test_version_and_system_info(self):
         self.assertRegex(sbert.version(library=LIBRARY), r"^\d+\.\d+\.\d+$")
         self.assertRegex(sbert.system_info(library=LIBRARY),
-                         r"^fp32: (avx512|avx2|scalar), int8: (avx512-vnni|avx-vnni|avx2|portable), "
+                         r"^fp32: (avx512|avx2|neon|scalar), int8: (avx512-vnni|avx-vnni|avx2|portable), "
                          r"threads: (yes|no)$")
 
     def test_missing_file_raises_with_message(self):

@@ -1,6 +1,7 @@
 /* Which instruction set the kernels use: CPUID says what the processor has, XGETBV says whether the
  * operating system saves the wider registers on a context switch (without that, using them would
- * corrupt state), and the SBERT_ISA environment variable may cap the choice. */
+ * corrupt state), and the SBERT_ISA environment variable may cap the choice. AArch64 always has
+ * NEON. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,18 +54,33 @@ static int detect_vnni(void)
         found |= VNNI_256;
     return found;
 }
+#elif defined(SB_ARM64)
+static sb_isa detect_hardware(void) { return SB_ISA_NEON; } /* part of every AArch64 CPU */
+static int detect_vnni(void) { return 0; }
 #else
 static sb_isa detect_hardware(void) { return SB_ISA_SCALAR; }
 static int detect_vnni(void) { return 0; }
 #endif
 
-static sb_isa env_cap(void)
+/* The instruction set to use on hardware whose best is hw, when `wanted` is asked for (by
+ * SBERT_ISA or sb_kernels_set_isa): wanted itself, or on x86 the best below it; another
+ * architecture's is ignored. */
+static sb_isa capped(sb_isa wanted, sb_isa hw)
+{
+    if (wanted == hw || wanted == SB_ISA_SCALAR) return wanted;
+    if ((hw == SB_ISA_NEON) != (wanted == SB_ISA_NEON)) return hw;
+    return wanted < hw ? wanted : hw; /* the x86 order: AVX2 < AVX512 */
+}
+
+/* SBERT_ISA, or the hardware's best when it is unset or names no instruction set. */
+static sb_isa env_wanted(sb_isa hw)
 {
     const char *s = getenv("SBERT_ISA");
-    if (!s) return SB_ISA_AVX512;
+    if (!s) return hw;
     if (strcmp(s, "scalar") == 0) return SB_ISA_SCALAR;
     if (strcmp(s, "avx2") == 0) return SB_ISA_AVX2;
-    return SB_ISA_AVX512;
+    if (strcmp(s, "avx512") == 0) return SB_ISA_AVX512;
+    return hw;
 }
 
 /* -1 until detected. Detection is idempotent, so two threads racing here store the same value. */
@@ -85,8 +101,8 @@ sb_isa sb_kernels_isa(void)
 {
     int isa = atomic_load_explicit(&current_isa, memory_order_relaxed);
     if (isa < 0) {
-        const sb_isa hw = hardware(), cap = env_cap();
-        isa = (int)(cap < hw ? cap : hw);
+        const sb_isa hw = hardware();
+        isa = (int)capped(env_wanted(hw), hw);
         atomic_store_explicit(&current_isa, isa, memory_order_relaxed);
     }
     return (sb_isa)isa;
@@ -94,8 +110,7 @@ sb_isa sb_kernels_isa(void)
 
 sb_isa sb_kernels_set_isa(sb_isa isa)
 {
-    const sb_isa hw = hardware();
-    if (isa > hw) isa = hw;
+    isa = capped(isa, hardware());
     atomic_store_explicit(&current_isa, (int)isa, memory_order_relaxed);
     return isa;
 }
@@ -115,7 +130,7 @@ sb_q8_isa sb_kernels_q8(void)
         atomic_store_explicit(&detected, vnni, memory_order_relaxed);
     }
     const sb_isa isa = sb_kernels_isa();
-    if (isa == SB_ISA_SCALAR) return SB_Q8_PORTABLE;
+    if (isa != SB_ISA_AVX2 && isa != SB_ISA_AVX512) return SB_Q8_PORTABLE; /* x86 only */
     if (!atomic_load_explicit(&allow_vnni, memory_order_relaxed)) return SB_Q8_AVX2;
     if (isa == SB_ISA_AVX512 && (vnni & VNNI_512)) return SB_Q8_AVX512_VNNI;
     if (vnni & VNNI_256) return SB_Q8_AVX_VNNI;
@@ -137,6 +152,7 @@ const char *sb_isa_name(sb_isa isa)
     switch (isa) {
     case SB_ISA_AVX2: return "avx2";
     case SB_ISA_AVX512: return "avx512";
+    case SB_ISA_NEON: return "neon";
     default: return "scalar";
     }
 }

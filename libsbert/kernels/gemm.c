@@ -113,6 +113,14 @@ static const sb_gemm_kernels *kernels_for(sb_isa isa, sb_weight_format format)
     if (isa == SB_ISA_AVX512) return avx512[format];
     if (isa == SB_ISA_AVX2) return avx2[format];
 #endif
+#ifdef SB_ARM64
+    static const sb_gemm_kernels *const neon[] = {
+        [SB_WEIGHTS_F32] = &sb_gemm_kernels_neon_f32,
+        [SB_WEIGHTS_BF16] = &sb_gemm_kernels_neon_bf16,
+        [SB_WEIGHTS_F16] = &sb_gemm_kernels_neon_f16,
+    };
+    if (isa == SB_ISA_NEON) return neon[format];
+#endif
     static const sb_gemm_kernels *const scalar[] = {
         [SB_WEIGHTS_F32] = &sb_gemm_kernels_scalar_f32,
         [SB_WEIGHTS_BF16] = &sb_gemm_kernels_scalar_bf16,

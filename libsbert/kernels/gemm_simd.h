@@ -21,7 +21,7 @@
  * deletes its calls. */
 static inline __attribute__((always_inline)) void prefetch_ahead(const void *w_row)
 {
-    _mm_prefetch((const char *)((uintptr_t)w_row + W_PREFETCH_BYTES), _MM_HINT_T0);
+    __builtin_prefetch((const char *)((uintptr_t)w_row + W_PREFETCH_BYTES), 0, 3);
 }
 
 /* V_LANES weights from element i of w, widened to fp32 (exactly: fp32 holds every BF16 and F16

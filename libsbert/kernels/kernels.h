@@ -2,8 +2,9 @@
  * nothing else for arithmetic on large arrays.
  *
  * Every kernel has a portable C version; AVX2+FMA and AVX-512 versions live in *_avx2.c and
- * *_avx512.c and are chosen once at run time from CPUID (sb_kernels_isa()). The environment
- * variable SBERT_ISA=scalar|avx2|avx512 caps the choice (tests run every path on one machine).
+ * *_avx512.c and are chosen once at run time from CPUID (sb_kernels_isa()); on AArch64 the NEON
+ * versions (*_neon.c) always apply. The environment variable SBERT_ISA=scalar|avx2|avx512 caps
+ * the choice (tests run every path on one machine).
  *
  * Threading: sb_gemm() splits its work over the threads of a pool (threadpool.h; NULL runs it in
  * the calling thread). The vector ops are single-threaded; the caller parallelises over rows or
@@ -15,13 +16,14 @@
 #include "model.h"
 #include "threadpool.h"
 
-typedef enum { SB_ISA_SCALAR = 0, SB_ISA_AVX2 = 1, SB_ISA_AVX512 = 2 } sb_isa;
+/* AVX2 < AVX512 on x86; NEON (AArch64) stands alone: SBERT_ISA=scalar is its only cap. */
+typedef enum { SB_ISA_SCALAR = 0, SB_ISA_AVX2 = 1, SB_ISA_AVX512 = 2, SB_ISA_NEON = 3 } sb_isa;
 
 /* The instruction set in use (detected once; thread-safe). */
 sb_isa sb_kernels_isa(void);
 const char *sb_isa_name(sb_isa isa);
-/* Use `isa`, or the best one the machine has below it; returns the one now in use. For tests and
- * benchmarks: call it while no kernel is running. */
+/* Use `isa`, or (x86) the best one the machine has below it, or scalar; returns the one now in
+ * use. For tests and benchmarks: call it while no kernel is running. */
 sb_isa sb_kernels_set_isa(sb_isa isa);
 
 /* ---- GEMM ---------------------------------------------------------------------------------

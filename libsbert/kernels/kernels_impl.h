@@ -1,5 +1,5 @@
 /* Internal contract between the portable drivers (gemm.c, ops.c) and the per-ISA files
- * (*_avx2.c, *_avx512.c). Nothing outside libsbert/kernels/ includes this. */
+ * (*_avx2.c, *_avx512.c, *_neon.c). Nothing outside libsbert/kernels/ includes this. */
 #ifndef SBERT_KERNELS_IMPL_H
 #define SBERT_KERNELS_IMPL_H
 
@@ -7,6 +7,9 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #define SB_X86 1
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#define SB_ARM64 1
 #endif
 
 /* ---- GEMM micro-kernels ---------------------------------------------------------------------
@@ -68,6 +71,10 @@ extern const sb_gemm_kernels sb_gemm_kernels_avx2_f32, sb_gemm_kernels_avx2_bf16
 extern const sb_gemm_kernels sb_gemm_kernels_avx512_f32, sb_gemm_kernels_avx512_bf16,
     sb_gemm_kernels_avx512_f16;
 #endif
+#ifdef SB_ARM64
+extern const sb_gemm_kernels sb_gemm_kernels_neon_f32, sb_gemm_kernels_neon_bf16,
+    sb_gemm_kernels_neon_f16;
+#endif
 
 /* I8 micro-kernels: a is the tile's first quantized row (ldq bytes apart), w its first PANEL16_Q4
  * panel (the next panel_stride bytes later), k4 the number of quads of k. One block of k always
@@ -111,6 +118,9 @@ extern const sb_vec_ops sb_vec_ops_scalar;
 #ifdef SB_X86
 extern const sb_vec_ops sb_vec_ops_avx2;
 extern const sb_vec_ops sb_vec_ops_avx512;
+#endif
+#ifdef SB_ARM64
+extern const sb_vec_ops sb_vec_ops_neon;
 #endif
 
 /* Scalar activation shared by the portable kernels and the vector ops' tails. */

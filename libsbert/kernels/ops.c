@@ -78,6 +78,9 @@ static const sb_vec_ops *ops(void)
     default: break;
     }
 #endif
+#ifdef SB_ARM64
+    if (sb_kernels_isa() == SB_ISA_NEON) return &sb_vec_ops_neon;
+#endif
     return &sb_vec_ops_scalar;
 }
 

@@ -353,6 +353,15 @@ static void test_gemm_q8(void)
     printf("  q8 kernels: %s\n", sb_q8_isa_name(sb_kernels_q8()));
 }
 
+/* test_gemm_q8 for the I8 kernels in use, unless *tested says they have been (bit per table) */
+static void test_gemm_q8_once(int *tested)
+{
+    const int bit = 1 << sb_kernels_q8();
+    if (!(*tested & bit))
+        test_gemm_q8();
+    *tested |= bit;
+}
+
 /* ---- activations ----------------------------------------------------------------------------- */
 
 static void test_activations(void)
@@ -478,17 +487,18 @@ int main(void)
 {
     const sb_isa best = sb_kernels_isa();
     printf("kernels: best instruction set here is %s\n", sb_isa_name(best));
-    int ran = 0; /* bit per instruction set tested */
+    int ran = 0;       /* bit per instruction set tested */
+    int q8_tested = 0; /* bit per I8 kernel table tested (several ISAs share the portable one) */
     for (int isa = SB_ISA_SCALAR; isa <= SB_ISA_NEON; isa++) {
         if (sb_kernels_set_isa((sb_isa)isa) != (sb_isa)isa)
             continue; /* not on this machine */
         ran |= 1 << isa;
         test_system_info();
         test_gemm();
-        test_gemm_q8();
+        test_gemm_q8_once(&q8_tested);
         if (sb_kernels_q8() > SB_Q8_AVX2) { /* and the AVX2 kernel this machine would skip */
             sb_kernels_allow_vnni(0);
-            test_gemm_q8();
+            test_gemm_q8_once(&q8_tested);
             sb_kernels_allow_vnni(1);
         }
         test_activations();

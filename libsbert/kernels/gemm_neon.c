@@ -13,16 +13,7 @@
 #include "kernels/vecmath.h"
 #include "kernels/gemm_simd.h"
 
-#define KERNEL_TABLE(F, NAME)                                                                \
-    SB_TILE(1, 1, F, NAME) SB_TILE(2, 1, F, NAME) SB_TILE(3, 1, F, NAME)                     \
-    SB_TILE(4, 1, F, NAME) SB_TILE(5, 1, F, NAME) SB_TILE(6, 1, F, NAME)                     \
-    const sb_gemm_kernels sb_gemm_kernels_neon_##NAME = {                                    \
-        .mr = 6, .panels = 1, .mc = 96, .kc = 768,                                           \
-        .tile = {{ tile_1x1_##NAME, tile_2x1_##NAME, tile_3x1_##NAME, tile_4x1_##NAME,       \
-                   tile_5x1_##NAME, tile_6x1_##NAME }},                                      \
-    };
-
-KERNEL_TABLE(SB_WEIGHTS_F32, f32)
-KERNEL_TABLE(SB_WEIGHTS_BF16, bf16)
-KERNEL_TABLE(SB_WEIGHTS_F16, f16)
+SB_KERNEL_TABLE_6X16(neon, SB_WEIGHTS_F32, f32)
+SB_KERNEL_TABLE_6X16(neon, SB_WEIGHTS_BF16, bf16)
+SB_KERNEL_TABLE_6X16(neon, SB_WEIGHTS_F16, f16)
 #endif

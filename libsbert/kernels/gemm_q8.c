@@ -86,8 +86,7 @@ void sb_quantize_rows(const float *A, size_t lda, int m, int k, const sb_q8_rows
     sb_threadpool_run(threads, tasks, sb_threadpool_threads(threads), quantize_task, &job);
 }
 
-/* A panel at a time, its 64-byte quads summed lane by lane (which vectorizes), then each column's
- * four lanes. */
+/* One panel's 64-byte quads summed lane by lane, then each column's four lanes. */
 void sb_q8_column_sums_scalar(const int8_t *panel, size_t quads, int32_t sums[SB_PANEL])
 {
     enum { QUAD_BYTES = SB_PANEL * SB_Q8_QUAD };

@@ -27,6 +27,7 @@ import zlib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONVERTER = os.path.join(ROOT, "tools", "convert_safetensors.py")
 MODELS = os.path.join(ROOT, "tests", "data", "models")
+CROSS_ENCODERS = os.path.join(ROOT, "tests", "data", "cross-encoders")
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from convert_safetensors import bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16  # noqa: E402
@@ -799,6 +800,125 @@ class TestPipeline(ConverterTest):
         self.assertEqual((code, stdout), (0, ""))
         self.assertRegex(stderr, r"^convert_safetensors: wrote .*summary\.sbert \(roberta, "
                                  r"29 tensors, [\d.]+ MB, f32\) in [\d.]+ s\n$")
+
+
+class TestCrossEncoder(ConverterTest):
+    """CrossEncoder folders (*ForSequenceClassification, no modules.json)."""
+
+    def cross_encoder(self, name):
+        path = os.path.join(self.tmp, f"{name}-{len(os.listdir(self.tmp))}")
+        shutil.copytree(os.path.join(CROSS_ENCODERS, name), path)
+        return path
+
+    def test_keys_of_the_three_layouts(self):
+        bert_pair = {"tokenizer.pair.prefix_ids": [101], "tokenizer.pair.middle_ids": [102],
+                     "tokenizer.pair.suffix_ids": [102], "tokenizer.pair.prefix_type_ids": [0],
+                     "tokenizer.pair.middle_type_ids": [0], "tokenizer.pair.suffix_type_ids": [1],
+                     "tokenizer.pair.a_type_id": 0, "tokenizer.pair.b_type_id": 1}
+        xlmr_pair = {"tokenizer.pair.prefix_ids": [0], "tokenizer.pair.middle_ids": [2, 2],
+                     "tokenizer.pair.suffix_ids": [2], "tokenizer.pair.middle_type_ids": [0, 0],
+                     "tokenizer.pair.suffix_type_ids": [0], "tokenizer.pair.b_type_id": 0}
+        klue_pair = {"tokenizer.pair.prefix_ids": [0], "tokenizer.pair.middle_ids": [2],
+                     "tokenizer.pair.suffix_ids": [2], "tokenizer.pair.suffix_type_ids": [0],
+                     "tokenizer.pair.b_type_id": 0}
+        for name, arch, labels, activation, pair in (
+                ("ce-minilm", "bert", ["LABEL_0"], "identity", bert_pair),
+                ("ce-xlmr", "xlm-roberta", ["LABEL_0"], "sigmoid", xlmr_pair),
+                ("ce-ko-nli", "roberta", ["contradiction", "entailment", "neutral"], "identity",
+                 klue_pair)):
+            with self.subTest(name):
+                f = Sbert(self.convert(os.path.join(CROSS_ENCODERS, name)))
+                expected = {"general.kind": "cross-encoder", "general.architecture": arch,
+                            "classifier.num_labels": len(labels), "classifier.labels": labels,
+                            "classifier.activation": activation, "pipeline.max_seq_length": 512,
+                            "pipeline.do_lower_case": False, **pair}
+                for key, value in expected.items():
+                    self.assertEqual(f.value(key), value, key)
+                for key in ("pooling.cls", "dense.count", "normalize", "similarity"):
+                    self.assertNotIn(key, f.kv)
+
+    def test_heads_are_stored_in_f32_under_one_pair_of_names(self):
+        for name, dense, out_proj in (("ce-minilm", "bert.pooler.dense", "classifier"),
+                                      ("ce-ko-nli", "classifier.dense", "classifier.out_proj")):
+            for dtype in ("f32", "int8"):
+                with self.subTest(name=name, dtype=dtype):
+                    source = os.path.join(CROSS_ENCODERS, name, "model.safetensors")
+                    f = Sbert(self.convert(os.path.join(CROSS_ENCODERS, name), "--dtype", dtype))
+                    for stored, original in (("classifier.dense", dense),
+                                             ("classifier.out_proj", out_proj)):
+                        weight = f.tensors[stored + ".weight"]
+                        self.assertEqual((weight["dtype"], weight["layout"]), (0, 1))
+                        self.assertIsNone(first_difference(
+                            f.matrix(stored + ".weight"),
+                            safetensors_rows(source, original + ".weight")))
+                        self.assertIsNone(first_difference(
+                            f.matrix(stored + ".bias"),
+                            safetensors_rows(source, original + ".bias")))
+
+    def test_activation_rules(self):
+        """sentence-transformers' default: the class config.json names (the >= 4 key first),
+        else Sigmoid for one label, Identity for more."""
+        for edit, expected in (
+                (lambda c: c.pop("sbert_ce_default_activation_function"), "sigmoid"),
+                (lambda c: c.update(sbert_ce_default_activation_function=
+                                    "torch.nn.modules.activation.Tanh"), "tanh"),
+                (lambda c: c.update(sentence_transformers={
+                    "activation_fn": "torch.nn.modules.activation.Sigmoid"}), "sigmoid"),
+                (lambda c: (c.pop("sbert_ce_default_activation_function"),
+                            c.update(id2label={"0": "a", "1": "b"})), "identity")):
+            with self.subTest(expected):
+                model = self.cross_encoder("ce-minilm")
+                edit_json(os.path.join(model, "config.json"), edit)
+                if expected == "identity":  # two labels need a two-row classifier
+                    path = os.path.join(model, "model.safetensors")
+                    header, _ = safetensors_header(path)
+                    tensors = {n: safetensors_rows(path, n) for n in header
+                               if n != "__metadata__" and header[n]["dtype"] == "F32"}
+                    tensors["classifier.weight"] = tensors["classifier.weight"] * 2
+                    tensors["classifier.bias"] = [tensors["classifier.bias"][0] * 2]
+                    write_safetensors(path, tensors)
+                f = Sbert(self.convert(model))
+                self.assertEqual(f.value("classifier.activation"), expected)
+
+    def test_xlmr_tokenizer_feeds_no_token_types(self):
+        """A BERT-style template with type 1 for b, under a tokenizer class without
+        token_type_ids (XLMRobertaTokenizer): the model is fed zeros."""
+        model = self.cross_encoder("ce-minilm")
+        edit_json(os.path.join(model, "tokenizer_config.json"),
+                  lambda c: c.update(tokenizer_class="XLMRobertaTokenizerFast"))
+        f = Sbert(self.convert(model))
+        self.assertEqual((f.value("tokenizer.pair.suffix_type_ids"),
+                          f.value("tokenizer.pair.b_type_id")), ([0], 0))
+
+    def test_refusals(self):
+        for name, file, edit, message in (
+                ("ce-minilm", "config.json",
+                 lambda c: c.update(architectures=["ElectraForSequenceClassification"]),
+                 "ElectraForSequenceClassification is not supported"),
+                ("ce-minilm", "config.json", lambda c: c.update(model_type="roberta"),
+                 "BertForSequenceClassification with model_type 'roberta'"),
+                ("ce-minilm", "config.json", lambda c: c.update(
+                    sbert_ce_default_activation_function="my.module.Softplus"),
+                 "activation function 'my.module.Softplus'"),
+                ("ce-ko-nli", "config.json", lambda c: c.update(id2label={"0": "a", "2": "b"}),
+                 "id2label ids must be 0..1"),
+                ("ce-minilm", "config.json", lambda c: c.update(architectures=["BertModel"]),
+                 "modules.json: not found"),
+                ("ce-ko-nli", "tokenizer.json", lambda t: t["post_processor"].update(
+                    pair=[{"Sequence": {"id": "A", "type_id": 0}}]), "pair template")):
+            with self.subTest(message):
+                model = self.cross_encoder(name)
+                edit_json(os.path.join(model, file), edit)
+                self.assertRefused(model, message)
+
+    def test_missing_head_tensor(self):
+        model = self.cross_encoder("ce-minilm")
+        path = os.path.join(model, "model.safetensors")
+        header, _ = safetensors_header(path)
+        write_safetensors(path, {n: safetensors_rows(path, n) for n in header
+                                 if n != "__metadata__" and header[n]["dtype"] == "F32"
+                                 and not n.startswith("bert.pooler")})
+        self.assertRefused(model, "pooler.dense.weight is missing")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
 
     python3 tools/convert_safetensors.py MODEL_DIR OUT.sbert [--dtype f32|f16|bf16|int8] [--quiet]
 
+MODEL_DIR is a SentenceTransformer (modules.json: Transformer, Pooling, Dense, Normalize) or a
+CrossEncoder (a Hugging Face *ForSequenceClassification folder: BERT, RoBERTa, XLM-RoBERTa); the
+file records which (general.kind).
+
 The `.sbert` file (specified in docs/FORMAT.md, the contract with libsbert/model_file.c) is a
 96-byte header, a typed key/value section (hyper-parameters, the tokenizer, the pooling / Dense /
 Normalize pipeline, prompts), a tensor table, then 64-byte aligned tensor data. The CRC-32 of the
@@ -67,6 +71,22 @@ DENSE_ACTIVATIONS = {"Tanh": "tanh", "Identity": "identity", "ReLU": "relu", "GE
                      "Sigmoid": "sigmoid"}  # torch.nn class name -> FORMAT.md name
 SIMILARITIES = ("cosine", "dot", "euclidean", "manhattan")
 MODEL_PREFIXES = ("roberta.", "bert.", "model.")
+# CrossEncoder architectures -> (model types, the classification head's two Linear layers as
+# Hugging Face names them). Both heads compute out_proj(tanh(dense(h[first token]))): BERT's
+# pooler then classifier, RoBERTa's classifier.dense then classifier.out_proj; the file stores
+# either as classifier.dense / classifier.out_proj.
+CROSS_ENCODERS = {
+    "BertForSequenceClassification": (("bert",), ("pooler.dense", "classifier")),
+    "RobertaForSequenceClassification": (("roberta", "camembert"),
+                                         ("classifier.dense", "classifier.out_proj")),
+    "XLMRobertaForSequenceClassification": (("xlm-roberta",),
+                                            ("classifier.dense", "classifier.out_proj")),
+}
+# Tokenizer classes whose model_input_names leave out token_type_ids: their models are fed
+# zeros whatever the post-processor's type ids say.
+NO_TOKEN_TYPES = {"RobertaTokenizer", "XLMRobertaTokenizer", "CamembertTokenizer"}
+DEFAULT_TOKENIZER = {"bert": "BertTokenizer", "roberta": "RobertaTokenizer",
+                     "camembert": "CamembertTokenizer", "xlm-roberta": "XLMRobertaTokenizer"}
 
 
 # --- key/value section ------------------------------------------------------------------------
@@ -439,8 +459,10 @@ def encoder_keys(kv, enc):
 
 # --- the tokenizer ----------------------------------------------------------------------------
 
-def tokenizer_keys(kv, directory, tok_config, enc):
-    """The tokenizer.* keys, from tokenizer.json or, without one, from a BERT vocab.txt."""
+def tokenizer_keys(kv, directory, tok_config, enc, pair_types=None):
+    """The tokenizer.* keys, from tokenizer.json or, without one, from a BERT vocab.txt. With
+    pair_types (a cross-encoder's: True when its tokenizer feeds token types), the pair template
+    too."""
     # Special tokens as tokenizer_config.json names them, overridden by special_tokens_map.json.
     special = {**tok_config, **read_json(os.path.join(directory, "special_tokens_map.json"),
                                          required=False)}
@@ -452,6 +474,8 @@ def tokenizer_keys(kv, directory, tok_config, enc):
         spec = bert_tokenizer_json(path, tok_config, special)
     try:
         _tokenizer_json_keys(kv, spec, special, enc)
+        if pair_types is not None:
+            _pair_keys(kv, spec.get("post_processor"), pair_types, enc["vocab_size"])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, struct.error) as e:
         raise InputError(f"{path}: unexpected structure ({type(e).__name__}: {e})") from None
     except InputError as e:
@@ -596,6 +620,51 @@ def _special_ids(post):
     return prefix, suffix
 
 
+def _pair_template(post):
+    """The post-processor's template for a pair: [(ids, type ids)] for the special tokens before
+    A, between A and B and after B, and the type ids of A and B."""
+    if post is None:
+        raise InputError("a cross-encoder's tokenizer needs a post_processor (it has none)")
+    if post["type"] == "BertProcessing":  # [CLS] A [SEP] B [SEP], B and its [SEP] of type 1
+        cls, sep = post["cls"][1], post["sep"][1]
+        return [([cls], [0]), ([sep], [0]), ([sep], [1])], 0, 1
+    if post["type"] == "RobertaProcessing":  # <s> A </s> </s> B </s>, every type 0
+        cls, sep = post["cls"][1], post["sep"][1]
+        return [([cls], [0]), ([sep, sep], [0, 0]), ([sep], [0])], 0, 0
+    if post["type"] != "TemplateProcessing":
+        raise InputError(f"post_processor {post['type']} is not supported")
+    pieces, segment, sequences = [([], [])], 0, []
+    for piece in post["pair"]:
+        if "SpecialToken" in piece:
+            ids = post["special_tokens"][piece["SpecialToken"]["id"]]["ids"]
+            pieces[-1][0].extend(ids)
+            pieces[-1][1].extend([piece["SpecialToken"]["type_id"]] * len(ids))
+        else:
+            sequences.append((piece["Sequence"]["id"], piece["Sequence"]["type_id"]))
+            pieces.append(([], []))
+    if [name for name, _ in sequences] != ["A", "B"]:
+        raise InputError(f"post_processor pair template {post['pair']} is not supported "
+                         "(special tokens, A, special tokens, B, special tokens)")
+    return pieces, sequences[0][1], sequences[1][1]
+
+
+def _pair_keys(kv, post, feeds_types, vocab_size):
+    pieces, a_type, b_type = _pair_template(post)
+    if not feeds_types:  # the model is fed zeros (NO_TOKEN_TYPES)
+        pieces, a_type, b_type = [(ids, [0] * len(ids)) for ids, _ in pieces], 0, 0
+    for ids, types in pieces:
+        for i in ids:
+            if not isinstance(i, int) or not 0 <= i < vocab_size:
+                raise InputError(f"the pair template's id {i!r} is outside the vocabulary")
+        if any(not isinstance(t, int) or t < 0 for t in types + [a_type, b_type]):
+            raise InputError("the pair template's type ids must be integers >= 0")
+    for name, (ids, types) in zip(("prefix", "middle", "suffix"), pieces):
+        kv.add(f"tokenizer.pair.{name}_ids", ARR_I32, ids)
+        kv.add(f"tokenizer.pair.{name}_type_ids", ARR_I32, types)
+    kv.add("tokenizer.pair.a_type_id", U32, a_type)
+    kv.add("tokenizer.pair.b_type_id", U32, b_type)
+
+
 def _normalizer_keys(kv, normalizer):
     kind = "none" if normalizer is None else normalizer["type"]
     if kind == "BertNormalizer":
@@ -664,7 +733,8 @@ def read_modules(model_dir):
     """modules.json -> (Transformer dir, Pooling dir, Dense dirs, Normalize present)."""
     path = os.path.join(model_dir, "modules.json")
     modules = read_json(path, expected=list,
-                        hint=f": {model_dir} must be a sentence-transformers model directory")
+                        hint=f": {model_dir} must be a SentenceTransformer directory, or a "
+                        "CrossEncoder one (config.json naming a *ForSequenceClassification)")
     try:
         kinds = [MODULES.get(m["type"], m["type"]) for m in modules]
         dirs = [os.path.join(model_dir, m.get("path", "")) for m in modules]
@@ -687,16 +757,22 @@ def input_keys(kv, transformer_dir, tok_config, enc):
     path = os.path.join(transformer_dir, "sentence_bert_config.json")
     cfg = read_json(path, required=False)
     if cfg.get("max_seq_length") is None:
-        # sentence-transformers then takes the smaller of the tokenizer's and the model's limits
-        # (the loader lowers a length the position table cannot hold, as FORMAT.md says).
-        limit = tok_config.get("model_max_length")
-        max_len = enc["max_position_embeddings"]
-        if isinstance(limit, (int, float)) and limit >= 1:
-            max_len = min(max_len, int(limit))
+        max_len = tokenizer_max_length(tok_config, enc)
     else:
         max_len = _count(path, cfg, "max_seq_length", minimum=1)
     kv.add("pipeline.max_seq_length", U32, max_len)
     kv.add("pipeline.do_lower_case", BOOL, cfg.get("do_lower_case", False))
+
+
+def tokenizer_max_length(tok_config, enc):
+    """The length sentence-transformers truncates to when nothing sets it: the tokenizer's
+    model_max_length, at most the position table (the loader lowers a length the table cannot
+    hold, as FORMAT.md says)."""
+    limit = tok_config.get("model_max_length")
+    max_len = enc["max_position_embeddings"]
+    if isinstance(limit, (int, float)) and limit >= 1:
+        max_len = min(max_len, int(limit))
+    return max_len
 
 
 def pooling_keys(kv, directory, hidden):
@@ -767,6 +843,119 @@ def sentence_transformers_keys(kv, model_dir):
     kv.add("prompts.default", STR, default)
 
 
+# --- cross-encoders -----------------------------------------------------------------------------
+
+def cross_encoder_architecture(model_dir):
+    """The *ForSequenceClassification architecture of a CrossEncoder folder (one without
+    modules.json), or None for a SentenceTransformer folder."""
+    if os.path.isfile(os.path.join(model_dir, "modules.json")):
+        return None
+    path = os.path.join(model_dir, "config.json")
+    cfg = read_json(path, required=False)
+    names = cfg.get("architectures") or []
+    classifiers = [n for n in names if isinstance(n, str) and n.endswith("ForSequenceClassification")]
+    if not classifiers:
+        return None  # read_modules then says what is missing
+    if classifiers[0] not in CROSS_ENCODERS:
+        raise InputError(f"{path}: cross-encoder architecture {classifiers[0]} is not supported "
+                         f"(supported: {', '.join(CROSS_ENCODERS)})")
+    return classifiers[0]
+
+
+def classifier_labels(path, cfg):
+    """The labels in id order, as transformers' PretrainedConfig reads them: id2label, else
+    num_labels of LABEL_i, else 2."""
+    id2label = cfg.get("id2label")
+    if isinstance(id2label, dict) and id2label:
+        try:
+            labels = {int(k): str(v) for k, v in id2label.items()}
+        except ValueError:
+            raise InputError(f"{path}: id2label keys must be integers") from None
+        if sorted(labels) != list(range(len(labels))):
+            raise InputError(f"{path}: id2label ids must be 0..{len(labels) - 1}")
+        return [labels[i] for i in range(len(labels))]
+    n = _count(path, cfg, "num_labels", minimum=1) if "num_labels" in cfg else 2
+    return [f"LABEL_{i}" for i in range(n)]
+
+
+def classifier_activation(path, cfg, n_labels):
+    """The activation CrossEncoder.predict applies by default: the torch.nn class config.json
+    names (sentence-transformers >= 4: sentence_transformers.activation_fn; before:
+    sbert_ce_default_activation_function), else Sigmoid for one label and Identity otherwise."""
+    st = cfg.get("sentence_transformers")
+    function = (st.get("activation_fn") if isinstance(st, dict) else None) or \
+        cfg.get("sbert_ce_default_activation_function")
+    if function is None:
+        return "sigmoid" if n_labels == 1 else "identity"
+    activation = DENSE_ACTIVATIONS.get(str(function).rsplit(".", 1)[-1]) \
+        if str(function).startswith("torch.nn.") else None
+    if activation is None:
+        raise InputError(f"{path}: activation function {function!r} is not supported "
+                         f"(torch.nn {', '.join(DENSE_ACTIVATIONS)})")
+    return activation
+
+
+def feeds_token_types(tok_config, cfg, model_type):
+    """Whether transformers feeds the model token_type_ids: the tokenizer class's
+    model_input_names (RoBERTa-like tokenizers leave them out)."""
+    name = tok_config.get("tokenizer_class") or cfg.get("tokenizer_class") or \
+        DEFAULT_TOKENIZER[model_type]
+    return str(name).removesuffix("Fast") not in NO_TOKEN_TYPES
+
+
+def cross_encoder(model_dir, architecture, dtype):
+    """(key/values, tensors, encoder config) of a CrossEncoder folder. The classification head
+    is stored in F32 whatever dtype: it runs on one row per pair, and rounding the last layer
+    would move every score."""
+    path = os.path.join(model_dir, "config.json")
+    enc = read_encoder_config(path)
+    cfg = read_json(path)
+    model_types, (dense, out_proj) = CROSS_ENCODERS[architecture]
+    if cfg["model_type"] not in model_types:
+        raise InputError(f"{path}: {architecture} with model_type {cfg['model_type']!r}")
+    tok_config = read_json(os.path.join(model_dir, "tokenizer_config.json"), required=False)
+    labels = classifier_labels(path, cfg)
+
+    kv = KeyValues()
+    kv.add("general.kind", STR, "cross-encoder")
+    encoder_keys(kv, enc)
+    tokenizer_keys(kv, model_dir, tok_config, enc,
+                   pair_types=feeds_token_types(tok_config, cfg, cfg["model_type"]))
+    # CrossEncoder.predict only strips the texts; it truncates to its max_length, which
+    # defaults to the tokenizer's model_max_length.
+    kv.add("pipeline.max_seq_length", U32, tokenizer_max_length(tok_config, enc))
+    kv.add("pipeline.do_lower_case", BOOL, False)
+    kv.add("classifier.num_labels", U32, len(labels))
+    kv.add("classifier.labels", ARR_STR, labels)
+    kv.add("classifier.activation", STR, classifier_activation(path, cfg, len(labels)))
+
+    H = enc["hidden_size"]
+    ckpt = strip_model_prefix(load_checkpoint(model_dir))
+    tensors = encoder_tensors(ckpt, enc, dtype)
+    tensors += linear(ckpt, dense, H, H, DTYPE_F32, stored_as="classifier.dense")
+    tensors += linear(ckpt, out_proj, len(labels), H, DTYPE_F32, stored_as="classifier.out_proj")
+    return kv, tensors, enc
+
+
+def sentence_transformer(model_dir, dtype):
+    """(key/values, tensors, encoder config) of a SentenceTransformer folder."""
+    transformer_dir, pooling_dir, dense_dirs, normalize = read_modules(model_dir)
+    enc = read_encoder_config(os.path.join(transformer_dir, "config.json"))
+    tok_config = read_json(os.path.join(transformer_dir, "tokenizer_config.json"), required=False)
+
+    kv = KeyValues()
+    kv.add("general.kind", STR, "sentence-transformer")
+    encoder_keys(kv, enc)
+    tokenizer_keys(kv, transformer_dir, tok_config, enc)
+    input_keys(kv, transformer_dir, tok_config, enc)
+    pooled = pooling_keys(kv, pooling_dir, enc["hidden_size"])
+    tensors = encoder_tensors(strip_model_prefix(load_checkpoint(transformer_dir)), enc, dtype)
+    tensors += dense_modules(kv, dense_dirs, pooled, dtype)
+    kv.add("normalize", BOOL, normalize)
+    sentence_transformers_keys(kv, model_dir)
+    return kv, tensors, enc
+
+
 # --- writing the file -------------------------------------------------------------------------
 
 def _align(offset):
@@ -829,22 +1018,15 @@ def convert(model_dir, out_path, dtype, progress):
         raise InputError(f"{model_dir}: not a directory")
     if not os.path.isdir(os.path.dirname(out_path) or "."):
         raise InputError(f"{out_path}: its directory does not exist")
-    transformer_dir, pooling_dir, dense_dirs, normalize = read_modules(model_dir)
-    enc = read_encoder_config(os.path.join(transformer_dir, "config.json"))
-    tok_config = read_json(os.path.join(transformer_dir, "tokenizer_config.json"), required=False)
-
-    kv = KeyValues()
-    encoder_keys(kv, enc)
-    tokenizer_keys(kv, transformer_dir, tok_config, enc)
-    input_keys(kv, transformer_dir, tok_config, enc)
-    pooled = pooling_keys(kv, pooling_dir, enc["hidden_size"])
-    tensors = encoder_tensors(strip_model_prefix(load_checkpoint(transformer_dir)), enc, dtype)
-    tensors += dense_modules(kv, dense_dirs, pooled, dtype)
-    kv.add("normalize", BOOL, normalize)
-    sentence_transformers_keys(kv, model_dir)
+    architecture = cross_encoder_architecture(model_dir)
+    if architecture:
+        kv, tensors, enc = cross_encoder(model_dir, architecture, dtype)
+    else:
+        kv, tensors, enc = sentence_transformer(model_dir, dtype)
 
     size = write_sbert(out_path, kv, tensors, progress)
-    return f"{enc['architecture']}, {len(tensors)} tensors, {size / 1e6:.1f} MB"
+    kind = f"{architecture} cross-encoder" if architecture else enc["architecture"]
+    return f"{kind}, {len(tensors)} tensors, {size / 1e6:.1f} MB"
 
 
 class Progress:

@@ -16,7 +16,7 @@ CFLAGS   ?= $(OPT) -g
 BUILD    ?= build
 SANITIZE ?=
 
-# Threads come from libsbert's own pool (libsbert/threadpool.c, pthreads); OpenMP is not used.
+# Threads come from libsbert's own pool (libsbert/base/threadpool.c, pthreads); OpenMP is not used.
 # THREADS=0 builds a library that runs every call in the calling thread (-DSBERT_NO_THREADS).
 THREADS ?= 1
 ifeq ($(THREADS),0)
@@ -70,7 +70,7 @@ $(EXDIR)/%: examples/%.c examples/jsonl.h $(BUILD)/libsbert.a include/sbert.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
 
-# Tests may include internal headers (libsbert/*.h) to reach internals, as llama2.c's tests do.
+# Tests may include internal headers (libsbert/*/*.h) to reach internals, as llama2.c's tests do.
 $(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libsbert.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)

@@ -19,10 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crc32.h"
+#include "model/crc32.h"
 #include "harness.h"
 #include "kernels/kernels.h"
-#include "model_file.h"
+#include "model/model.h"
 
 /* ---- file bytes ------------------------------------------------------------------------------ */
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "model.h"
+#include "model/model.h"
 #include "sbert.h"
 
 #define TOLERANCE 1e-4

@@ -11,7 +11,7 @@
 
 #include "harness.h"
 #include "sbert.h"
-#include "threadpool.h"
+#include "base/base.h"
 
 #define N_THREADS 8
 #define N_TEXTS 96

@@ -13,10 +13,9 @@
 #include "../examples/jsonl.h"
 #include "harness.h"
 #include "sbert.h"
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/internal.h"
-#include "unicode.h"
-#include "utf8.h"
+#include "text/text.h"
 
 #define DATA "tests/data/tokenize/"
 

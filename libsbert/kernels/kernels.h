@@ -13,8 +13,8 @@
 #define SBERT_KERNELS_H
 
 #include <stddef.h>
-#include "model.h"
-#include "threadpool.h"
+#include "model/model.h"
+#include "base/base.h"
 
 /* AVX2 < AVX512 on x86; NEON (AArch64) stands alone: SBERT_ISA=scalar is its only cap. */
 typedef enum { SB_ISA_SCALAR = 0, SB_ISA_AVX2 = 1, SB_ISA_AVX512 = 2, SB_ISA_NEON = 3 } sb_isa;

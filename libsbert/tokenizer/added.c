@@ -12,8 +12,7 @@
 #include <string.h>
 
 #include "sbert.h"
-#include "unicode.h"
-#include "utf8.h"
+#include "text/text.h"
 
 static int compare_by_first_byte_then_longest(const void *pa, const void *pb)
 {

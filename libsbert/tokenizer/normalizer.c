@@ -15,8 +15,7 @@
 #include "tokenizer/internal.h"
 
 #include "sbert.h"
-#include "unicode.h"
-#include "utf8.h"
+#include "text/text.h"
 
 /* No BertNormalizer step sequence makes more than 3 output bytes of one input byte (the worst
  * is a Hangul syllable, 3 bytes, decomposed into 3 jamo of 3 bytes); tests/test_tokenizer.c

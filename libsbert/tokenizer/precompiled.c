@@ -19,8 +19,7 @@
 #include <string.h>
 
 #include "sbert.h"
-#include "unicode.h"
-#include "utf8.h"
+#include "text/text.h"
 
 /* Clusters of at least this many bytes are never looked up whole (tokenizers' rule). */
 #define WHOLE_CLUSTER_LIMIT 6

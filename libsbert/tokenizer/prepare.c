@@ -9,8 +9,7 @@
 #include "tokenizer/internal.h"
 
 #include "sbert.h"
-#include "unicode.h"
-#include "utf8.h"
+#include "text/text.h"
 
 #define CAPITAL_SIGMA 0x03A3u
 #define SMALL_SIGMA 0x03C3u

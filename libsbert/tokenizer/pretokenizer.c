@@ -16,8 +16,7 @@
 #include <string.h>
 
 #include "sbert.h"
-#include "unicode.h"
-#include "utf8.h"
+#include "text/text.h"
 
 static int push_word(sb_splits *words, size_t start, size_t end)
 {

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 
 #include "sbert.h"
-#include "utf8.h"
+#include "text/text.h"
 
 #define UNK_PENALTY 10.0   /* tokenizers' K_UNK_PENALTY */
 #define NO_NODE UINT32_MAX /* a lattice node no path reaches yet */

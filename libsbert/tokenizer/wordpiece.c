@@ -11,7 +11,7 @@
 #include "tokenizer/internal.h"
 
 #include "sbert.h"
-#include "utf8.h"
+#include "text/text.h"
 
 static size_t count_chars(const uint8_t *s, size_t n)
 {

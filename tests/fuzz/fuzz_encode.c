@@ -28,7 +28,7 @@
 #include <math.h>
 
 #include "fuzz_common.h"
-#include "model.h" /* pooling, Normalize, the position table: what the expected results need */
+#include "model/model.h" /* pooling, Normalize, the position table: what the expected results need */
 
 #define MAX_TEXTS 8
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crc32.h"
-#include "model.h"
+#include "model/crc32.h"
+#include "model/model.h"
 #include "sbert.h"
 
 enum { HEADER_SIZE = 96, DATA_OFFSET_AT = 72, CHECKSUM_AT = 88 };

@@ -16,7 +16,7 @@
  *   special-free tokenization + suffix ids;
  * - REPLACE and REJECT agree on well-formed text. */
 #include "fuzz_common.h"
-#include "model.h" /* the prefix / suffix ids, to rebuild the expected result */
+#include "model/model.h" /* the prefix / suffix ids, to rebuild the expected result */
 
 static sbert_model *models[FUZZ_MAX_MODELS];
 static sbert_context *contexts[FUZZ_MAX_MODELS][2]; /* [model][sbert_utf8_policy] */

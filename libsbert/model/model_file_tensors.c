@@ -15,13 +15,6 @@
 #include "kernels/kernels.h"
 #include "model_file_internal.h"
 
-enum { DTYPE_F32 = 0, DTYPE_F16 = 1, DTYPE_BF16 = 2, DTYPE_I8 = 3 };
-enum { LAYOUT_ROW_MAJOR = 0, LAYOUT_PANEL16 = 1, LAYOUT_PANEL16_Q4 = 2 };
-
-#define DATA_ALIGN 64
-#define MAX_DIMS 4
-/* The smallest entry: name length, empty name, dtype, layout, n_dims, one dim, offset, nbytes. */
-#define MIN_ENTRY_BYTES (4 + 4 + 4 + 4 + 8 + 8 + 8)
 #define N_EMBEDDING_TENSORS 5
 #define N_LAYER_TENSORS 12
 #define N_DENSE_TENSORS 2
@@ -30,7 +23,7 @@ enum { LAYOUT_ROW_MAJOR = 0, LAYOUT_PANEL16 = 1, LAYOUT_PANEL16_Q4 = 2 };
 typedef struct {
     sb_str name;
     uint32_t dtype, layout, n_dims;
-    uint64_t dims[MAX_DIMS];
+    uint64_t dims[SB_TENSOR_MAX_DIMS];
     uint64_t offset, nbytes; /* within the data section; checked to lie inside it */
 } tensor_entry;
 
@@ -62,13 +55,13 @@ typedef struct {
 static const char *dtype_name(uint32_t dtype)
 {
     static const char *const names[] = {"F32", "F16", "BF16", "I8"};
-    return dtype <= DTYPE_I8 ? names[dtype] : "?";
+    return dtype <= SB_DTYPE_I8 ? names[dtype] : "?";
 }
 
 static const char *layout_name(uint32_t layout)
 {
     static const char *const names[] = {"ROW_MAJOR", "PANEL16", "PANEL16_Q4"};
-    return layout <= LAYOUT_PANEL16_Q4 ? names[layout] : "?";
+    return layout <= SB_LAYOUT_PANEL16_Q4 ? names[layout] : "?";
 }
 
 static const char *format_dims(const uint64_t *dims, uint32_t n_dims, char out[96])
@@ -91,10 +84,10 @@ static int parse_entry(sb_cursor *c, uint64_t index, tensor_entry *t, const sb_e
               sb_take_u32(c, &t->dtype) && sb_take_u32(c, &t->layout) && sb_take_u32(c, &t->n_dims);
     if (ok)
         t->name.ptr = (const char *)name;
-    if (ok && (t->n_dims < 1 || t->n_dims > MAX_DIMS)) {
+    if (ok && (t->n_dims < 1 || t->n_dims > SB_TENSOR_MAX_DIMS)) {
         char shown[64];
         return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s has %u dimensions, expected 1 to %d"
-                       SB_DAMAGED, sb_printable(t->name, shown), t->n_dims, MAX_DIMS);
+                       SB_DAMAGED, sb_printable(t->name, shown), t->n_dims, SB_TENSOR_MAX_DIMS);
     }
     for (uint32_t d = 0; ok && d < t->n_dims; d++)
         ok = sb_take_u64(c, &t->dims[d]);
@@ -110,19 +103,19 @@ static int parse_entry(sb_cursor *c, uint64_t index, tensor_entry *t, const sb_e
 static int check_entry(const tensor_entry *t, uint64_t data_size, const sb_err *err)
 {
     char name[64];
-    if (t->dtype > DTYPE_I8)
+    if (t->dtype > SB_DTYPE_I8)
         return sb_fail(err, SBERT_ERR_UNSUPPORTED,
                        "tensor %s has dtype %u, this libsbert reads 0 (F32), 1 (F16), 2 (BF16) "
                        "and 3 (I8)", sb_printable(t->name, name), t->dtype);
-    if (t->layout > LAYOUT_PANEL16_Q4)
+    if (t->layout > SB_LAYOUT_PANEL16_Q4)
         return sb_fail(err, SBERT_ERR_UNSUPPORTED,
                        "tensor %s has layout %u, this libsbert reads 0 (ROW_MAJOR), 1 (PANEL16) "
                        "and 2 (PANEL16_Q4)", sb_printable(t->name, name), t->layout);
-    if (t->offset % DATA_ALIGN != 0 || t->offset > data_size || t->nbytes > data_size - t->offset)
+    if (t->offset % SB_FORMAT_ALIGN != 0 || t->offset > data_size || t->nbytes > data_size - t->offset)
         return sb_fail(err, SBERT_ERR_CORRUPT,
                        "tensor %s: %llu bytes at offset %llu do not lie at a multiple of %d inside "
                        "the %llu-byte data section" SB_DAMAGED, sb_printable(t->name, name),
-                       (unsigned long long)t->nbytes, (unsigned long long)t->offset, DATA_ALIGN,
+                       (unsigned long long)t->nbytes, (unsigned long long)t->offset, SB_FORMAT_ALIGN,
                        (unsigned long long)data_size);
     return SBERT_OK;
 }
@@ -150,7 +143,7 @@ static int check_overlaps(tensor_entry *entries, size_t n, const sb_err *err)
 
 static int read_table(tensor_work *w, const sb_tensor_section *s, const sb_err *err)
 {
-    if (s->n_tensors > s->table_size / MIN_ENTRY_BYTES)
+    if (s->n_tensors > s->table_size / SB_TENSOR_MIN_ENTRY_BYTES)
         return sb_fail(err, SBERT_ERR_CORRUPT,
                        "the header counts %llu tensors, more than the %llu-byte tensor table can "
                        "hold" SB_DAMAGED, (unsigned long long)s->n_tensors,
@@ -203,12 +196,12 @@ static tensor_slot *set_in_place_slot(tensor_slot *s, const void **data, sb_weig
 static tensor_slot *set_linear_slot(tensor_slot *s, sb_linear *linear)
 {
     tensor_slot *weight = s;
-    s = set_in_place_slot(s, &linear->weight, &linear->format, LAYOUT_PANEL16,
+    s = set_in_place_slot(s, &linear->weight, &linear->format, SB_LAYOUT_PANEL16,
                           (uint64_t)linear->n_out, (uint64_t)linear->n_in);
     weight->linear = linear;
     snprintf(s->name, sizeof s->name, "%.57s_scale", weight->name);
     s->scale_of_linear = true;
-    return set_slot(s, &linear->scale, LAYOUT_ROW_MAJOR, (uint64_t)linear->n_out, 0);
+    return set_slot(s, &linear->scale, SB_LAYOUT_ROW_MAJOR, (uint64_t)linear->n_out, 0);
 }
 
 static tensor_slot *embedding_slots(tensor_slot *s, sbert_model *m)
@@ -220,12 +213,12 @@ static tensor_slot *embedding_slots(tensor_slot *s, sbert_model *m)
         "embeddings.LayerNorm.bias"};
     for (int i = 0; i < N_EMBEDDING_TENSORS; i++)
         snprintf(s[i].name, sizeof s[i].name, "%s", names[i]);
-    s = set_in_place_slot(s, &m->word_emb, &m->word_emb_format, LAYOUT_ROW_MAJOR,
+    s = set_in_place_slot(s, &m->word_emb, &m->word_emb_format, SB_LAYOUT_ROW_MAJOR,
                           (uint64_t)hp->vocab_size, (uint64_t)hp->hidden);
-    s = set_slot(s, &m->pos_emb, LAYOUT_ROW_MAJOR, hp->max_positions, hp->hidden);
-    s = set_slot(s, &m->type_emb, LAYOUT_ROW_MAJOR, hp->type_vocab_size, hp->hidden);
-    s = set_slot(s, &m->emb_ln_w, LAYOUT_ROW_MAJOR, hp->hidden, 0);
-    return set_slot(s, &m->emb_ln_b, LAYOUT_ROW_MAJOR, hp->hidden, 0);
+    s = set_slot(s, &m->pos_emb, SB_LAYOUT_ROW_MAJOR, hp->max_positions, hp->hidden);
+    s = set_slot(s, &m->type_emb, SB_LAYOUT_ROW_MAJOR, hp->type_vocab_size, hp->hidden);
+    s = set_slot(s, &m->emb_ln_w, SB_LAYOUT_ROW_MAJOR, hp->hidden, 0);
+    return set_slot(s, &m->emb_ln_b, SB_LAYOUT_ROW_MAJOR, hp->hidden, 0);
 }
 
 static tensor_slot *layer_slots(tensor_slot *s, sb_layer *ly, int l, const sb_hparams *hp)
@@ -257,7 +250,7 @@ static tensor_slot *layer_slots(tensor_slot *s, sb_layer *ly, int l, const sb_hp
     for (int i = 0; i < N_LAYER_TENSORS; i++) {
         snprintf(s->name, sizeof s->name, "encoder.layer.%d.%s", l, tensors[i].suffix);
         s = tensors[i].linear ? set_linear_slot(s, tensors[i].linear)
-                              : set_slot(s, tensors[i].dst, LAYOUT_ROW_MAJOR, tensors[i].rows, 0);
+                              : set_slot(s, tensors[i].dst, SB_LAYOUT_ROW_MAJOR, tensors[i].rows, 0);
     }
     return s;
 }
@@ -268,7 +261,7 @@ static tensor_slot *dense_slots(tensor_slot *s, sb_dense *dense, int j, bool has
     snprintf(s->name, sizeof s->name, "dense.%d.weight", j);
     s = set_linear_slot(s, linear);
     snprintf(s->name, sizeof s->name, "dense.%d.bias", j);
-    return set_slot(s, has_bias ? &linear->bias : NULL, LAYOUT_ROW_MAJOR, linear->n_out, 0);
+    return set_slot(s, has_bias ? &linear->bias : NULL, SB_LAYOUT_ROW_MAJOR, linear->n_out, 0);
 }
 
 static int compare_slot_names(const void *a, const void *b)
@@ -325,11 +318,11 @@ static tensor_slot *find_slot(const tensor_work *w, sb_str name)
 
 static uint64_t expected_nbytes(const tensor_slot *s, uint32_t dtype)
 {
-    uint64_t element = dtype == DTYPE_F32 ? 4 : dtype == DTYPE_I8 ? 1 : 2;
+    uint64_t element = dtype == SB_DTYPE_F32 ? 4 : dtype == SB_DTYPE_I8 ? 1 : 2;
     uint64_t panel_rows = (s->dims[0] + SB_PANEL - 1) / SB_PANEL * SB_PANEL;
-    if (s->linear && dtype == DTYPE_I8) /* PANEL16_Q4: k padded to whole quads too */
+    if (s->linear && dtype == SB_DTYPE_I8) /* PANEL16_Q4: k padded to whole quads too */
         return panel_rows * sb_q8_padded_k((int)s->dims[1]);
-    if (s->layout == LAYOUT_PANEL16) /* rows padded to whole panels of SB_PANEL */
+    if (s->layout == SB_LAYOUT_PANEL16) /* rows padded to whole panels of SB_PANEL */
         return panel_rows * s->dims[1] * element;
     return s->n_dims == 2 ? s->dims[0] * s->dims[1] * element : s->dims[0] * element;
 }
@@ -338,14 +331,14 @@ static uint64_t expected_nbytes(const tensor_slot *s, uint32_t dtype)
  * enough for int32 sums), and scales in F32. */
 static int check_dtype(const tensor_slot *s, const tensor_entry *t, const sb_err *err)
 {
-    if (t->dtype == DTYPE_I8 && !s->linear)
+    if (t->dtype == SB_DTYPE_I8 && !s->linear)
         return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s is I8, which only Linear weights can be"
                        SB_DAMAGED, s->name);
-    if (t->dtype == DTYPE_I8 && s->dims[1] > SB_Q8_MAX_IN)
+    if (t->dtype == SB_DTYPE_I8 && s->dims[1] > SB_Q8_MAX_IN)
         return sb_fail(err, SBERT_ERR_UNSUPPORTED, "tensor %s: I8 weights need in_features <= %d, "
                        "this one has %llu: convert with --dtype f16 or f32", s->name, SB_Q8_MAX_IN,
                        (unsigned long long)s->dims[1]);
-    if (s->scale_of_linear && t->dtype != DTYPE_F32)
+    if (s->scale_of_linear && t->dtype != SB_DTYPE_F32)
         return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s: dtype %s, scales are F32" SB_DAMAGED,
                        s->name, dtype_name(t->dtype));
     return SBERT_OK;
@@ -364,7 +357,7 @@ static int fill_slot(tensor_slot *s, const tensor_entry *t, const sb_err *err)
                        "again", s->name, format_dims(t->dims, t->n_dims, got),
                        format_dims(s->dims, s->n_dims, want));
     }
-    const uint32_t layout = s->linear && t->dtype == DTYPE_I8 ? LAYOUT_PANEL16_Q4 : s->layout;
+    const uint32_t layout = s->linear && t->dtype == SB_DTYPE_I8 ? SB_LAYOUT_PANEL16_Q4 : s->layout;
     if (t->layout != layout)
         return sb_fail(err, SBERT_ERR_CORRUPT, "tensor %s: layout %s, expected %s" SB_DAMAGED,
                        s->name, layout_name(t->layout), layout_name(layout));
@@ -399,7 +392,7 @@ static int match_entries(tensor_work *w, const sb_err *err)
     for (size_t i = 0; i < w->n_slots; i++) {
         const tensor_slot *s = &w->slots[i];
         if (s->scale_of_linear) { /* follows its weight's slot */
-            const bool int8 = s[-1].entry && s[-1].entry->dtype == DTYPE_I8;
+            const bool int8 = s[-1].entry && s[-1].entry->dtype == SB_DTYPE_I8;
             if (int8 != (s->entry != NULL))
                 return sb_fail(err, SBERT_ERR_CORRUPT, int8 ? "tensor %s is missing: I8 weights "
                                "need their scales" SB_DAMAGED : "tensor %s is present, but its "
@@ -416,7 +409,7 @@ static int match_entries(tensor_work *w, const sb_err *err)
 /* Converted tensors start on 64-byte boundaries in owned_f32, like tensors in the file. */
 static uint64_t converted_floats(const tensor_entry *t)
 {
-    uint64_t floats = t->nbytes / 2, per_line = DATA_ALIGN / sizeof(float);
+    uint64_t floats = t->nbytes / 2, per_line = SB_FORMAT_ALIGN / sizeof(float);
     return (floats + per_line - 1) / per_line * per_line;
 }
 
@@ -425,7 +418,7 @@ static int bind_weights(sbert_model *m, const tensor_work *w, const uint8_t *dat
 {
     uint64_t total = 0;
     for (size_t i = 0; i < w->n_slots; i++)
-        if (w->slots[i].entry && !w->slots[i].in_place && w->slots[i].entry->dtype != DTYPE_F32)
+        if (w->slots[i].entry && !w->slots[i].in_place && w->slots[i].entry->dtype != SB_DTYPE_F32)
             total += converted_floats(w->slots[i].entry);
     if (total > 0 && !(m->owned_f32 = sb_alloc_aligned(total * sizeof(float))))
         return sb_fail(err, SBERT_ERR_NO_MEMORY,
@@ -438,9 +431,9 @@ static int bind_weights(sbert_model *m, const tensor_work *w, const uint8_t *dat
         if (!t)
             continue;
         const void *src = data + t->offset; /* 64-byte aligned: the section and offset are */
-        const sb_weight_format format = t->dtype == DTYPE_F32    ? SB_WEIGHTS_F32
-                                        : t->dtype == DTYPE_BF16 ? SB_WEIGHTS_BF16
-                                        : t->dtype == DTYPE_I8   ? SB_WEIGHTS_I8
+        const sb_weight_format format = t->dtype == SB_DTYPE_F32    ? SB_WEIGHTS_F32
+                                        : t->dtype == SB_DTYPE_BF16 ? SB_WEIGHTS_BF16
+                                        : t->dtype == SB_DTYPE_I8   ? SB_WEIGHTS_I8
                                                                  : SB_WEIGHTS_F16;
         if (w->slots[i].in_place) {
             *w->slots[i].in_place = src;

@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "model.h"
-#include "threadpool.h"
+#include "model/model.h"
+#include "base/base.h"
 
 /* Working memory for one context, sized once for at most max_tokens tokens per forward pass and
  * max_text_tokens tokens per text; nothing is allocated during a forward pass. */

@@ -2,7 +2,7 @@
 #ifndef SBERT_POOLING_H
 #define SBERT_POOLING_H
 
-#include "model.h"
+#include "model/model.h"
 
 /* Floats of working memory sb_pool_text() needs (two vectors of the widest layer). */
 size_t sb_pool_scratch_floats(const sbert_model *model);

@@ -19,7 +19,7 @@
 
 #include "sbert.h"
 #include "tokenizer/internal.h"
-#include "utf8.h"
+#include "text/text.h"
 
 int sb_grow(void **data, size_t *cap, size_t need, size_t elem)
 {

@@ -14,14 +14,10 @@
 #include <unistd.h>
 
 #include "crc32.h"
-#include "model_file.h"
+#include "model.h"
 #include "model_file_internal.h"
-#include "threadpool.h"
+#include "base/base.h"
 
-#define FORMAT_VERSION 1
-#define HEADER_SIZE 96
-#define CHECKSUM_AT 88 /* byte offset of the checksum field in the header */
-#define DATA_ALIGN 64
 
 /* Hyper-parameter limits: far above every BERT-family model, and low enough that every tensor
  * size computed from them fits in 64 bits (V * H * 4 < 2^41) and every count in an int. */
@@ -33,7 +29,7 @@
 #define MAX_TOKEN_TYPES (1u << 10)
 #define MAX_DENSE_FEATURES (1u << 17)
 
-static const uint8_t k_magic[8] = {'S', 'B', 'E', 'R', 'T', 'M', 'F', '\0'};
+static const uint8_t k_magic[8] = SB_FORMAT_MAGIC;
 
 static const sb_kv_choice k_architectures[] = {
     {"bert", SB_ARCH_BERT}, {"roberta", SB_ARCH_ROBERTA}, {"xlm-roberta", SB_ARCH_XLM_ROBERTA},
@@ -68,7 +64,7 @@ static file_header decode_header(const uint8_t *p)
         .kv_size = sb_le64(p + 32),         .n_kv = sb_le64(p + 40),
         .table_offset = sb_le64(p + 48),    .table_size = sb_le64(p + 56),
         .n_tensors = sb_le64(p + 64),       .data_offset = sb_le64(p + 72),
-        .data_size = sb_le64(p + 80),       .checksum = sb_le32(p + CHECKSUM_AT),
+        .data_size = sb_le64(p + 80),       .checksum = sb_le32(p + SB_FORMAT_CHECKSUM_AT),
         .reserved = sb_le32(p + 92),
     };
 }
@@ -77,9 +73,10 @@ static file_header decode_header(const uint8_t *p)
 static uint32_t header_checksum(const uint8_t *p, uint64_t data_offset)
 {
     static const uint8_t zero_field[4];
-    uint32_t crc = sb_crc32(0, p, CHECKSUM_AT);
+    uint32_t crc = sb_crc32(0, p, SB_FORMAT_CHECKSUM_AT);
     crc = sb_crc32(crc, zero_field, sizeof zero_field);
-    return sb_crc32(crc, p + CHECKSUM_AT + 4, (size_t)data_offset - (CHECKSUM_AT + 4));
+    size_t after = SB_FORMAT_CHECKSUM_AT + 4;
+    return sb_crc32(crc, p + after, (size_t)data_offset - after);
 }
 
 /* Magic, size and version: what tells "not a model" and "truncated" apart from "damaged". */
@@ -97,16 +94,16 @@ static int check_identity(const uint8_t *p, uint64_t size, const sb_err *err)
                        "not a .sbert model file (it starts with %sinstead of \"SBERTMF\"): convert "
                        "the model directory with tools/convert_safetensors.py", seen);
     }
-    if (size < HEADER_SIZE)
+    if (size < SB_FORMAT_HEADER_SIZE)
         return sb_fail(err, SBERT_ERR_TRUNCATED,
                        "the file is %llu bytes, shorter than the %d-byte header: the file is "
-                       "truncated, convert it again", (unsigned long long)size, HEADER_SIZE);
+                       "truncated, convert it again", (unsigned long long)size, SB_FORMAT_HEADER_SIZE);
     uint32_t version = sb_le32(p + 8);
-    if (version != FORMAT_VERSION)
+    if (version != SB_FORMAT_VERSION)
         return sb_fail(err, SBERT_ERR_VERSION,
                        "the file has format version %u, libsbert %s reads version %d: convert the "
                        "model with the tools/convert_safetensors.py of this libsbert",
-                       version, SBERT_VERSION_STRING, FORMAT_VERSION);
+                       version, SBERT_VERSION_STRING, SB_FORMAT_VERSION);
     return SBERT_OK;
 }
 
@@ -114,9 +111,9 @@ static int check_identity(const uint8_t *p, uint64_t size, const sb_err *err)
  * header is reported as a checksum mismatch, a writer's mistake by the field it got wrong. */
 static int check_header(const file_header *h, const uint8_t *p, uint64_t size, const sb_err *err)
 {
-    if (h->header_size != HEADER_SIZE)
+    if (h->header_size != SB_FORMAT_HEADER_SIZE)
         return sb_fail(err, SBERT_ERR_CORRUPT, "header_size is %u, expected %d" SB_DAMAGED,
-                       h->header_size, HEADER_SIZE);
+                       h->header_size, SB_FORMAT_HEADER_SIZE);
     if (h->file_size > size)
         return sb_fail(err, SBERT_ERR_TRUNCATED,
                        "the file is %llu bytes but its header says %llu: the file is truncated, "
@@ -126,7 +123,7 @@ static int check_header(const file_header *h, const uint8_t *p, uint64_t size, c
         return sb_fail(err, SBERT_ERR_CORRUPT,
                        "the file is %llu bytes but its header says %llu" SB_DAMAGED,
                        (unsigned long long)size, (unsigned long long)h->file_size);
-    if (h->data_offset < HEADER_SIZE || h->data_offset > size)
+    if (h->data_offset < SB_FORMAT_HEADER_SIZE || h->data_offset > size)
         return sb_fail(err, SBERT_ERR_CORRUPT,
                        "data_offset %llu lies outside the %llu-byte file" SB_DAMAGED,
                        (unsigned long long)h->data_offset, (unsigned long long)size);
@@ -137,25 +134,25 @@ static int check_header(const file_header *h, const uint8_t *p, uint64_t size, c
                        "header checksum is 0x%08x but the header and tables give 0x%08x" SB_DAMAGED,
                        h->checksum, crc);
 
-    if (h->kv_offset != HEADER_SIZE || h->reserved != 0)
+    if (h->kv_offset != SB_FORMAT_HEADER_SIZE || h->reserved != 0)
         return sb_fail(err, SBERT_ERR_CORRUPT,
                        "kv_offset is %llu (expected %d) and reserved is %u (expected 0)" SB_DAMAGED,
-                       (unsigned long long)h->kv_offset, HEADER_SIZE, h->reserved);
+                       (unsigned long long)h->kv_offset, SB_FORMAT_HEADER_SIZE, h->reserved);
     if (h->kv_size > size - h->kv_offset || h->table_offset != h->kv_offset + h->kv_size)
         return sb_fail(err, SBERT_ERR_CORRUPT,
                        "the key/value section (%llu bytes from offset %d) does not end where the "
                        "tensor table starts (%llu)" SB_DAMAGED, (unsigned long long)h->kv_size,
-                       HEADER_SIZE, (unsigned long long)h->table_offset);
+                       SB_FORMAT_HEADER_SIZE, (unsigned long long)h->table_offset);
     if (h->table_offset > h->data_offset || h->table_size > h->data_offset - h->table_offset)
         return sb_fail(err, SBERT_ERR_CORRUPT,
                        "the tensor table (%llu bytes from offset %llu) runs past data_offset "
                        "%llu" SB_DAMAGED, (unsigned long long)h->table_size,
                        (unsigned long long)h->table_offset, (unsigned long long)h->data_offset);
-    if (h->data_offset % DATA_ALIGN != 0 || h->data_size != size - h->data_offset)
+    if (h->data_offset % SB_FORMAT_ALIGN != 0 || h->data_size != size - h->data_offset)
         return sb_fail(err, SBERT_ERR_CORRUPT,
                        "data_offset %llu is not a multiple of %d or data_size %llu is not the "
                        "%llu bytes after it" SB_DAMAGED, (unsigned long long)h->data_offset,
-                       DATA_ALIGN, (unsigned long long)h->data_size,
+                       SB_FORMAT_ALIGN, (unsigned long long)h->data_size,
                        (unsigned long long)(size - h->data_offset));
     for (uint64_t i = h->table_offset + h->table_size; i < h->data_offset; i++)
         if (p[i] != 0)
@@ -681,7 +678,7 @@ int sb_model_file_from_memory(sbert_model *m, const void *data, size_t size, cha
     if (!m || !data)
         return sb_fail(&e, SBERT_ERR_INVALID_ARGUMENT, "the model and the data must not be NULL");
     memset(m, 0, sizeof *m);
-    if ((uintptr_t)data % DATA_ALIGN == 0) {
+    if ((uintptr_t)data % SB_FORMAT_ALIGN == 0) {
         m->file_data = data;
     } else {
         if (!(m->file_copy = sb_alloc_aligned(size)))

@@ -7,9 +7,6 @@
 
 #include "model_file_internal.h"
 
-/* The smallest entry: key length, an empty key, type, a 4-byte value. Bounds n_kv before any
- * allocation, so a damaged count cannot ask for more memory than the section could describe. */
-#define KV_MIN_ENTRY_BYTES 12
 
 int sb_fail(const sb_err *err, int status, const char *fmt, ...)
 {
@@ -102,7 +99,7 @@ int sb_kv_parse(sb_kv_table *t, const uint8_t *section, uint64_t size, uint64_t 
 {
     t->entries = NULL;
     t->n = 0;
-    if (n_kv > size / KV_MIN_ENTRY_BYTES)
+    if (n_kv > size / SB_KV_MIN_ENTRY_BYTES)
         return sb_fail(&t->err, SBERT_ERR_CORRUPT,
                        "the header counts %llu key/value entries, more than the %llu-byte "
                        "section can hold" SB_DAMAGED,

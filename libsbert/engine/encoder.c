@@ -12,8 +12,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
-#include "memory.h"
-#include "threadpool.h"
+#include "base/base.h"
 
 /* Row-wise steps (embeddings, LayerNorm) go parallel in tasks of this many rows: a task is then
  * some microseconds of work, well above the cost of handing it to another thread. */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format.h"
 #include "model.h"
 
 #if defined(__GNUC__)
@@ -41,7 +42,7 @@ const char *sb_printable(sb_str s, char out[64]);
 /* ---- memory ---------------------------------------------------------------------------------- */
 
 /* Copies of tensors use sb_alloc_aligned() (memory.h): 64-byte aligned as in the file. */
-#include "memory.h"
+#include "base/base.h"
 
 /* ---- decoding -------------------------------------------------------------------------------- */
 
@@ -92,17 +93,6 @@ static inline bool sb_take_u64(sb_cursor *c, uint64_t *v)
 
 /* ---- the key/value section ------------------------------------------------------------------- */
 
-typedef enum {
-    SB_KV_U32 = 1,
-    SB_KV_I32 = 2,
-    SB_KV_F32 = 3,
-    SB_KV_BOOL = 4,
-    SB_KV_STR = 5,
-    SB_KV_ARR_I32 = 6,
-    SB_KV_ARR_F32 = 7,
-    SB_KV_ARR_STR = 8,
-    SB_KV_BYTES = 9,
-} sb_kv_type;
 
 /* One entry, checked to lie inside its section. */
 typedef struct {

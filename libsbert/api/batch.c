@@ -1,0 +1,289 @@
+/* sbert_encode's batching: tokenize every text (with its prompt), sort by length, cut batches of
+ * at most batch_size texts and max_tokens tokens, run each through the encoder and pool each
+ * text into its row of the output. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "text/text.h"
+
+/* ---- encoding ------------------------------------------------------------------------------ */
+
+sbert_encode_options sbert_encode_default_options(void)
+{
+    sbert_encode_options o = { 0 };
+    return o;
+}
+
+/* The prompt an encode call prepends (NULL for none), or an error for an unknown name. */
+static int find_prompt(sbert_context *ctx, const sbert_encode_options *o, const char **prompt)
+{
+    const sbert_model *m = ctx->model;
+    *prompt = NULL;
+    if (o->prompt) {
+        *prompt = o->prompt;
+        return SBERT_OK;
+    }
+    if (!o->prompt_name) {
+        if (m->default_prompt >= 0)
+            *prompt = m->prompt_texts[m->default_prompt];
+        return SBERT_OK;
+    }
+    for (size_t i = 0; i < m->n_prompts; i++)
+        if (strcmp(m->prompt_names[i], o->prompt_name) == 0) {
+            *prompt = m->prompt_texts[i];
+            return SBERT_OK;
+        }
+    return sb_ctx_fail(ctx, SBERT_ERR_NOT_FOUND,
+                       "the model defines no prompt named \"%s\" (it has %zu)", o->prompt_name,
+                       m->n_prompts);
+}
+
+/* find_prompt, and the prompt must be well-formed UTF-8 whatever the policy: pooling counts its
+ * tokens apart from the text's (include_prompt false), which agrees with the tokens of prompt +
+ * text only when no character straddles the two. */
+static int resolve_prompt(sbert_context *ctx, const sbert_encode_options *o, const char **prompt)
+{
+    int rc = find_prompt(ctx, o, prompt);
+    if (rc != SBERT_OK || !*prompt)
+        return rc;
+    const size_t len = strlen(*prompt);
+    const size_t bad = sb_utf8_find_invalid((const uint8_t *)*prompt, len);
+    if (bad < len)
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_UTF8,
+                           "the prompt is not valid UTF-8 (byte offset %zu)", bad);
+    return SBERT_OK;
+}
+
+static int resolve_max_length(sbert_context *ctx, const sbert_encode_options *o, size_t *max_len)
+{
+    const size_t limit = sb_max_positions_usable(ctx->model);
+    *max_len = o->max_length ? o->max_length : ctx->model->max_seq_length;
+    if (*max_len > limit)
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT,
+                           "max_length %zu exceeds the %zu positions the model has", *max_len,
+                           limit);
+    if (*max_len < 2)
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "max_length %zu is too small",
+                           *max_len);
+    return SBERT_OK;
+}
+
+/* Appends the ids of prompt + text to ctx->ids at ctx->id_start[i]. */
+static int tokenize_text(sbert_context *ctx, size_t i, const char *prompt, const char *text,
+                         size_t len, size_t max_len)
+{
+    const size_t plen = prompt ? strlen(prompt) : 0;
+    if (plen) { /* sentence-transformers prepends the prompt to the text before tokenizing */
+        if (len > SIZE_MAX - plen - 1)
+            return sb_ctx_fail(ctx, SBERT_ERR_TOO_LARGE, "text %zu is too large", i);
+        int rc = GROW(ctx, ctx->text_buf, ctx->text_buf_cap, plen + len);
+        if (rc != SBERT_OK)
+            return rc;
+        memcpy(ctx->text_buf, prompt, plen);
+        if (len)
+            memcpy(ctx->text_buf + plen, text, len);
+        text = ctx->text_buf;
+        len += plen;
+    }
+    const size_t start = ctx->id_start[i];
+    int rc = GROW(ctx, ctx->ids, ctx->ids_cap, start + max_len);
+    if (rc != SBERT_OK)
+        return rc;
+    size_t n = 0;
+    rc = sb_ctx_tokenize(ctx, text ? text : "", len, 0, max_len, ctx->ids + start, max_len, &n);
+    if (rc != SBERT_OK) {
+        /* the tokenizer's message is in errmsg, which sb_ctx_fail() overwrites: copy it first */
+               char detail[sizeof ctx->errmsg];
+        memcpy(detail, ctx->errmsg, sizeof detail);
+        return sb_ctx_fail(ctx, rc, "text %zu: %s", i, detail);
+    }
+    ctx->id_start[i + 1] = start + n;
+    return SBERT_OK;
+}
+
+/* Tokens of the prompt that pooling leaves out when include_prompt is false, counted as
+ * sentence-transformers does: the prompt's ids with special tokens, minus one. */
+static int prompt_skip(sbert_context *ctx, const char *prompt, size_t max_len, int *skip)
+{
+    *skip = 0;
+    if (!prompt || !*prompt || ctx->model->pooling.include_prompt)
+        return SBERT_OK;
+    size_t n = 0;
+    int rc = sb_ctx_tokenize(ctx, prompt, strlen(prompt), SBERT_TOKENIZE_NO_TRUNCATE, max_len, NULL,
+                           0, &n);
+    if (rc != SBERT_OK && rc != SBERT_ERR_BUFFER_TOO_SMALL)
+        return rc;
+    *skip = n > 0 ? (int)n - 1 : 0;
+    return SBERT_OK;
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Orders texts longest first so that a batch holds texts of similar length (balanced attention
+ * work per thread). Each key packs (longest - length, index) into one integer, so one plain
+ * sort gives length order with input order among equals, and no comparator state is shared
+ * between threads. */
+static void sort_by_length(sbert_context *ctx, size_t n_texts, size_t max_len)
+{
+    for (size_t i = 0; i < n_texts; i++) {
+        const uint64_t len = ctx->id_start[i + 1] - ctx->id_start[i];
+        ctx->order[i] = ((uint64_t)(max_len - len) << 32) | (uint64_t)i;
+    }
+    qsort(ctx->order, n_texts, sizeof *ctx->order, compare_u64);
+}
+
+static size_t order_index(const sbert_context *ctx, size_t k)
+{
+    return (size_t)(ctx->order[k] & 0xffffffffu);
+}
+
+/* Runs texts order[first .. first + count) through the encoder as one batch and pools each into
+ * its row of out. */
+static void encode_batch(sbert_context *ctx, size_t first, size_t count, int skip, int normalize,
+                         float *out)
+{
+    const sbert_model *m = ctx->model;
+    int T = 0;
+    for (size_t b = 0; b < count; b++) {
+        const size_t i = order_index(ctx, first + b);
+        const size_t n = ctx->id_start[i + 1] - ctx->id_start[i];
+        memcpy(ctx->batch_ids + T, ctx->ids + ctx->id_start[i], n * sizeof(int32_t));
+        ctx->batch_start[b] = T;
+        T += (int)n;
+    }
+    ctx->batch_start[count] = T;
+    sb_encoder_forward(m, &ctx->enc, ctx->batch_ids, ctx->batch_start, (int)count);
+    for (size_t b = 0; b < count; b++) {
+        const size_t i = order_index(ctx, first + b);
+        const int start = ctx->batch_start[b], n = ctx->batch_start[b + 1] - start;
+        sb_pool_text(m, ctx->enc.x + (size_t)start * ctx->enc.ld_x, ctx->enc.ld_x, n, skip,
+                     normalize, out + i * m->dim, ctx->pool_scratch);
+    }
+}
+
+/* How many texts from order[first ..] fit one forward pass. */
+static size_t batch_count(const sbert_context *ctx, size_t first, size_t n_texts)
+{
+    size_t count = 0, tokens = 0;
+    while (first + count < n_texts && count < ctx->params.batch_size) {
+        const size_t i = order_index(ctx, first + count);
+        const size_t n = ctx->id_start[i + 1] - ctx->id_start[i];
+        if (count > 0 && tokens + n > (size_t)ctx->enc.max_tokens)
+            break;
+        tokens += n;
+        count++;
+    }
+    return count;
+}
+
+/* Tokenizes every text of the call into ctx->ids. */
+static int tokenize_all(sbert_context *ctx, const char *const *texts, const size_t *lengths,
+                        size_t n_texts, const char *prompt, size_t max_len)
+{
+    int rc = GROW(ctx, ctx->id_start, ctx->id_start_cap, n_texts + 1);
+    if (rc == SBERT_OK)
+        rc = GROW(ctx, ctx->order, ctx->order_cap, n_texts);
+    if (rc != SBERT_OK)
+        return rc;
+    ctx->id_start[0] = 0;
+    for (size_t i = 0; i < n_texts; i++) {
+        if (!texts[i] && (!lengths || lengths[i]))
+            return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "texts[%zu] is NULL", i);
+        const size_t len = lengths ? lengths[i] : strlen(texts[i]);
+        rc = tokenize_text(ctx, i, prompt, texts[i], len, max_len);
+        if (rc != SBERT_OK)
+            return rc;
+    }
+    return SBERT_OK;
+}
+
+/* Checks the arguments shared by the encode calls and resolves the options. */
+static int begin_encode(sbert_context *ctx, const sbert_encode_options *opts,
+                        sbert_encode_options *o, const char **prompt, size_t *max_len)
+{
+    ctx->errmsg[0] = '\0';
+    *o = opts ? *opts : sbert_encode_default_options();
+    int rc = resolve_prompt(ctx, o, prompt);
+    if (rc == SBERT_OK)
+        rc = resolve_max_length(ctx, o, max_len);
+    return rc;
+}
+
+int sbert_encode(sbert_context *ctx, const char *const *texts, const size_t *lengths,
+                 size_t n_texts, const sbert_encode_options *opts, float *out,
+                 size_t out_capacity)
+{
+    if (!ctx)
+        return SBERT_ERR_INVALID_ARGUMENT;
+    sbert_encode_options o;
+    const char *prompt;
+    size_t max_len;
+    int rc = begin_encode(ctx, opts, &o, &prompt, &max_len);
+    if (rc != SBERT_OK || n_texts == 0)
+        return rc;
+    const size_t dim = ctx->model->dim;
+    if (!texts || !out)
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "sbert_encode: %s is NULL",
+                           !texts ? "texts" : "out");
+    if (n_texts > UINT32_MAX || n_texts > SIZE_MAX / dim)
+        return sb_ctx_fail(ctx, SBERT_ERR_TOO_LARGE, "%zu texts in one call is too many", n_texts);
+    if (out_capacity < n_texts * dim)
+        return sb_ctx_fail(ctx, SBERT_ERR_BUFFER_TOO_SMALL,
+                           "out holds %zu floats, %zu texts need %zu", out_capacity, n_texts,
+                           n_texts * dim);
+
+    int skip = 0;
+    rc = tokenize_all(ctx, texts, lengths, n_texts, prompt, max_len);
+    if (rc == SBERT_OK)
+        rc = prompt_skip(ctx, prompt, max_len, &skip);
+    if (rc != SBERT_OK)
+        return rc;
+    sort_by_length(ctx, n_texts, max_len);
+    for (size_t first = 0; first < n_texts;) {
+        const size_t count = batch_count(ctx, first, n_texts);
+        encode_batch(ctx, first, count, skip, o.normalize, out);
+        first += count;
+        if (o.progress)
+            o.progress(first, n_texts, o.progress_user_data);
+    }
+    return SBERT_OK;
+}
+
+int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t len,
+                        const sbert_encode_options *opts, float *out, size_t out_capacity,
+                        size_t *n_tokens)
+{
+    if (!ctx)
+        return SBERT_ERR_INVALID_ARGUMENT;
+    sbert_encode_options o;
+    const char *prompt;
+    size_t max_len;
+    int rc = begin_encode(ctx, opts, &o, &prompt, &max_len);
+    if (rc != SBERT_OK)
+        return rc;
+    if (!n_tokens || (!text && len) || (!out && out_capacity))
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "sbert_encode_tokens: NULL argument");
+    rc = tokenize_all(ctx, &text, &len, 1, prompt, max_len);
+    if (rc != SBERT_OK)
+        return rc;
+    const size_t n = ctx->id_start[1], H = (size_t)ctx->model->hp.hidden;
+    *n_tokens = n;
+    if (out_capacity < n * H)
+        return sb_ctx_fail(ctx, SBERT_ERR_BUFFER_TOO_SMALL,
+                           "out holds %zu floats, %zu tokens need %zu", out_capacity, n, n * H);
+    if (n == 0) /* an empty text of a model without special tokens: nothing to run, out may be NULL */
+        return SBERT_OK;
+    ctx->batch_start[0] = 0;
+    ctx->batch_start[1] = (int)n;
+    sb_encoder_forward(ctx->model, &ctx->enc, ctx->ids, ctx->batch_start, 1);
+    for (size_t t = 0; t < n; t++)
+        memcpy(out + t * H, ctx->enc.x + t * ctx->enc.ld_x, H * sizeof(float));
+    return SBERT_OK;
+}
+

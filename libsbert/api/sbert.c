@@ -1,0 +1,363 @@
+/* The public API (include/sbert.h): handles, errors, tokenizing and similarity; sbert_encode's
+ * batching is in batch.c.
+ *
+ * The layers it strings together each have their own folder:
+ *   model/      the .sbert file: map, validate, fill struct sbert_model
+ *   tokenizer/  text -> ids
+ *   engine/     ids -> token states (encoder.c) -> sentence embedding (pooling.c)
+ *   kernels/    the arithmetic, base/ memory and threads */
+#include "sbert.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "base/base.h"
+#include "kernels/kernels.h"
+
+#define SB_DEFAULT_BATCH 32
+#define SB_MAX_BATCH 4096
+
+/* ---- version and errors -------------------------------------------------------------------- */
+
+const char *sbert_version(void) { return SBERT_VERSION_STRING; }
+int sbert_format_version(void) { return SB_FORMAT_VERSION; }
+
+#ifdef SBERT_NO_THREADS
+#define THREADS_INFO "threads: no"
+#else
+#define THREADS_INFO "threads: yes"
+#endif
+#define SYSTEM_INFO(fp32)                                                                    \
+    { "fp32: " fp32 ", int8: portable, " THREADS_INFO, "fp32: " fp32 ", int8: avx2, " THREADS_INFO, \
+      "fp32: " fp32 ", int8: avx-vnni, " THREADS_INFO,                                     \
+      "fp32: " fp32 ", int8: avx512-vnni, " THREADS_INFO }
+
+/* Literals for every combination, so that no buffer is written (and no thread can race on one). */
+const char *sbert_system_info(void)
+{
+    _Static_assert(SB_ISA_NEON == 3 && SB_Q8_AVX512_VNNI == 3, "the table's dimensions");
+    static const char *const info[4][4] = { SYSTEM_INFO("scalar"), SYSTEM_INFO("avx2"),
+                                            SYSTEM_INFO("avx512"), SYSTEM_INFO("neon") };
+    return info[sb_kernels_isa()][sb_kernels_q8()];
+}
+
+const char *sbert_strerror(int status)
+{
+    switch (status) {
+    case SBERT_OK: return "success";
+    case SBERT_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case SBERT_ERR_IO: return "cannot open or read the file";
+    case SBERT_ERR_NOT_A_MODEL: return "not a .sbert model file";
+    case SBERT_ERR_VERSION: return "unsupported .sbert format version";
+    case SBERT_ERR_TRUNCATED: return "model file is truncated";
+    case SBERT_ERR_CHECKSUM: return "model file header is damaged (checksum mismatch)";
+    case SBERT_ERR_CORRUPT: return "model file is corrupt";
+    case SBERT_ERR_SHAPE: return "tensor shape does not match the model's hyper-parameters";
+    case SBERT_ERR_UNSUPPORTED: return "unsupported model feature";
+    case SBERT_ERR_NO_MEMORY: return "out of memory";
+    case SBERT_ERR_BUFFER_TOO_SMALL: return "output buffer too small";
+    case SBERT_ERR_INVALID_UTF8: return "text is not valid UTF-8";
+    case SBERT_ERR_NOT_FOUND: return "no such prompt";
+    case SBERT_ERR_TOO_LARGE: return "size too large";
+    default: return "unknown error";
+    }
+}
+
+static void write_message(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    if (buf && size)
+        vsnprintf(buf, size, fmt, ap);
+}
+
+static int load_fail(int code, char *err, size_t err_size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    write_message(err, err_size, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* ---- model --------------------------------------------------------------------------------- */
+
+sbert_model_params sbert_model_default_params(void)
+{
+    sbert_model_params p = { .use_mmap = 1, .prefault = 1 };
+    return p;
+}
+
+/* Shared tail of both load calls: build the tokenizer once the file part succeeded. */
+static int finish_load(sbert_model *m, int rc, sbert_model **model_out, char *err, size_t err_size)
+{
+    if (rc == SBERT_OK)
+        rc = sb_tokenizer_create(&m->tok_cfg, &m->tokenizer, err, err_size);
+    if (rc != SBERT_OK) {
+        sbert_model_free(m);
+        return rc;
+    }
+    if (err && err_size)
+        err[0] = '\0';
+    *model_out = m;
+    return SBERT_OK;
+}
+
+int sbert_model_load(const char *path, const sbert_model_params *params, sbert_model **model_out,
+                     char *err, size_t err_size)
+{
+    if (!model_out)
+        return load_fail(SBERT_ERR_INVALID_ARGUMENT, err, err_size, "model_out is NULL");
+    *model_out = NULL;
+    if (!path)
+        return load_fail(SBERT_ERR_INVALID_ARGUMENT, err, err_size, "path is NULL");
+    sbert_model_params defaults = sbert_model_default_params();
+    sbert_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return load_fail(SBERT_ERR_NO_MEMORY, err, err_size, "out of memory");
+    int rc = sb_model_file_open(m, path, params ? params : &defaults, err, err_size);
+    return finish_load(m, rc, model_out, err, err_size);
+}
+
+int sbert_model_load_from_memory(const void *data, size_t size, sbert_model **model_out, char *err,
+                                 size_t err_size)
+{
+    if (!model_out)
+        return load_fail(SBERT_ERR_INVALID_ARGUMENT, err, err_size, "model_out is NULL");
+    *model_out = NULL;
+    if (!data)
+        return load_fail(SBERT_ERR_INVALID_ARGUMENT, err, err_size, "data is NULL");
+    sbert_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return load_fail(SBERT_ERR_NO_MEMORY, err, err_size, "out of memory");
+    int rc = sb_model_file_from_memory(m, data, size, err, err_size);
+    return finish_load(m, rc, model_out, err, err_size);
+}
+
+void sbert_model_free(sbert_model *m)
+{
+    if (!m)
+        return;
+    sb_tokenizer_free(m->tokenizer);
+    sb_model_file_close(m);
+    free(m);
+}
+
+size_t sbert_model_dim(const sbert_model *m) { return m ? m->dim : 0; }
+size_t sbert_model_hidden_size(const sbert_model *m) { return m ? (size_t)m->hp.hidden : 0; }
+size_t sbert_model_max_seq_length(const sbert_model *m) { return m ? m->max_seq_length : 0; }
+size_t sbert_model_vocab_size(const sbert_model *m) { return m ? (size_t)m->hp.vocab_size : 0; }
+const char *sbert_model_type(const sbert_model *m) { return m ? m->arch_name : NULL; }
+const char *sbert_model_name(const sbert_model *m) { return m ? m->name : NULL; }
+size_t sbert_model_n_prompts(const sbert_model *m) { return m ? m->n_prompts : 0; }
+
+sbert_similarity sbert_model_similarity(const sbert_model *m)
+{
+    return m ? m->similarity : SBERT_SIMILARITY_COSINE;
+}
+
+const char *sbert_model_prompt_name(const sbert_model *m, size_t i)
+{
+    return m && i < m->n_prompts ? m->prompt_names[i] : NULL;
+}
+
+const char *sbert_model_prompt_text(const sbert_model *m, size_t i)
+{
+    return m && i < m->n_prompts ? m->prompt_texts[i] : NULL;
+}
+
+/* The longest token sequence the position table allows. */
+size_t sb_max_positions_usable(const sbert_model *m)
+{
+    return (size_t)(m->hp.max_positions - m->hp.position_offset);
+}
+
+/* ---- context ------------------------------------------------------------------------------- */
+
+int sb_ctx_fail(sbert_context *ctx, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    write_message(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int sb_ctx_grow(sbert_context *ctx, void **ptr, size_t *cap, size_t need, size_t elem)
+{
+    size_t new_cap = *cap ? *cap : 64;
+    while (new_cap < need) {
+        if (new_cap > SIZE_MAX / 2 / elem)
+            return sb_ctx_fail(ctx, SBERT_ERR_TOO_LARGE, "request of %zu elements is too large",
+                               need);
+        new_cap *= 2;
+    }
+    void *p = realloc(*ptr, new_cap * elem);
+    if (!p)
+        return sb_ctx_fail(ctx, SBERT_ERR_NO_MEMORY, "out of memory growing a buffer to %zu bytes",
+                           new_cap * elem);
+    *ptr = p;
+    *cap = new_cap;
+    return SBERT_OK;
+}
+
+sbert_context_params sbert_context_default_params(void)
+{
+    sbert_context_params p = { .n_threads = 0, .batch_size = SB_DEFAULT_BATCH,
+                               .utf8 = SBERT_UTF8_REJECT };
+    return p;
+}
+
+static int context_init(sbert_context *ctx)
+{
+    const sbert_model *m = ctx->model;
+    const size_t max_text = sb_max_positions_usable(m);
+    size_t max_tokens = ctx->params.batch_size * m->max_seq_length;
+    if (max_tokens < max_text)
+        max_tokens = max_text;
+    if (max_tokens > INT_MAX / 4)
+        return SBERT_ERR_TOO_LARGE;
+    int rc = sb_encoder_state_init(&ctx->enc, m, (int)max_tokens, (int)max_text,
+                                   ctx->params.n_threads);
+    if (rc != SBERT_OK)
+        return rc;
+    ctx->tok_scratch = sb_tok_scratch_create();
+    ctx->pool_scratch = malloc(sb_pool_scratch_floats(m) * sizeof(float));
+    ctx->batch_ids = malloc(max_tokens * sizeof(int32_t));
+    ctx->batch_start = malloc((ctx->params.batch_size + 1) * sizeof(int));
+    if (!ctx->tok_scratch || !ctx->pool_scratch || !ctx->batch_ids || !ctx->batch_start)
+        return SBERT_ERR_NO_MEMORY;
+    return SBERT_OK;
+}
+
+int sbert_context_create(const sbert_model *model, const sbert_context_params *params,
+                         sbert_context **ctx_out)
+{
+    if (!ctx_out)
+        return SBERT_ERR_INVALID_ARGUMENT;
+    *ctx_out = NULL;
+    if (!model)
+        return SBERT_ERR_INVALID_ARGUMENT;
+    sbert_context_params p = params ? *params : sbert_context_default_params();
+    if (p.n_threads < 0 || p.batch_size > SB_MAX_BATCH ||
+        (p.utf8 != SBERT_UTF8_REJECT && p.utf8 != SBERT_UTF8_REPLACE))
+        return SBERT_ERR_INVALID_ARGUMENT;
+    if (p.n_threads == 0)
+        p.n_threads = sb_available_cores();
+    if (p.batch_size == 0)
+        p.batch_size = SB_DEFAULT_BATCH;
+
+    sbert_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return SBERT_ERR_NO_MEMORY;
+    ctx->model = model;
+    ctx->params = p;
+    int rc = context_init(ctx);
+    if (rc != SBERT_OK) {
+        sbert_context_free(ctx);
+        return rc;
+    }
+    *ctx_out = ctx;
+    return SBERT_OK;
+}
+
+void sbert_context_free(sbert_context *ctx)
+{
+    if (!ctx)
+        return;
+    sb_tok_scratch_free(ctx->tok_scratch);
+    sb_encoder_state_free(&ctx->enc);
+    free(ctx->pool_scratch);
+    free(ctx->ids);
+    free(ctx->id_start);
+    free(ctx->order);
+    free(ctx->text_buf);
+    free(ctx->batch_ids);
+    free(ctx->batch_start);
+    free(ctx);
+}
+
+const char *sbert_context_errmsg(const sbert_context *ctx) { return ctx ? ctx->errmsg : ""; }
+
+/* ---- tokenizing ---------------------------------------------------------------------------- */
+
+/* Tokenizes one text into ids[0..capacity), the count into *n_ids. */
+int sb_ctx_tokenize(sbert_context *ctx, const char *text, size_t len, int flags,
+                         size_t max_tokens, int32_t *ids, size_t capacity, size_t *n_ids)
+{
+    sb_tok_options o = {
+        .st_prepare = !(flags & SBERT_TOKENIZE_RAW),
+        .add_special = !(flags & SBERT_TOKENIZE_NO_SPECIAL),
+        .max_tokens = (flags & SBERT_TOKENIZE_NO_TRUNCATE) ? 0 : max_tokens,
+        .utf8 = ctx->params.utf8 == SBERT_UTF8_REPLACE ? SB_UTF8_REPLACE : SB_UTF8_REJECT,
+    };
+    return sb_tokenizer_encode(ctx->model->tokenizer, ctx->tok_scratch, text, len, &o, ids,
+                               capacity, n_ids, ctx->errmsg, sizeof ctx->errmsg);
+}
+
+int sbert_tokenize(sbert_context *ctx, const char *text, size_t len, int flags, int32_t *ids,
+                   size_t capacity, size_t *n_ids)
+{
+    if (!ctx)
+        return SBERT_ERR_INVALID_ARGUMENT;
+    ctx->errmsg[0] = '\0';
+    if (!n_ids || (!text && len) || (!ids && capacity))
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "sbert_tokenize: NULL %s",
+                           !n_ids ? "n_ids" : !ids ? "ids with a nonzero capacity" : "text");
+    return sb_ctx_tokenize(ctx, text ? text : "", len, flags, ctx->model->max_seq_length, ids,
+                         capacity, n_ids);
+}
+
+/* ---- similarity ---------------------------------------------------------------------------- */
+
+float sbert_dot(const float *a, const float *b, size_t dim)
+{
+    if (!a || !b)
+        return 0.0f;
+    double sum = 0.0;
+    for (size_t i = 0; i < dim; i++)
+        sum += (double)a[i] * b[i];
+    return (float)sum;
+}
+
+float sbert_cosine(const float *a, const float *b, size_t dim)
+{
+    const double norms = sqrt((double)sbert_dot(a, a, dim) * sbert_dot(b, b, dim));
+    return norms > 0.0 ? (float)(sbert_dot(a, b, dim) / norms) : 0.0f;
+}
+
+static float similarity(sbert_similarity fn, const float *a, const float *b, size_t dim)
+{
+    double d = 0.0;
+    switch (fn) {
+    case SBERT_SIMILARITY_COSINE: return sbert_cosine(a, b, dim);
+    case SBERT_SIMILARITY_DOT: return sbert_dot(a, b, dim);
+    case SBERT_SIMILARITY_EUCLIDEAN:
+        for (size_t i = 0; i < dim; i++)
+            d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        return (float)-sqrt(d);
+    case SBERT_SIMILARITY_MANHATTAN:
+        for (size_t i = 0; i < dim; i++)
+            d += fabs((double)a[i] - b[i]);
+        return (float)-d;
+    }
+    return 0.0f;
+}
+
+int sbert_similarity_matrix(sbert_similarity fn, const float *a, size_t n_a, const float *b,
+                            size_t n_b, size_t dim, float *out, size_t out_capacity)
+{
+    if ((n_a && !a) || (n_b && !b) || (n_a && n_b && !out) || (unsigned)fn > SBERT_SIMILARITY_MANHATTAN)
+        return SBERT_ERR_INVALID_ARGUMENT;
+    if (n_b && n_a > SIZE_MAX / n_b)
+        return SBERT_ERR_TOO_LARGE;
+    if (out_capacity < n_a * n_b)
+        return SBERT_ERR_BUFFER_TOO_SMALL;
+    for (size_t i = 0; i < n_a; i++)
+        for (size_t j = 0; j < n_b; j++)
+            out[i * n_b + j] = similarity(fn, a + i * dim, b + j * dim, dim);
+    return SBERT_OK;
+}

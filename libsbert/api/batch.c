@@ -158,12 +158,13 @@ static void encode_batch(sbert_context *ctx, size_t first, size_t count, int ski
         T += (int)n;
     }
     ctx->batch_start[count] = T;
-    sb_encoder_forward(m, &ctx->enc, ctx->batch_ids, ctx->batch_start, (int)count);
+    const sb_encoder_batch batch = { ctx->batch_ids, ctx->batch_start, (int)count };
+    sb_encoder_forward(m, &ctx->enc, &batch);
     for (size_t b = 0; b < count; b++) {
         const size_t i = order_index(ctx, first + b);
         const int start = ctx->batch_start[b], n = ctx->batch_start[b + 1] - start;
-        sb_pool_text(m, ctx->enc.x + (size_t)start * ctx->enc.ld_x, ctx->enc.ld_x, n, skip,
-                     normalize, out + i * m->dim, ctx->pool_scratch);
+        sb_pool_text(m, sb_encoder_hidden(&ctx->enc, start), sb_encoder_stride(&ctx->enc), n,
+                     skip, normalize, out + i * m->dim, ctx->pool_scratch);
     }
 }
 
@@ -281,9 +282,10 @@ int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t len,
         return SBERT_OK;
     ctx->batch_start[0] = 0;
     ctx->batch_start[1] = (int)n;
-    sb_encoder_forward(ctx->model, &ctx->enc, ctx->ids, ctx->batch_start, 1);
+    const sb_encoder_batch batch = { ctx->ids, ctx->batch_start, 1 };
+    sb_encoder_forward(ctx->model, &ctx->enc, &batch);
     for (size_t t = 0; t < n; t++)
-        memcpy(out + t * H, ctx->enc.x + t * ctx->enc.ld_x, H * sizeof(float));
+        memcpy(out + t * H, sb_encoder_hidden(&ctx->enc, (int)t), H * sizeof(float));
     return SBERT_OK;
 }
 

@@ -220,8 +220,8 @@ static int context_init(sbert_context *ctx)
         max_tokens = max_text;
     if (max_tokens > INT_MAX / 4)
         return SBERT_ERR_TOO_LARGE;
-    int rc = sb_encoder_state_init(&ctx->enc, m, (int)max_tokens, (int)max_text,
-                                   ctx->params.n_threads);
+    int rc = sb_encoder_state_init(&ctx->enc, m, (int)max_tokens, (int)ctx->params.batch_size,
+                                   (int)max_text, ctx->params.n_threads);
     if (rc != SBERT_OK)
         return rc;
     ctx->tok_scratch = sb_tok_scratch_create();

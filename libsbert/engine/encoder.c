@@ -1,18 +1,24 @@
 /* The transformer forward pass of BERT / RoBERTa / XLM-RoBERTa (post-LayerNorm encoder).
  *
- * Read it top to bottom: sb_encoder_forward() is the whole model, one commented line a step;
- * the arithmetic lives in kernels/ (GEMM, LayerNorm, softmax, activations).
+ * Read it from the bottom: sb_encoder_forward() is the whole model and encoder_layer() one layer,
+ * one commented line a step with its shapes; the helpers above them split the work over the
+ * threads, and the arithmetic lives in kernels/ (GEMM, LayerNorm, softmax, activations).
  *
  * Shapes: T tokens in the batch (all texts concatenated, no padding), H hidden, I intermediate,
- * n_heads heads of size D = H / n_heads. */
+ * n_heads heads of size D = H / n_heads; a group (see sb_batch_plan) has `rows` of the T tokens.
+ *
+ * Where model variants plug in: a bias on the attention scores before the softmax (relative
+ * positions) goes into attention_head(); another attention algorithm for long texts (tiled, online
+ * softmax) replaces attention_head() for one (text, head); a head after the encoder (a classifier)
+ * reads the hidden states through sb_encoder_hidden(). */
 #include "encoder.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
 #include "base/base.h"
+#include "kernels/kernels.h"
 
 /* Row-wise steps (embeddings, LayerNorm) go parallel in tasks of this many rows: a task is then
  * some microseconds of work, well above the cost of handing it to another thread. */
@@ -35,21 +41,22 @@ static size_t attention_scratch_floats(int n, int D);
  * The GEMM micro-kernel reads 12 rows of A at once, and an L1 way is 4 KB (64 sets of 64 bytes):
  * rows of 3072 floats (12 KB) would all fall into one set, rows of 768 floats (3 KB) into four,
  * and evict each other while the weights stream through; with the extra line, consecutive rows
- * fall into different sets. Measured with 2 threads, alternating with the unpadded layout in one
- * process: W2 2.7% and W4 2-3.6% faster, the same vectors bit for bit. */
+ * fall into different sets (measured: docs/bench/README.md). */
 static size_t padded_row(int n) { return ((size_t)n + 15) / 16 * 16 + 16; }
 
 /* 64-byte alignment: whole cache lines and aligned AVX-512 loads; huge pages for the big ones */
 static void *alloc_floats(size_t n) { return sb_alloc_aligned((uint64_t)n * sizeof(float)); }
 
 int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int max_tokens,
-                          int max_text_tokens, int n_threads)
+                          int max_texts, int max_text_tokens, int n_threads)
 {
     memset(st, 0, sizeof *st);
     const size_t H = (size_t)model->hp.hidden, I = (size_t)model->hp.intermediate;
-    if (max_tokens <= 0 || max_text_tokens <= 0 || max_tokens > (1 << 24))
+    if (max_tokens <= 0 || max_text_tokens <= 0 || max_tokens > (1 << 24) || max_texts <= 0 ||
+        max_texts > (1 << 24))
         return SBERT_ERR_TOO_LARGE;
     st->max_tokens = max_tokens;
+    st->max_texts = max_texts;
     st->max_text_tokens = max_text_tokens;
     if (n_threads > 1 && !(st->threads = sb_threadpool_create(n_threads)))
         return SBERT_ERR_NO_MEMORY;
@@ -62,7 +69,8 @@ int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int ma
     st->attn = alloc_floats(group_rows * st->ld_attn);
     st->ffn = alloc_floats((size_t)SB_GROUP_ROWS * st->ld_ffn);
     const int head_size = model->hp.hidden / model->hp.n_heads;
-    st->attn_scratch = alloc_floats((size_t)n_threads * attention_scratch_floats(max_text_tokens, head_size));
+    st->attn_scratch =
+        alloc_floats((size_t)n_threads * attention_scratch_floats(max_text_tokens, head_size));
     st->gemm_scratch = alloc_floats(
         sb_gemm_scratch_floats(n_threads, (int)group_rows, (int)(I > H ? I : H)));
     bool int8_qkv = false; /* any layer's: the loader lets each tensor have its own dtype */
@@ -71,7 +79,13 @@ int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int ma
     if (int8_qkv)
         st->xq = sb_alloc_aligned(sb_q8_rows_bytes((int)group_rows, (int)H));
     const bool xq_ok = !int8_qkv || st->xq;
-    if (!st->x || !st->attn || !st->ffn || !st->attn_scratch || !st->gemm_scratch || !xq_ok) {
+    sb_batch_plan *plan = &st->plan;
+    plan->groups = malloc((size_t)max_texts * sizeof *plan->groups);
+    plan->runs = malloc((size_t)max_texts * sizeof *plan->runs);
+    plan->group_runs = malloc(((size_t)max_texts + 1) * sizeof *plan->group_runs);
+    const bool plan_ok = plan->groups && plan->runs && plan->group_runs;
+    if (!st->x || !st->attn || !st->ffn || !st->attn_scratch || !st->gemm_scratch || !xq_ok ||
+        !plan_ok) {
         sb_encoder_state_free(st);
         return SBERT_ERR_NO_MEMORY;
     }
@@ -88,6 +102,9 @@ void sb_encoder_state_free(sb_encoder_state *st)
     free(st->attn_scratch);
     free(st->gemm_scratch);
     free(st->xq);
+    free(st->plan.groups);
+    free(st->plan.runs);
+    free(st->plan.group_runs);
     sb_threadpool_free(st->threads);
     memset(st, 0, sizeof *st);
 }
@@ -100,8 +117,7 @@ void sb_encoder_state_free(sb_encoder_state *st)
 typedef struct {
     const sbert_model *m;
     sb_encoder_state *st;
-    const int32_t *ids;
-    const int *text_start;
+    const sb_encoder_batch *batch;
 } embed_job;
 
 static void embed_text(void *arg, int text, int thread)
@@ -109,26 +125,26 @@ static void embed_text(void *arg, int text, int thread)
     (void)thread;
     const embed_job *job = arg;
     const sbert_model *m = job->m;
-    const int H = m->hp.hidden, first = job->text_start[text];
+    const int *text_start = job->batch->text_start;
+    const int H = m->hp.hidden, first = text_start[text];
     const size_t row_bytes = (size_t)H * sb_weight_bytes(m->word_emb_format);
-    for (int t = first; t < job->text_start[text + 1]; t++) {
+    for (int t = first; t < text_start[text + 1]; t++) {
         const int position = m->hp.position_offset + (t - first);
         const float *pos = m->pos_emb + (size_t)position * H;        /* [H] */
         const float *type = m->type_emb;                             /* [H], type 0 */
         float *x = job->st->x + (size_t)t * job->st->ld_x;
-        sb_widen_to_f32((const char *)m->word_emb + (size_t)job->ids[t] * row_bytes,
+        sb_widen_to_f32((const char *)m->word_emb + (size_t)job->batch->ids[t] * row_bytes,
                         m->word_emb_format, x, (size_t)H);           /* x = word[id], [H] */
         for (int j = 0; j < H; j++)
-            x[j] = x[j] + pos[j] + type[j]; /* (word + pos) + type, as before */
+            x[j] = x[j] + pos[j] + type[j]; /* (word + pos) + type: PyTorch's order */
         sb_layernorm(x, m->emb_ln_w, m->emb_ln_b, H, m->hp.layer_norm_eps);
     }
 }
 
-static void embed(const sbert_model *m, sb_encoder_state *st, const int32_t *ids,
-                  const int *text_start, int n_texts)
+static void embed(const sbert_model *m, sb_encoder_state *st, const sb_encoder_batch *batch)
 {
-    embed_job job = { m, st, ids, text_start };
-    sb_threadpool_run(st->threads, n_texts, st->n_threads, embed_text, &job);
+    embed_job job = { m, st, batch };
+    sb_threadpool_run(st->threads, batch->n_texts, st->n_threads, embed_text, &job);
 }
 
 /* ---- attention ----------------------------------------------------------------------------- */
@@ -234,15 +250,7 @@ static void attention_head(const float *q, const float *k, const float *v, float
             gemm_scratch, NULL);
 }
 
-typedef struct {
-    const sbert_model *m;
-    const sb_layer *layer;
-    sb_encoder_state *st;
-    const float *x;          /* the group's first token state */
-    const int *text_start;   /* the group's text boundaries (absolute rows) */
-    int n_texts;
-    const sb_q8_rows *xq;    /* I8 weights: the group's rows of x quantized, else NULL */
-} attention_job;
+/* ---- the batch plan ------------------------------------------------------------------------ */
 
 /* The end of the run of whole texts that starts at text `first`: texts while they fit max_rows
  * rows, and at least one. */
@@ -254,95 +262,113 @@ static int texts_end(const int *text_start, int n_texts, int first, int max_rows
     return end;
 }
 
-/* The texts [*first, *end) of a group's `index`th attention run (runs of SB_ATTN_ROWS). Returns 0
- * past the last run. */
-static int attention_run(const int *text_start, int n_texts, int index, int *first, int *end)
+/* Cuts the batch into groups of SB_GROUP_ROWS rows and each group into attention runs of
+ * SB_ATTN_ROWS rows: once per forward pass, since every layer uses the same cut. */
+static void plan_batch(sb_batch_plan *plan, const sb_encoder_batch *batch)
 {
-    for (int r = 0, t = 0; t < n_texts; r++) {
-        const int e = texts_end(text_start, n_texts, t, SB_ATTN_ROWS);
-        if (r == index) {
-            *first = t;
-            *end = e;
-            return 1;
+    const int *text_start = batch->text_start, n_texts = batch->n_texts;
+    int n_runs = 0;
+    plan->n_groups = 0;
+    for (int first = 0, end; first < n_texts; first = end) {
+        end = texts_end(text_start, n_texts, first, SB_GROUP_ROWS);
+        plan->group_runs[plan->n_groups] = n_runs;
+        plan->groups[plan->n_groups++] = (sb_text_run){ first, end };
+        /* a run never crosses its group's end: texts_end counts from the group's first text */
+        for (int t = first, e; t < end; t = e) {
+            e = first + texts_end(text_start + first, end - first, t - first, SB_ATTN_ROWS);
+            plan->runs[n_runs++] = (sb_text_run){ t, e };
         }
-        t = e;
     }
-    return 0;
+    plan->group_runs[plan->n_groups] = n_runs;
 }
 
-static int attention_runs(const int *text_start, int n_texts)
+/* ---- attention ----------------------------------------------------------------------------- */
+
+typedef struct {
+    const sbert_model *m;
+    const sb_layer *layer;
+    sb_encoder_state *st;
+    const int *text_start;   /* the batch's text boundaries */
+    sb_text_run group;       /* the group's texts */
+    const sb_text_run *runs; /* the group's attention runs */
+    const sb_q8_rows *xq;    /* I8 weights: the group's rows of x quantized, else NULL */
+} attention_job;
+
+/* proj[rows, D] = the head's columns [c0, c0 + D) of x Wqkv^T + bqkv for `rows` rows of the group
+ * starting at its row `first`; the head's first column lands at proj + returned offset. */
+static int project_head(const attention_job *job, int first, int rows, int c0, float *proj,
+                        size_t ld, float *scratch)
 {
-    int runs = 0;
-    for (int t = 0; t < n_texts; t = texts_end(text_start, n_texts, t, SB_ATTN_ROWS))
-        runs++;
-    return runs;
+    const sb_encoder_state *st = job->st;
+    int offset;
+    const sb_linear slice = column_slice(&job->layer->qkv, c0, job->m->hp.hidden /
+                                         job->m->hp.n_heads, &offset);
+    if (job->xq) {
+        const sb_q8_rows run = { job->xq->q + (size_t)first * job->xq->ldq, job->xq->ldq,
+                                 job->xq->scale + first, job->xq->zero + first };
+        sb_gemm_q8(&run, rows, &slice, proj, ld, SB_ACT_IDENTITY, NULL, 0, NULL);
+    } else {
+        const float *x = st->x + (size_t)(job->text_start[job->group.first] + first) * st->ld_x;
+        sb_gemm(x, st->ld_x, rows, &slice, proj, ld, SB_ACT_IDENTITY, NULL, 0, scratch, NULL);
+    }
+    return offset;
 }
 
-/* One (run of texts, head): the head's q, k and v projections for the run's rows (x times a slice
- * of Wqkv), then attention for each text, into the head's columns of attn. The projections are
- * made here rather than by one GEMM over the whole batch so that they are still in this core's
- * cache when attention reads them; runs of several short texts keep each weight slice serving
- * enough rows. */
+/* One (run of texts, head): the head's q, k and v for the run's rows (x times a slice of Wqkv),
+ * then attention for each text, into the head's columns of attn. The projections are made here
+ * rather than by one GEMM over the whole batch so that they are still in this core's cache when
+ * attention reads them; runs of several short texts keep each weight slice serving enough rows. */
 static void attention_item(void *arg, int item, int thread)
 {
     const attention_job *job = arg;
     const sb_encoder_state *st = job->st;
     const int H = job->m->hp.hidden, n_heads = job->m->hp.n_heads, D = H / n_heads;
-    const int *text_start = job->text_start;
-    int first_text = 0, end_text = 0;
-    attention_run(text_start, job->n_texts, item / n_heads, &first_text, &end_text);
+    const sb_text_run run = job->runs[item / n_heads];
     const int head = item % n_heads;
-    /* rows of x and attn count from the group's first token */
-    const int first = text_start[first_text] - text_start[0];
-    const int rows = text_start[end_text] - text_start[first_text];
+    const int *text_start = job->text_start, group_row0 = text_start[job->group.first];
     const size_t ld = head_stride(D);
     float *scratch = st->attn_scratch +
                      (size_t)thread * attention_scratch_floats(st->max_text_tokens, D);
     const size_t proj_floats = (size_t)attention_rows(st->max_text_tokens) * ld;
-    float *proj[3] = { scratch, scratch + proj_floats, scratch + 2 * proj_floats };
     float *rest = scratch + 3 * proj_floats;
-    /* proj[p][rows, D] = x W^T + b over the head's columns of query (p = 0), key (1), value (2);
-     * the head's first column lands at proj[p] + offset[p] */
-    int offset[3];
+    /* q, k, v [rows, D]: the head's columns of query (p = 0), key (1), value (2) */
+    const float *qkv[3];
+    const int first = text_start[run.first] - group_row0;
+    const int rows = text_start[run.end] - text_start[run.first];
     for (int p = 0; p < 3; p++) {
-        const sb_linear slice = column_slice(&job->layer->qkv, p * H + head * D, D, &offset[p]);
-        if (job->xq) {
-            const sb_q8_rows run = { job->xq->q + (size_t)first * job->xq->ldq, job->xq->ldq,
-                                     job->xq->scale + first, job->xq->zero + first };
-            sb_gemm_q8(&run, rows, &slice, proj[p], ld, SB_ACT_IDENTITY, NULL, 0, NULL);
-        } else {
-            sb_gemm(job->x + (size_t)first * st->ld_x, st->ld_x, rows, &slice, proj[p], ld,
-                    SB_ACT_IDENTITY, NULL, 0, rest, NULL);
-        }
+        float *proj = scratch + (size_t)p * proj_floats;
+        qkv[p] = proj + project_head(job, first, rows, p * H + head * D, proj, ld, rest);
     }
-    for (int t = first_text; t < end_text; t++) {
-        const size_t row = (size_t)(text_start[t] - text_start[first_text]);
-        const size_t attn_row = (size_t)(text_start[t] - text_start[0]);
-        attention_head(proj[0] + row * ld + offset[0], proj[1] + row * ld + offset[1],
-                       proj[2] + row * ld + offset[2],
-                       st->attn + attn_row * st->ld_attn + (size_t)head * D,
+    for (int t = run.first; t < run.end; t++) {
+        const size_t row = (size_t)(text_start[t] - text_start[run.first]) * ld;
+        float *out = st->attn + (size_t)(text_start[t] - group_row0) * st->ld_attn +
+                     (size_t)head * D;
+        attention_head(qkv[0] + row, qkv[1] + row, qkv[2] + row, out,
                        text_start[t + 1] - text_start[t], D, ld, st->ld_attn, rest);
     }
 }
 
-/* attn[rows, H] = multi-head self-attention of each of a group's texts, whose token states are
- * x[rows, H]. Work items are (run of texts, head) pairs, spread over the threads. */
-static void attention(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
-                      const float *x, const int *text_start, int n_texts)
+/* attn[rows, H] = multi-head self-attention of each of a group's texts, from its token states in
+ * x. Work items are (run of texts, head) pairs, spread over the threads. */
+static void self_attention(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
+                           const int *text_start, int group)
 {
-    attention_job job = { m, layer, st, x, text_start, n_texts, NULL };
+    const sb_batch_plan *plan = &st->plan;
+    const sb_text_run g = plan->groups[group];
+    const int first_run = plan->group_runs[group], n_runs = plan->group_runs[group + 1] - first_run;
+    attention_job job = { m, layer, st, text_start, g, plan->runs + first_run, NULL };
     sb_q8_rows xq;
     if (layer->qkv.format == SB_WEIGHTS_I8) { /* quantized once for every head's projections */
-        const int rows = text_start[n_texts] - text_start[0], H = m->hp.hidden;
+        const int rows = text_start[g.end] - text_start[g.first], H = m->hp.hidden;
         xq = sb_q8_rows_in(st->xq, rows, H);
-        sb_quantize_rows(x, st->ld_x, rows, H, &xq, st->threads);
+        sb_quantize_rows(st->x + (size_t)text_start[g.first] * st->ld_x, st->ld_x, rows, H, &xq,
+                         st->threads);
         job.xq = &xq;
     }
-    sb_threadpool_run(st->threads, attention_runs(text_start, n_texts) * m->hp.n_heads,
-                      st->n_threads, attention_item, &job);
+    sb_threadpool_run(st->threads, n_runs * m->hp.n_heads, st->n_threads, attention_item, &job);
 }
 
-/* ---- the layers ---------------------------------------------------------------------------- */
+/* ---- row-wise steps and Linear layers, over the threads ------------------------------------ */
 
 typedef struct {
     float *x;
@@ -362,32 +388,27 @@ static void layernorm_task(void *arg, int task, int thread)
         sb_layernorm(job->x + (size_t)t * job->ld, job->w, job->b, job->H, job->eps);
 }
 
-static void layernorm_rows(float *x, size_t ld, int rows, int H, const float *w, const float *b,
-                           float eps, sb_encoder_state *st)
+/* x[rows, H] = LayerNorm(x) * w + b, row by row */
+static void layernorm_rows(const sbert_model *m, sb_encoder_state *st, float *x, int rows,
+                           const float *w, const float *b)
 {
-    layernorm_job job = { x, ld, rows, H, w, b, eps };
+    layernorm_job job = { x, st->ld_x, rows, m->hp.hidden, w, b, m->hp.layer_norm_eps };
     sb_threadpool_run(st->threads, (rows + SB_ROWS_PER_TASK - 1) / SB_ROWS_PER_TASK,
                       st->n_threads, layernorm_task, &job);
 }
 
-/* x[rows, H] = LayerNorm(x + attention(x) Wo^T + bo) for a group of whole texts, whose token
- * states are x[rows, H] and whose boundaries are text_start[0 .. n_texts] (absolute rows). */
-static void attention_block(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
-                            float *x, const int *text_start, int n_texts)
+/* x[rows, H] += A[rows, n_in] W^T + b: a Linear layer onto the residual stream */
+static void linear_residual(sb_encoder_state *st, const float *A, size_t lda, int rows,
+                            const sb_linear *W, float *x)
 {
-    const int rows = text_start[n_texts] - text_start[0];
-    /* attn[rows, H] = self-attention per text and head, q, k, v projections included */
-    attention(m, layer, st, x, text_start, n_texts);
-    /* x = LayerNorm(x + attn Wo^T + bo) */
-    sb_gemm(st->attn, st->ld_attn, rows, &layer->attn_out, x, st->ld_x, SB_ACT_IDENTITY, x,
-            st->ld_x, st->gemm_scratch, st->threads);
-    layernorm_rows(x, st->ld_x, rows, m->hp.hidden, layer->attn_ln_w, layer->attn_ln_b,
-                   m->hp.layer_norm_eps, st);
+    sb_gemm(A, lda, rows, W, x, st->ld_x, SB_ACT_IDENTITY, x, st->ld_x, st->gemm_scratch,
+            st->threads);
 }
 
-/* x[rows, H] = LayerNorm(x + act(x W1^T + b1) W2^T + b2), SB_GROUP_ROWS rows at a time. */
-static void feed_forward_block(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
-                               float *x, int rows)
+/* x[rows, H] += act(x W1^T + b1) W2^T + b2, SB_GROUP_ROWS rows at a time so that the
+ * intermediate activation ffn[n, I] stays small and hot. */
+static void feed_forward(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
+                         float *x, int rows)
 {
     for (int row = 0; row < rows; row += SB_GROUP_ROWS) {
         const int n = rows - row < SB_GROUP_ROWS ? rows - row : SB_GROUP_ROWS;
@@ -395,33 +416,43 @@ static void feed_forward_block(const sbert_model *m, const sb_layer *layer, sb_e
         /* ffn[n, I] = act(xc W1^T + b1) */
         sb_gemm(xc, st->ld_x, n, &layer->ffn_up, st->ffn, st->ld_ffn, m->hp.act, NULL, 0,
                 st->gemm_scratch, st->threads);
-        /* xc = LayerNorm(xc + ffn W2^T + b2) */
-        sb_gemm(st->ffn, st->ld_ffn, n, &layer->ffn_down, xc, st->ld_x, SB_ACT_IDENTITY, xc,
-                st->ld_x, st->gemm_scratch, st->threads);
-        layernorm_rows(xc, st->ld_x, n, m->hp.hidden, layer->ffn_ln_w, layer->ffn_ln_b,
-                       m->hp.layer_norm_eps, st);
+        /* xc[n, H] += ffn W2^T + b2 */
+        linear_residual(st, st->ffn, st->ld_ffn, n, &layer->ffn_down, xc);
     }
 }
 
-/* One transformer layer, a group of texts at a time: texts never see each other, so a group can
- * go through the whole layer while its activations are in cache. */
+/* ---- the model ----------------------------------------------------------------------------- */
+
+/* One post-LayerNorm transformer layer on group g of whole texts, whose token states are
+ * x[rows, H]. Texts never see each other, so a group goes through the whole layer while its rows
+ * are in cache. Weights (PyTorch's [out, in]): Wqkv [3H, H], Wo [H, H], W1 [I, H], W2 [H, I]. */
 static void encoder_layer(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
-                          const int *text_start, int n_texts)
+                          const int *text_start, int g)
 {
-    for (int first = 0, end; first < n_texts; first = end) {
-        end = texts_end(text_start, n_texts, first, SB_GROUP_ROWS);
-        float *x = st->x + (size_t)text_start[first] * st->ld_x;
-        attention_block(m, layer, st, x, text_start + first, end - first);
-        feed_forward_block(m, layer, st, x, text_start[end] - text_start[first]);
-    }
+    const sb_text_run group = st->plan.groups[g];
+    float *x = st->x + (size_t)text_start[group.first] * st->ld_x;
+    const int rows = text_start[group.end] - text_start[group.first];
+
+    /* attn[rows, H] = per text and head: softmax(q k^T / sqrt(D)) v, q | k | v = x Wqkv^T + bqkv */
+    self_attention(m, layer, st, text_start, g);
+    /* x[rows, H] = x + attn Wo^T + bo */
+    linear_residual(st, st->attn, st->ld_attn, rows, &layer->attn_out, x);
+    /* x = LayerNorm(x) */
+    layernorm_rows(m, st, x, rows, layer->attn_ln_w, layer->attn_ln_b);
+    /* x[rows, H] = x + act(x W1^T + b1) W2^T + b2 */
+    feed_forward(m, layer, st, x, rows);
+    /* x = LayerNorm(x) */
+    layernorm_rows(m, st, x, rows, layer->ffn_ln_w, layer->ffn_ln_b);
 }
 
-void sb_encoder_forward(const sbert_model *m, sb_encoder_state *st, const int32_t *ids,
-                        const int *text_start, int n_texts)
+void sb_encoder_forward(const sbert_model *m, sb_encoder_state *st, const sb_encoder_batch *batch)
 {
+    /* groups of texts and their attention runs, the same for every layer */
+    plan_batch(&st->plan, batch);
     /* x[T, H] = embeddings of every token */
-    embed(m, st, ids, text_start, n_texts);
-    /* x = layer_l(x) for l = 0 .. L-1 */
+    embed(m, st, batch);
+    /* x = layer_l(x) for l = 0 .. L-1, a group at a time */
     for (int l = 0; l < m->hp.n_layers; l++)
-        encoder_layer(m, &m->layers[l], st, text_start, n_texts);
+        for (int g = 0; g < st->plan.n_groups; g++)
+            encoder_layer(m, &m->layers[l], st, batch->text_start, g);
 }

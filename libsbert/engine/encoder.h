@@ -8,39 +8,75 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "model/model.h"
 #include "base/base.h"
+#include "model/model.h"
 
-/* Working memory for one context, sized once for at most max_tokens tokens per forward pass and
- * max_text_tokens tokens per text; nothing is allocated during a forward pass. */
+/* The texts of one forward pass: text i is ids[text_start[i] .. text_start[i + 1]). Per-token
+ * inputs other than the ids (e.g. token types) belong here. */
+typedef struct {
+    const int32_t *ids;
+    const int *text_start;   /* [n_texts + 1] */
+    int n_texts;
+} sb_encoder_batch;
+
+/* A run of whole texts [first, end) (indices into the batch's texts). */
+typedef struct {
+    int first, end;
+} sb_text_run;
+
+/* How a batch goes through each layer, worked out once per forward pass (the same for every
+ * layer): groups of whole texts of up to SB_GROUP_ROWS rows (a longer text is a group of its
+ * own) go through a whole layer while their rows are in cache; inside a group, attention projects
+ * q, k and v for runs of whole texts of up to SB_ATTN_ROWS rows. */
+typedef struct {
+    int n_groups;
+    sb_text_run *groups;     /* [max_texts] */
+    int *group_runs;         /* [max_texts + 1]: group g's runs are runs[group_runs[g] ..
+                                group_runs[g + 1]) */
+    sb_text_run *runs;       /* [max_texts] */
+} sb_batch_plan;
+
+/* Working memory for one context, sized once for at most max_tokens tokens and max_texts texts
+ * per forward pass and max_text_tokens tokens per text; nothing is allocated during a forward
+ * pass. */
 typedef struct {
     int max_tokens;        /* T_max: rows of every activation matrix */
+    int max_texts;         /* texts in one forward pass */
     int max_text_tokens;   /* longest text (attention score row length) */
     int n_threads;
     sb_threadpool *threads;  /* the n_threads - 1 workers of this context (NULL: serial) */
     /* Activations, row-major; rows are ld_* floats apart (a little more than their width:
      * encoder.c's padded_row() says why). */
     float *x;              /* [T_max, H]  the hidden state, updated layer by layer */
-    float *attn;           /* [G, H]  attention output of one group of texts (G: encoder.c's
-                              SB_GROUP_ROWS, or the longest text if longer) */
+    float *attn;           /* [G, H]  attention output of one group of texts (G: SB_GROUP_ROWS,
+                              or the longest text if longer) */
     float *ffn;            /* [SB_GROUP_ROWS, I] feed-forward activations for one chunk of rows */
     size_t ld_x, ld_attn, ld_ffn;
     float *attn_scratch;   /* per thread: one head's q, k, v, scores [n, n], packed keys, values */
     float *gemm_scratch;   /* sb_gemm_scratch_floats(n_threads, G, max(H, I)) */
     void *xq;              /* I8 models: a group's rows of x quantized once for all the heads'
                               projections (sb_q8_rows_bytes(G, H)); NULL otherwise */
+    sb_batch_plan plan;    /* the current forward pass's groups and attention runs */
 } sb_encoder_state;
 
 /* Returns SBERT_OK or SBERT_ERR_NO_MEMORY / SBERT_ERR_TOO_LARGE. */
 int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int max_tokens,
-                          int max_text_tokens, int n_threads);
+                          int max_texts, int max_text_tokens, int n_threads);
 void sb_encoder_state_free(sb_encoder_state *st);
 
-/* Runs the transformer on n_texts texts whose ids are concatenated in ids[0..text_start[n_texts]);
- * text i is ids[text_start[i] .. text_start[i+1]). The result is st->x: row t (at
- * st->x + t * st->ld_x) is the last hidden state of token t. Requires text_start[n_texts] <=
- * max_tokens and every text at most max_text_tokens long (the caller batches accordingly). */
-void sb_encoder_forward(const sbert_model *model, sb_encoder_state *st, const int32_t *ids,
-                        const int *text_start, int n_texts);
+/* Runs the transformer on the batch's texts. The result: sb_encoder_hidden(st, t) is the last
+ * hidden state of token t (counted over the whole batch). Requires at most max_texts texts,
+ * text_start[n_texts] <= max_tokens and every text at most max_text_tokens long (the caller
+ * batches accordingly). */
+void sb_encoder_forward(const sbert_model *model, sb_encoder_state *st,
+                        const sb_encoder_batch *batch);
+
+/* Token t's last hidden state [H] after sb_encoder_forward; the rows of consecutive tokens are
+ * sb_encoder_stride(st) floats apart. */
+static inline const float *sb_encoder_hidden(const sb_encoder_state *st, int t)
+{
+    return st->x + (size_t)t * st->ld_x;
+}
+static inline size_t sb_encoder_stride(const sb_encoder_state *st) { return st->ld_x; }
 
 #endif

@@ -23,44 +23,84 @@
 
 typedef enum { FORMAT_TSV, FORMAT_JSON, FORMAT_NPY } output_format;
 
+/* The options, in the order --help lists them. */
+typedef enum {
+    OPT_MODEL, OPT_JSONL, OPT_FORMAT, OPT_NORMALIZE, OPT_SIMILARITY, OPT_IDS, OPT_PROMPT,
+    OPT_PROMPT_NAME, OPT_MAX_LENGTH, OPT_THREADS, OPT_BATCH_SIZE, OPT_QUIET, OPT_HELP, OPT_VERSION,
+    N_OPTIONS
+} option_id;
+
+static const struct {
+    const char *name, *alias; /* alias: the short form, or NULL */
+    int takes_value;
+} OPTIONS[N_OPTIONS] = {
+    [OPT_MODEL] = { "--model", "-m", 1 },       [OPT_JSONL] = { "--jsonl", NULL, 0 },
+    [OPT_FORMAT] = { "--format", NULL, 1 },     [OPT_NORMALIZE] = { "--normalize", NULL, 0 },
+    [OPT_SIMILARITY] = { "--similarity", NULL, 0 }, [OPT_IDS] = { "--ids", NULL, 0 },
+    [OPT_PROMPT] = { "--prompt", NULL, 1 },     [OPT_PROMPT_NAME] = { "--prompt-name", NULL, 1 },
+    [OPT_MAX_LENGTH] = { "--max-length", NULL, 1 }, [OPT_THREADS] = { "--threads", NULL, 1 },
+    [OPT_BATCH_SIZE] = { "--batch-size", NULL, 1 }, [OPT_QUIET] = { "--quiet", "-q", 0 },
+    [OPT_HELP] = { "--help", "-h", 0 },         [OPT_VERSION] = { "--version", NULL, 0 },
+};
+
+#define MAX_THREADS 1024
+
 typedef struct {
     const char *model_path;
     output_format format;
     int normalize, similarity, ids, jsonl, threads, quiet;
     size_t batch_size, max_length;
     const char *prompt, *prompt_name;
-    char **texts; /* from the command line, or NULL: read stdin */
-    int n_texts;
+    int given[N_OPTIONS]; /* each option at most once */
+    char **texts;         /* from the command line, or NULL: read stdin */
+    size_t n_texts;
 } options;
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: encode -m MODEL.sbert [options] [TEXT ...]\n"
-            "Encodes each TEXT (or each line of standard input) into a sentence embedding.\n\n"
+            "usage: encode -m MODEL.sbert [options] [--] [TEXT ...]\n"
+            "Encodes each TEXT (or each line of standard input) into a sentence embedding.\n"
+            "Options and texts may come in any order; after --, every argument is a text (write a\n"
+            "text that starts with '-' there). Each option may be given once.\n\n"
             "  -m, --model PATH        model converted by tools/convert_safetensors.py\n"
-            "  --jsonl                 read one JSON object {\"text\": ...} per input line\n"
+            "  --jsonl                 read standard input as JSON Lines: one JSON object per line\n"
+            "                          (RFC 8259) with a string \"text\"; blank lines are skipped\n"
             "  --format tsv|json|npy   output: tab-separated (default), one JSON array per text,\n"
             "                          or a NumPy .npy float32 matrix (n x dim)\n"
             "  --normalize             L2-normalize the embeddings\n"
             "  --similarity            print the similarity matrix of the texts instead\n"
-            "  --ids                   print the token ids fed to the model instead\n"
+            "                          (tab-separated; the model's similarity function)\n"
+            "  --ids                   print the token ids fed to the model instead (with the\n"
+            "                          prompt and --max-length applied)\n"
             "  --prompt TEXT           prepend TEXT to every text\n"
             "  --prompt-name NAME      prepend the model's prompt NAME (e.g. query)\n"
-            "  --max-length N          truncate to N tokens (default: the model's max_seq_length)\n"
-            "  --threads N             threads (default: all cores)\n"
-            "  --batch-size N          texts per forward pass (default 32)\n"
+            "  --max-length N          truncate to N tokens, special tokens included: 2 up to the\n"
+            "                          model's position table\n"
+            "  --threads N             threads inside each call: 1 to %d\n"
+            "  --batch-size N          texts per forward pass: 1 to %d\n"
             "  -q, --quiet             no progress on standard error\n"
-            "  --version               print the library version and the kernels it uses here\n");
+            "  -h, --help              this help\n"
+            "  --version               print the library version and the kernels it uses here\n\n"
+            "A number N of 0 means the default: for --max-length the model's max_seq_length, for\n"
+            "--threads every core this process may use, for --batch-size 32.\n"
+            "--ids prints ids only: --format, --normalize, --similarity, --threads and --batch-size\n"
+            "are refused with it, as are --format npy|json with --similarity, --prompt with\n"
+            "--prompt-name, and --jsonl with texts on the command line.\n"
+            "Exit status: 0 done, 1 an error (named with its input line or text when it is about\n"
+            "one), 2 a usage error.\n",
+            MAX_THREADS, SBERT_MAX_BATCH_SIZE);
 }
 
-static int parse_count(const char *s, const char *name, size_t *out)
+/* N for an option: a whole number from 0 (the default) to max. */
+static int parse_count(const char *s, const char *name, size_t max, size_t *out)
 {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || end == s || s[0] == '-') {
-        fprintf(stderr, "encode: %s needs a positive whole number, not \"%s\"\n", name, s);
+    if (errno || *end || end == s || s[0] < '0' || s[0] > '9' || v > max) {
+        fprintf(stderr, "encode: %s takes a whole number from 0 (the default) to %zu, not \"%s\"\n",
+                name, max, s);
         return -1;
     }
     *out = (size_t)v;
@@ -79,59 +119,122 @@ static int parse_format(const char *s, output_format *f)
     return 0;
 }
 
-/* Returns 0, 1 to exit successfully (--help, --version), or -1 on a usage error. */
+/* The option an argument names ("--format" or "--format=npy"), or -1. *value points after '='. */
+static int find_option(const char *arg, const char **value)
+{
+    *value = NULL;
+    for (int id = 0; id < N_OPTIONS; id++) {
+        const size_t n = strlen(OPTIONS[id].name);
+        if (!strcmp(arg, OPTIONS[id].name) || (OPTIONS[id].alias && !strcmp(arg, OPTIONS[id].alias)))
+            return id;
+        if (OPTIONS[id].takes_value && !strncmp(arg, OPTIONS[id].name, n) && arg[n] == '=') {
+            *value = arg + n + 1;
+            return id;
+        }
+    }
+    return -1;
+}
+
+/* Stores one option's value. Returns 0, or -1 after printing why the value is refused. */
+static int set_option(options *o, int id, const char *name, const char *v)
+{
+    size_t n;
+    switch ((option_id)id) {
+    case OPT_MODEL: o->model_path = v; return 0;
+    case OPT_FORMAT: return parse_format(v, &o->format);
+    case OPT_PROMPT: o->prompt = v; return 0;
+    case OPT_PROMPT_NAME: o->prompt_name = v; return 0;
+    case OPT_MAX_LENGTH: return parse_count(v, name, SIZE_MAX, &o->max_length);
+    case OPT_BATCH_SIZE: return parse_count(v, name, SBERT_MAX_BATCH_SIZE, &o->batch_size);
+    case OPT_THREADS:
+        if (parse_count(v, name, MAX_THREADS, &n)) return -1;
+        o->threads = (int)n;
+        return 0;
+    case OPT_NORMALIZE: o->normalize = 1; return 0;
+    case OPT_SIMILARITY: o->similarity = 1; return 0;
+    case OPT_IDS: o->ids = 1; return 0;
+    case OPT_JSONL: o->jsonl = 1; return 0;
+    case OPT_QUIET: o->quiet = 1; return 0;
+    default: return 0;
+    }
+}
+
+/* Refuses options that contradict each other or would be ignored. */
+static int check_combination(const options *o)
+{
+    static const option_id not_with_ids[] = { OPT_FORMAT, OPT_NORMALIZE, OPT_SIMILARITY, OPT_THREADS,
+                                              OPT_BATCH_SIZE };
+    for (size_t k = 0; o->ids && k < sizeof not_with_ids / sizeof *not_with_ids; k++)
+        if (o->given[not_with_ids[k]]) {
+            fprintf(stderr, "encode: --ids prints token ids; %s does not apply to them\n",
+                    OPTIONS[not_with_ids[k]].name);
+            return -1;
+        }
+    const char *why = NULL;
+    if (o->similarity && o->format != FORMAT_TSV)
+        why = "--similarity prints a tab-separated matrix; --format json or npy does not apply to it";
+    else if (o->prompt && o->prompt_name)
+        why = "give --prompt or --prompt-name, not both";
+    else if (o->jsonl && o->texts)
+        why = "--jsonl reads standard input; texts on the command line are not JSON Lines";
+    else if (!o->model_path)
+        why = "no model given; use -m MODEL.sbert (convert a sentence-transformers directory with "
+              "tools/convert_safetensors.py)";
+    if (why) {
+        fprintf(stderr, "encode: %s\n", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 0, 1 to exit successfully (--help, --version), or -1 on a usage error. Options and
+ * texts may be mixed; the texts are gathered, in order, into argv[1..]. */
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        const char *a = argv[i];
-        const int has_value = i + 1 < argc;
-        size_t n;
-        if (!strcmp(a, "--")) { i++; break; }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 1; }
-        if (!strcmp(a, "--version")) {
+    size_t n_texts = 0;
+    int only_texts = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (only_texts || a[0] != '-' || !a[1]) { /* a text ("-" alone is one too) */
+            argv[1 + n_texts++] = argv[i];
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_texts = 1;
+            continue;
+        }
+        const int id = find_option(a, &v);
+        if (id < 0) {
+            fprintf(stderr, "encode: unknown option %s (see --help; a text that starts with '-' "
+                            "goes after --)\n", a);
+            return -1;
+        }
+        const char *name = OPTIONS[id].name;
+        if (o->given[id]++) {
+            fprintf(stderr, "encode: %s is given twice\n", name);
+            return -1;
+        }
+        if (id == OPT_HELP) { usage(stdout); return 1; }
+        if (id == OPT_VERSION) {
             printf("libsbert %s (%s)\n", sbert_version(), sbert_system_info());
             return 1;
         }
-        if (!strcmp(a, "--normalize")) { o->normalize = 1; continue; }
-        if (!strcmp(a, "--similarity")) { o->similarity = 1; continue; }
-        if (!strcmp(a, "--ids")) { o->ids = 1; continue; }
-        if (!strcmp(a, "--jsonl")) { o->jsonl = 1; continue; }
-        if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { o->quiet = 1; continue; }
-        if (!has_value) {
-            fprintf(stderr, "encode: %s needs a value (see --help)\n", a);
-            return -1;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model_path = v;
-        else if (!strcmp(a, "--format")) { if (parse_format(v, &o->format)) return -1; }
-        else if (!strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "--prompt-name")) o->prompt_name = v;
-        else if (!strcmp(a, "--max-length")) { if (parse_count(v, a, &o->max_length)) return -1; }
-        else if (!strcmp(a, "--batch-size")) { if (parse_count(v, a, &o->batch_size)) return -1; }
-        else if (!strcmp(a, "--threads")) {
-            if (parse_count(v, a, &n)) return -1;
-            if (n > 1024) {
-                fprintf(stderr, "encode: --threads is at most 1024, not %zu\n", n);
+        if (OPTIONS[id].takes_value && !v) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "encode: %s needs a value (see --help)\n", name);
                 return -1;
             }
-            o->threads = (int)n;
-        } else {
-            fprintf(stderr, "encode: unknown option %s (see --help)\n", a);
-            return -1;
+            v = argv[++i];
         }
+        if (set_option(o, id, name, v))
+            return -1;
     }
-    if (!o->model_path) {
-        fprintf(stderr, "encode: no model given; use -m MODEL.sbert (convert a sentence-transformers "
-                        "directory with tools/convert_safetensors.py)\n");
-        return -1;
+    if (n_texts) {
+        o->texts = argv + 1;
+        o->n_texts = n_texts;
     }
-    o->texts = argv + i;
-    o->n_texts = argc - i;
-    if (o->n_texts == 0)
-        o->texts = NULL;
-    return 0;
+    return check_combination(o);
 }
 
 /* ---- input: a chunk of texts at a time ---------------------------------------------------- */
@@ -139,8 +242,9 @@ static int parse_args(int argc, char **argv, options *o)
 typedef struct {
     char *text[CHUNK_TEXTS];
     size_t len[CHUNK_TEXTS];
+    size_t origin[CHUNK_TEXTS]; /* the input line, or the text's place among the arguments (1-) */
     size_t n;
-    size_t line_no; /* lines read so far, for error messages */
+    size_t line_no; /* lines read so far */
 } chunk;
 
 static void chunk_clear(chunk *c)
@@ -150,38 +254,76 @@ static void chunk_clear(chunk *c)
     c->n = 0;
 }
 
-/* Reads up to CHUNK_TEXTS texts from stdin. Returns -1 on a malformed --jsonl line. */
+/* "line 12" for standard input, "text 3" for the third text argument. */
+static void say_where(const options *o, size_t origin)
+{
+    fprintf(stderr, "encode: %s %zu: ", o->texts ? "text" : "line", origin);
+}
+
+/* The "text" of one --jsonl line, or -1 after saying why the line is refused. */
+static int parse_jsonl_line(const char *line, size_t len, size_t line_no, char **text, size_t *n)
+{
+    size_t at = 0;
+    const int rc = jsonl_get_string_n(line, len, "text", text, n, &at);
+    if (rc == JSONL_OK)
+        return 0;
+    fprintf(stderr, "encode: line %zu: ", line_no);
+    switch (rc) {
+    case JSONL_SYNTAX: fprintf(stderr, "not JSON (RFC 8259): error at byte %zu\n", at + 1); break;
+    case JSONL_MISSING: case JSONL_NOT_OBJECT:
+        fprintf(stderr, "expected a JSON object with a string \"text\"\n");
+        break;
+    case JSONL_WRONG_TYPE: fprintf(stderr, "\"text\" is not a string\n"); break;
+    default: fprintf(stderr, "\"text\": %s\n", jsonl_strerror(rc)); break;
+    }
+    return -1;
+}
+
+/* Reads up to CHUNK_TEXTS texts from stdin. Returns -1 on a refused --jsonl line. */
 static int read_chunk(const options *o, chunk *c)
 {
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
+    int rc = 0;
     while (c->n < CHUNK_TEXTS && (got = getline(&line, &cap, stdin)) >= 0) {
         c->line_no++;
         if (got > 0 && line[got - 1] == '\n')
             line[--got] = '\0';
         if (o->jsonl) {
-            if (got == 0)
-                continue; /* blank lines separate nothing in JSON Lines */
-            if (jsonl_get_string(line, "text", &c->text[c->n], &c->len[c->n])) {
-                fprintf(stderr, "encode: line %zu: expected a JSON object with a string \"text\"\n",
-                        c->line_no);
-                free(line);
-                return -1;
-            }
+            const char *p = line;
+            while (*p == ' ' || *p == '\t' || *p == '\r')
+                p++;
+            if (p == line + got)
+                continue; /* a blank line holds no value */
+            if ((rc = parse_jsonl_line(line, (size_t)got, c->line_no, &c->text[c->n], &c->len[c->n])))
+                break;
         } else {
-            c->text[c->n] = malloc((size_t)got + 1);
-            if (!c->text[c->n]) {
+            if (!(c->text[c->n] = malloc((size_t)got + 1))) {
                 fprintf(stderr, "encode: out of memory reading line %zu\n", c->line_no);
-                free(line);
-                return -1;
+                rc = -1;
+                break;
             }
             memcpy(c->text[c->n], line, (size_t)got + 1);
             c->len[c->n] = (size_t)got;
         }
-        c->n++;
+        c->origin[c->n++] = c->line_no;
     }
     free(line);
+    return rc;
+}
+
+/* The next CHUNK_TEXTS texts of the command line, from *next on. */
+static int take_arguments(const options *o, chunk *c, size_t *next)
+{
+    for (; *next < o->n_texts && c->n < CHUNK_TEXTS; ++*next, c->n++) {
+        c->len[c->n] = strlen(o->texts[*next]);
+        c->origin[c->n] = *next + 1;
+        if (!(c->text[c->n] = strdup(o->texts[*next]))) {
+            fprintf(stderr, "encode: out of memory\n");
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -221,12 +363,21 @@ static void write_vectors(const options *o, const float *v, size_t n, size_t dim
     }
 }
 
-static int write_ids(sbert_context *ctx, const options *o, const chunk *c, int32_t **ids, size_t *cap)
+/* The failure of a library call on one text: its place, the code's name, the detail. */
+static int text_failed(const options *o, const chunk *c, size_t i, sbert_context *ctx, int rc)
+{
+    say_where(o, c->origin[i]);
+    fprintf(stderr, "%s: %s\n", sbert_strerror(rc), sbert_context_errmsg(ctx));
+    return rc;
+}
+
+static int write_ids(sbert_context *ctx, const options *o, const sbert_encode_options *enc,
+                     const chunk *c, int32_t **ids, size_t *cap)
 {
     for (size_t i = 0; i < c->n; i++) {
         size_t n = 0;
         int rc;
-        while ((rc = sbert_tokenize(ctx, c->text[i], c->len[i], 0, *ids, *cap, &n)) ==
+        while ((rc = sbert_encode_ids(ctx, c->text[i], c->len[i], enc, *ids, *cap, &n)) ==
                SBERT_ERR_BUFFER_TOO_SMALL) {
             int32_t *grown = realloc(*ids, n * sizeof **ids);
             if (!grown)
@@ -234,25 +385,22 @@ static int write_ids(sbert_context *ctx, const options *o, const chunk *c, int32
             *ids = grown;
             *cap = n;
         }
-        if (rc != SBERT_OK) {
-            fprintf(stderr, "encode: %s: %s\n", sbert_strerror(rc), sbert_context_errmsg(ctx));
-            return rc;
-        }
+        if (rc != SBERT_OK)
+            return text_failed(o, c, i, ctx, rc);
         for (size_t j = 0; j < n; j++)
             printf(j ? " %d" : "%d", (int)(*ids)[j]);
         putchar('\n');
     }
-    (void)o;
     return SBERT_OK;
 }
 
-static void print_similarity(const sbert_model *model, const float *v, size_t n, size_t dim)
+static int print_similarity(const sbert_model *model, const float *v, size_t n, size_t dim)
 {
-    float *m = malloc(n * n * sizeof *m);
+    float *m = malloc(n * n * sizeof *m + 1);
     if (!m || sbert_similarity_matrix(sbert_model_similarity(model), v, n, v, n, dim, m, n * n)) {
         fprintf(stderr, "encode: out of memory for the similarity matrix\n");
         free(m);
-        return;
+        return SBERT_ERR_NO_MEMORY;
     }
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < n; j++)
@@ -260,6 +408,7 @@ static void print_similarity(const sbert_model *model, const float *v, size_t n,
         putchar('\n');
     }
     free(m);
+    return SBERT_OK;
 }
 
 /* ---- main loop ---------------------------------------------------------------------------- */
@@ -284,15 +433,26 @@ typedef struct {
     int progress;     /* stderr is a terminal */
 } session;
 
+/* A failed sbert_encode of a chunk: when a text is the cause (its ids cannot be made), the error
+ * names it; otherwise (memory) it names none. */
+static int encode_failed(session *s, const options *o, const chunk *c, int rc)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        size_t n;
+        const int text_rc = sbert_encode_ids(s->ctx, c->text[i], c->len[i], &s->enc, NULL, 0, &n);
+        if (text_rc != SBERT_OK && text_rc != SBERT_ERR_BUFFER_TOO_SMALL)
+            return text_failed(o, c, i, s->ctx, text_rc);
+    }
+    fprintf(stderr, "encode: %s: %s\n", sbert_strerror(rc), sbert_context_errmsg(s->ctx));
+    return rc;
+}
+
 static int encode_chunk(session *s, const options *o, chunk *c, float *vectors)
 {
     const char **texts = (const char **)c->text;
     int rc = sbert_encode(s->ctx, texts, c->len, c->n, &s->enc, vectors, c->n * s->dim);
-    if (rc != SBERT_OK) { /* the library numbers the texts of this chunk from 0 */
-        fprintf(stderr, "encode: %s: %s (texts counted from input text %zu)\n",
-                sbert_strerror(rc), sbert_context_errmsg(s->ctx), s->n_done);
-        return rc;
-    }
+    if (rc != SBERT_OK)
+        return encode_failed(s, o, c, rc);
     if (s->collect) {
         float *grown = realloc(s->all, (s->n_all + c->n) * s->dim * sizeof(float));
         if (!grown)
@@ -318,25 +478,15 @@ static int run(session *s, const options *o)
     int32_t *ids = NULL;
     size_t ids_cap = 0;
     int rc = (c && vectors) ? SBERT_OK : SBERT_ERR_NO_MEMORY;
-    for (int arg = 0; rc == SBERT_OK;) {
-        if (o->texts) { /* command-line texts, a chunk at a time */
-            for (; arg < o->n_texts && c->n < CHUNK_TEXTS; arg++, c->n++) {
-                c->len[c->n] = strlen(o->texts[arg]);
-                if (!(c->text[c->n] = strdup(o->texts[arg]))) {
-                    fprintf(stderr, "encode: out of memory\n");
-                    rc = SBERT_ERR_NO_MEMORY;
-                    break;
-                }
-            }
-            if (rc != SBERT_OK)
-                break;
-        } else if (read_chunk(o, c)) {
+    for (size_t next_arg = 0; rc == SBERT_OK;) {
+        if (o->texts ? take_arguments(o, c, &next_arg) : read_chunk(o, c)) {
             rc = SBERT_ERR_INVALID_ARGUMENT;
             break;
         }
         if (c->n == 0)
             break;
-        rc = o->ids ? write_ids(s->ctx, o, c, &ids, &ids_cap) : encode_chunk(s, o, c, vectors);
+        rc = o->ids ? write_ids(s->ctx, o, &s->enc, c, &ids, &ids_cap)
+                    : encode_chunk(s, o, c, vectors);
         chunk_clear(c);
     }
     if (c)
@@ -356,9 +506,8 @@ static int open_session(session *s, const options *o)
         return rc;
     }
     sbert_context_params cp = sbert_context_default_params();
-    cp.n_threads = o->threads;
-    if (o->batch_size)
-        cp.batch_size = o->batch_size;
+    cp.n_threads = o->threads;     /* 0: every core */
+    cp.batch_size = o->batch_size; /* 0: the default */
     rc = sbert_context_create(s->model, &cp, &s->ctx);
     if (rc != SBERT_OK) {
         fprintf(stderr, "encode: cannot create a context: %s\n", sbert_strerror(rc));
@@ -369,6 +518,13 @@ static int open_session(session *s, const options *o)
     s->enc.prompt = o->prompt;
     s->enc.prompt_name = o->prompt_name;
     s->enc.max_length = o->max_length;
+    /* Options that do not fit this model (--max-length, --prompt-name) fail before any text is
+     * read: a call with no texts checks them. */
+    rc = sbert_encode(s->ctx, NULL, NULL, 0, &s->enc, NULL, 0);
+    if (rc != SBERT_OK) {
+        fprintf(stderr, "encode: %s: %s\n", sbert_strerror(rc), sbert_context_errmsg(s->ctx));
+        return rc;
+    }
     s->dim = sbert_model_dim(s->model);
     s->start = now_seconds();
     s->progress = !o->quiet && isatty(STDERR_FILENO) && !o->texts;
@@ -391,7 +547,7 @@ int main(int argc, char **argv)
     if (rc == SBERT_OK)
         rc = run(&s, &o);
     if (rc == SBERT_OK && o.similarity)
-        print_similarity(s.model, s.all, s.n_all, s.dim);
+        rc = print_similarity(s.model, s.all, s.n_all, s.dim);
     if (rc == SBERT_OK && npy && seekable && fseek(stdout, 0, SEEK_SET) == 0)
         write_npy_header(stdout, s.n_done, s.dim);
     if (rc == SBERT_OK && npy && !seekable) {
@@ -400,6 +556,10 @@ int main(int argc, char **argv)
     }
     if (s.progress && s.n_done)
         fputc('\n', stderr);
+    if ((fflush(stdout) || ferror(stdout)) && rc == SBERT_OK) {
+        fprintf(stderr, "encode: cannot write the output: %s\n", strerror(errno));
+        rc = SBERT_ERR_IO;
+    }
     free(s.all);
     sbert_context_free(s.ctx);
     sbert_model_free(s.model);

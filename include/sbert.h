@@ -179,10 +179,12 @@ typedef enum sbert_utf8_policy {
                                BERT normalizer then drops, as Python's errors="replace" would */
 } sbert_utf8_policy;
 
+#define SBERT_MAX_BATCH_SIZE 4096
 typedef struct sbert_context_params {
     int n_threads;          /* threads inside one call; 0 (default) = the cores this process may
                                run on (its CPU affinity) */
-    size_t batch_size;      /* texts per forward pass in sbert_encode; default 32 */
+    size_t batch_size;      /* texts per forward pass in sbert_encode, at most
+                               SBERT_MAX_BATCH_SIZE; 0 or default: 32 */
     sbert_utf8_policy utf8; /* what invalid UTF-8 does; default SBERT_UTF8_REJECT */
 } sbert_context_params;
 
@@ -235,6 +237,13 @@ typedef struct sbert_encode_options {
 } sbert_encode_options;
 
 SBERT_API sbert_encode_options sbert_encode_default_options(void);
+/* The ids sbert_encode feeds the model for this text with these options (opts may be NULL): the
+ * prompt prepended, truncated to max_length, special tokens added. Same size negotiation as
+ * sbert_tokenize. Fails as sbert_encode would on the options (an unknown prompt_name, a
+ * max_length out of range) or on the text. */
+SBERT_API int sbert_encode_ids(sbert_context *ctx, const char *text, size_t len,
+                               const sbert_encode_options *opts, int32_t *ids,
+                               size_t capacity, size_t *n_ids);
 
 /* Encodes n_texts texts into out[n_texts * sbert_model_dim(model)], row i for texts[i].
  * lengths may be NULL (texts are NUL-terminated) or give each text's length in bytes.
@@ -245,7 +254,7 @@ SBERT_API int sbert_encode(sbert_context *ctx, const char *const *texts, const s
                            size_t out_capacity);
 
 /* Token-level embeddings: the transformer's last hidden state for one text, out[n x hidden_size]
- * for its n tokens (the ids sbert_tokenize gives with the same options). When out_capacity
+ * for its n tokens (the ids sbert_encode_ids gives with the same options). When out_capacity
  * (floats) is too small, returns SBERT_ERR_BUFFER_TOO_SMALL with *n_tokens set. */
 SBERT_API int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t len,
                                   const sbert_encode_options *opts, float *out, size_t out_capacity,

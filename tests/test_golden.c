@@ -100,6 +100,17 @@ static void check_ids(sbert_context *ctx, const golden_row *r, size_t row)
         same = ids[j] == (int32_t)r->ids[j];
     CHECK(same, "row %zu: ids differ from the Hugging Face tokenizer (rc %d, %zu vs %zu ids)", row,
           rc, n, r->n_ids);
+    /* the ids encode feeds the model, asked for with size negotiation */
+    int32_t *fed = NULL;
+    size_t n_fed = 0;
+    rc = sbert_encode_ids(ctx, r->text, r->len, NULL, NULL, 0, &n_fed);
+    if (rc == SBERT_ERR_BUFFER_TOO_SMALL && (fed = malloc(n_fed * sizeof *fed)))
+        rc = sbert_encode_ids(ctx, r->text, r->len, NULL, fed, n_fed, &n_fed);
+    same = rc == SBERT_OK && n_fed == r->n_ids;
+    for (size_t j = 0; same && j < n_fed; j++)
+        same = fed[j] == (int32_t)r->ids[j];
+    CHECK(same, "row %zu: sbert_encode_ids differs from the Hugging Face tokenizer (rc %d)", row, rc);
+    free(fed);
 }
 
 /* Encodes each row alone and compares with the golden vector; returns the vectors. */

@@ -375,7 +375,7 @@ static void test_null_context_arguments(const sbert_model *m)
     for (int i = 0; i < 3; i++)
         bad[i] = sbert_context_default_params();
     bad[0].n_threads = -1;
-    bad[1].batch_size = 4097; /* past SB_MAX_BATCH */
+    bad[1].batch_size = SBERT_MAX_BATCH_SIZE + 1;
     bad[2].utf8 = (sbert_utf8_policy)7;
     for (int i = 0; i < 3; i++) {
         ctx = (sbert_context *)&ctx;
@@ -418,6 +418,15 @@ static void test_null_call_arguments(const sbert_model *m, sbert_context *ctx)
           "encode_tokens: NULL out");
     CHECK(sbert_encode_tokens(ctx, "a", 1, NULL, out, 4, NULL) == SBERT_ERR_INVALID_ARGUMENT,
           "encode_tokens: NULL n_tokens");
+
+    CHECK(sbert_encode_ids(NULL, "a", 1, NULL, ids, 4, &n) == SBERT_ERR_INVALID_ARGUMENT,
+          "encode_ids: NULL ctx");
+    CHECK(sbert_encode_ids(ctx, NULL, 1, NULL, ids, 4, &n) == SBERT_ERR_INVALID_ARGUMENT,
+          "encode_ids: NULL text");
+    CHECK(sbert_encode_ids(ctx, "a", 1, NULL, NULL, 4, &n) == SBERT_ERR_INVALID_ARGUMENT,
+          "encode_ids: NULL ids");
+    CHECK(sbert_encode_ids(ctx, "a", 1, NULL, ids, 4, NULL) == SBERT_ERR_INVALID_ARGUMENT,
+          "encode_ids: NULL n_ids");
 
     const float a[2] = { 1, 0 };
     CHECK(sbert_cosine(NULL, a, 2) == 0.0f && sbert_cosine(a, NULL, 2) == 0.0f &&

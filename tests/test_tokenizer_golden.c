@@ -287,9 +287,10 @@ typedef struct {
 static long json_int(const char *line, const char *key)
 {
     char *keybuf = malloc(strlen(line) + 1);
-    const char *p = jsonl_find_value(line, key, keybuf);
+    const char *p = NULL;
+    const int rc = keybuf ? jsonl_find_value(line, strlen(line), key, keybuf, &p, NULL) : -1;
     free(keybuf);
-    return p ? strtol(p, NULL, 10) : -1;
+    return rc == JSONL_OK ? strtol(p, NULL, 10) : -1;
 }
 
 static void read_added(added_tokens *a, const vocab_file *v, bool extra)

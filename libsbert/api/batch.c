@@ -70,9 +70,9 @@ static int resolve_max_length(sbert_context *ctx, const sbert_encode_options *o,
     return SBERT_OK;
 }
 
-/* Appends the ids of prompt + text to ctx->ids at ctx->id_start[i]. */
-static int tokenize_text(sbert_context *ctx, size_t i, const char *prompt, const char *text,
-                         size_t len, size_t max_len)
+/* Appends the ids of prompt + text (text i of n_texts) to ctx->ids at ctx->id_start[i]. */
+static int tokenize_text(sbert_context *ctx, size_t i, size_t n_texts, const char *prompt,
+                         const char *text, size_t len, size_t max_len)
 {
     const size_t plen = prompt ? strlen(prompt) : 0;
     if (plen) { /* sentence-transformers prepends the prompt to the text before tokenizing */
@@ -97,7 +97,9 @@ static int tokenize_text(sbert_context *ctx, size_t i, const char *prompt, const
         /* the tokenizer's message is in errmsg, which sb_ctx_fail() overwrites: copy it first */
                char detail[sizeof ctx->errmsg];
         memcpy(detail, ctx->errmsg, sizeof detail);
-        return sb_ctx_fail(ctx, rc, "text %zu: %s", i, detail);
+        if (n_texts > 1) /* one text of several: say which */
+            return sb_ctx_fail(ctx, rc, "text %zu: %s", i, detail);
+        return sb_ctx_fail(ctx, rc, "%s", detail);
     }
     ctx->id_start[i + 1] = start + n;
     return SBERT_OK;
@@ -197,7 +199,7 @@ static int tokenize_all(sbert_context *ctx, const char *const *texts, const size
         if (!texts[i] && (!lengths || lengths[i]))
             return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "texts[%zu] is NULL", i);
         const size_t len = lengths ? lengths[i] : strlen(texts[i]);
-        rc = tokenize_text(ctx, i, prompt, texts[i], len, max_len);
+        rc = tokenize_text(ctx, i, n_texts, prompt, texts[i], len, max_len);
         if (rc != SBERT_OK)
             return rc;
     }
@@ -253,6 +255,32 @@ int sbert_encode(sbert_context *ctx, const char *const *texts, const size_t *len
         if (o.progress)
             o.progress(first, n_texts, o.progress_user_data);
     }
+    return SBERT_OK;
+}
+
+int sbert_encode_ids(sbert_context *ctx, const char *text, size_t len,
+                     const sbert_encode_options *opts, int32_t *ids, size_t capacity, size_t *n_ids)
+{
+    if (!ctx)
+        return SBERT_ERR_INVALID_ARGUMENT;
+    sbert_encode_options o;
+    const char *prompt;
+    size_t max_len;
+    int rc = begin_encode(ctx, opts, &o, &prompt, &max_len);
+    if (rc != SBERT_OK)
+        return rc;
+    if (!n_ids || (!text && len) || (!ids && capacity))
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "sbert_encode_ids: NULL argument");
+    rc = tokenize_all(ctx, &text, &len, 1, prompt, max_len);
+    if (rc != SBERT_OK)
+        return rc;
+    const size_t n = ctx->id_start[1];
+    *n_ids = n;
+    if (capacity < n)
+        return sb_ctx_fail(ctx, SBERT_ERR_BUFFER_TOO_SMALL, "ids holds %zu, the text has %zu",
+                           capacity, n);
+    if (n)
+        memcpy(ids, ctx->ids, n * sizeof *ids);
     return SBERT_OK;
 }
 

@@ -20,7 +20,6 @@
 #include "kernels/kernels.h"
 
 #define SB_DEFAULT_BATCH 32
-#define SB_MAX_BATCH 4096
 
 /* ---- version and errors -------------------------------------------------------------------- */
 
@@ -242,7 +241,7 @@ int sbert_context_create(const sbert_model *model, const sbert_context_params *p
     if (!model)
         return SBERT_ERR_INVALID_ARGUMENT;
     sbert_context_params p = params ? *params : sbert_context_default_params();
-    if (p.n_threads < 0 || p.batch_size > SB_MAX_BATCH ||
+    if (p.n_threads < 0 || p.batch_size > SBERT_MAX_BATCH_SIZE ||
         (p.utf8 != SBERT_UTF8_REJECT && p.utf8 != SBERT_UTF8_REPLACE))
         return SBERT_ERR_INVALID_ARGUMENT;
     if (p.n_threads == 0)

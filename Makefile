@@ -47,9 +47,9 @@ TEST_SRC = $(sort $(wildcard tests/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # Example programs are built into examples/ (the sanitizer build puts its own under build-asan/).
 EXDIR    ?= examples
-EXAMPLES = $(EXDIR)/encode $(EXDIR)/demo
+EXAMPLES = $(EXDIR)/encode $(EXDIR)/rerank $(EXDIR)/demo
 
-.PHONY: all demo test test-asan test-tsan test-arm64 check-fullsize bench bench-gemm fuzz clean
+.PHONY: bench-rerank all demo test test-asan test-tsan test-arm64 check-fullsize bench bench-gemm fuzz clean
 all: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXAMPLES)
 
 # The flags of a kernel file's instruction set, from its name (see above).
@@ -102,7 +102,13 @@ demo: all $(DEMO_MODEL)
 # The test models are converted from the Hugging Face directories in tests/data/models (f32).
 TEST_MODELS = $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert $(BUILD)/models/odd-heads.sbert \
               $(BUILD)/models/odd-heads-bf16.sbert $(BUILD)/models/ko-tiny-f16.sbert \
-              $(BUILD)/models/ko-small-int8.sbert $(BUILD)/models/odd-heads-int8.sbert
+              $(BUILD)/models/ko-small-int8.sbert $(BUILD)/models/odd-heads-int8.sbert \
+              $(CE_MODELS)
+# The cross-encoders (rerankers, NLI) of tests/data/cross-encoders with their golden scores.
+CE_MODELS = $(BUILD)/models/ce-minilm.sbert $(BUILD)/models/ce-xlmr.sbert $(BUILD)/models/ce-ko-nli.sbert
+$(BUILD)/models/ce-%.sbert: tests/data/cross-encoders/ce-%/config.json tools/convert_safetensors.py tools/checkpoint.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/convert_safetensors.py tests/data/cross-encoders/ce-$* $@ --quiet
 $(BUILD)/models/%.sbert: tests/data/models/%/config.json tools/convert_safetensors.py tools/checkpoint.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/$* $@ --quiet
@@ -129,7 +135,7 @@ $(BUILD)/models/ko-tiny-f16.sbert: tests/data/models/ko-tiny/config.json tools/c
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/ko-tiny $@ --dtype f16 --quiet
 
 test: all $(TEST_BIN) $(TEST_MODELS)
-	@BUILD=$(BUILD) ENCODE=$(EXDIR)/encode PYTHON=$(PYTHON) sh tests/run.sh
+	@BUILD=$(BUILD) ENCODE=$(EXDIR)/encode RERANK=$(EXDIR)/rerank PYTHON=$(PYTHON) sh tests/run.sh
 
 test-asan:
 	SBERT_SANITIZED=1 $(MAKE) BUILD=build-asan EXDIR=build-asan/examples OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
@@ -158,6 +164,13 @@ $(BUILD)/bench/bench_gemm: bench/bench_gemm.c $(BUILD)/libsbert.a
 $(BUILD)/bench/fma_peak: bench/fma_peak.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -fopenmp $< -o $@ 2>/dev/null || $(CC) -O2 $< -o $@
+
+# sbert_rerank's timing program (bench/rerank.sh) and the reranker bench alone.
+$(BUILD)/bench/bench_rerank: bench/bench_rerank.c $(BUILD)/libsbert.a include/sbert.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+bench-rerank: all
+	sh bench/rerank.sh
 
 # The in-process timing program of bench/run.sh and bench/pairs.sh (public API only).
 $(BUILD)/bench/bench_encode: bench/bench_encode.c $(BUILD)/libsbert.a include/sbert.h
@@ -215,4 +228,4 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libsb
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz build-serial build-arm64 examples/encode examples/demo
+	rm -rf build build-asan build-tsan build-fuzz build-serial build-arm64 examples/encode examples/rerank examples/demo

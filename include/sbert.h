@@ -106,6 +106,9 @@ typedef enum sbert_status {
     SBERT_ERR_INVALID_UTF8 = -12,    /* a text is not valid UTF-8 (see sbert_context_params.utf8) */
     SBERT_ERR_NOT_FOUND = -13,       /* a named prompt that the model does not define */
     SBERT_ERR_TOO_LARGE = -14,       /* a size that would overflow or exceed a hard limit */
+    SBERT_ERR_MODEL_KIND = -15,      /* the call needs the other kind of model: sbert_encode an
+                                        embedding model, sbert_rerank / sbert_predict a
+                                        cross-encoder (sbert_model_n_labels) */
 } sbert_status;
 
 /* A static, human-readable name for a status code; never NULL, even for unknown codes. */
@@ -146,7 +149,8 @@ SBERT_API int sbert_model_load_from_memory(const void *data, size_t size, sbert_
 SBERT_API void sbert_model_free(sbert_model *model);
 
 /* Queries. All return 0 / NULL for a NULL model. */
-SBERT_API size_t sbert_model_dim(const sbert_model *model);            /* length of one embedding */
+SBERT_API size_t sbert_model_dim(const sbert_model *model);            /* length of one embedding
+                                                                          (0: a cross-encoder) */
 SBERT_API size_t sbert_model_hidden_size(const sbert_model *model);    /* transformer width */
 SBERT_API size_t sbert_model_max_seq_length(const sbert_model *model); /* tokens, specials included */
 SBERT_API size_t sbert_model_vocab_size(const sbert_model *model);
@@ -245,7 +249,8 @@ SBERT_API int sbert_encode_ids(sbert_context *ctx, const char *text, size_t len,
                                const sbert_encode_options *opts, int32_t *ids,
                                size_t capacity, size_t *n_ids);
 
-/* Encodes n_texts texts into out[n_texts * sbert_model_dim(model)], row i for texts[i].
+/* Encodes n_texts texts into out[n_texts * sbert_model_dim(model)], row i for texts[i] (an
+ * embedding model; a cross-encoder fails with SBERT_ERR_MODEL_KIND).
  * lengths may be NULL (texts are NUL-terminated) or give each text's length in bytes.
  * out_capacity is in floats. opts may be NULL (defaults). Texts are batched by length inside;
  * a text's vector does not depend on the other texts of the call. n_texts == 0 is a no-op. */
@@ -270,6 +275,70 @@ SBERT_API float sbert_dot(const float *a, const float *b, size_t dim);
 SBERT_API int sbert_similarity_matrix(sbert_similarity fn, const float *a, size_t n_a,
                                       const float *b, size_t n_b, size_t dim, float *out,
                                       size_t out_capacity);
+
+/* ---------------------------------------------------------------------------------------------
+ * Rerankers: cross-encoders (sentence-transformers CrossEncoder)
+ *
+ * A cross-encoder reads two texts together and scores the pair: a query and a passage (a
+ * reranker such as ms-marco-MiniLM or bge-reranker), or a premise and a hypothesis (an NLI model,
+ * one logit per label). tools/convert_safetensors.py converts its Hugging Face folder; the same
+ * sbert_model_load() opens it. The pair is prepared as CrossEncoder.predict does: both texts
+ * stripped, joined by the model's own template ([CLS] a [SEP] b [SEP], <s> a </s></s> b </s>),
+ * cut `longest_first` to the model's max_length. Pairs are batched by length without padding,
+ * like sbert_encode's texts; a pair's scores do not depend on the other pairs of the call.
+ *
+ * Vocabulary: `logits` are the model's raw outputs (CrossEncoder.predict with an Identity
+ * activation); `scores` are those after the model's activation (predict's default: sigmoid for
+ * a one-label reranker unless its config names another, none for NLI models).
+ * ------------------------------------------------------------------------------------------- */
+
+/* Logits per pair of a cross-encoder (config id2label's size); 0 for an embedding model. */
+SBERT_API size_t sbert_model_n_labels(const sbert_model *model);
+/* The name of label i (config id2label), NULL past the end or for an embedding model. */
+SBERT_API const char *sbert_model_label(const sbert_model *model, size_t i);
+/* The activation that turns logits into scores: "sigmoid", "identity", "tanh", "relu" or
+ * "gelu"; NULL for an embedding model. */
+SBERT_API const char *sbert_model_activation(const sbert_model *model);
+
+typedef struct sbert_rerank_options {
+    size_t max_length;         /* 0: the model's max_length; else cut each pair to this many
+                                  tokens, special tokens included (at most what the position
+                                  table allows) */
+    sbert_progress_fn progress;/* called after each batch with the pairs done, when not NULL; it
+                                  must not call into the same context */
+    void *progress_user_data;
+} sbert_rerank_options;
+
+SBERT_API sbert_rerank_options sbert_rerank_default_options(void);
+
+/* The ids and token types a cross-encoder is fed for the pair (a, b), a[0..a_len) and
+ * b[0..b_len): both stripped, the template added, cut longest_first to max_length (0: the
+ * model's). type_ids may be NULL. Writes at most `capacity` of each and stores the count in
+ * *n_ids; SBERT_ERR_BUFFER_TOO_SMALL with *n_ids set when capacity is too small. */
+SBERT_API int sbert_tokenize_pair(sbert_context *ctx, const char *a, size_t a_len, const char *b,
+                                  size_t b_len, size_t max_length, int32_t *ids, int32_t *type_ids,
+                                  size_t capacity, size_t *n_ids);
+
+/* Runs n_pairs pairs (a[i], b[i]) through a cross-encoder (CrossEncoder.predict): row i of
+ * logits[n_pairs * n_labels] gets the pair's raw logits, row i of scores[...] the same after the
+ * model's activation. Either may be NULL, not both; `capacity` is the floats each holds.
+ * a_lengths / b_lengths may be NULL (NUL-terminated texts) or give each text's length in bytes.
+ * opts may be NULL. n_pairs == 0 is a no-op. */
+SBERT_API int sbert_predict(sbert_context *ctx, const char *const *a, const size_t *a_lengths,
+                            const char *const *b, const size_t *b_lengths, size_t n_pairs,
+                            const sbert_rerank_options *opts, float *logits, float *scores,
+                            size_t capacity);
+
+/* One query against n_docs documents with a one-label cross-encoder (CrossEncoder.rank):
+ * scores[i] is the score of (query, docs[i]), in input order (scores_capacity >= n_docs).
+ * When `ranked` is not NULL it receives the indices of the min(top_k, n_docs) best documents,
+ * highest score first (equal scores: the lower index first, as Python's stable sort). query is
+ * NUL-terminated; doc_lengths may be NULL. The query is tokenized once for all the pairs. A
+ * model with several labels is refused (SBERT_ERR_INVALID_ARGUMENT): use sbert_predict. */
+SBERT_API int sbert_rerank(sbert_context *ctx, const char *query, const char *const *docs,
+                           const size_t *doc_lengths, size_t n_docs,
+                           const sbert_rerank_options *opts, float *scores,
+                           size_t scores_capacity, size_t *ranked, size_t top_k);
 
 #ifdef __cplusplus
 }

@@ -83,14 +83,15 @@ class Embeddings(nn.Module):
         self.token_type_embeddings = nn.Embedding(cfg.get("type_vocab_size", 2), h)
         self.LayerNorm = nn.LayerNorm(h, eps=cfg["layer_norm_eps"])
 
-    def forward(self, input_ids):
+    def forward(self, input_ids, token_type_ids=None):
         if self.is_roberta:
             # transformers' create_position_ids_from_input_ids
             mask = input_ids.ne(self.pad_id).int()
             position_ids = (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + self.pad_id
         else:
             position_ids = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
-        token_type_ids = torch.zeros_like(input_ids)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
         x = (self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
              + self.position_embeddings(position_ids))
         return self.LayerNorm(x)
@@ -181,11 +182,36 @@ class Transformer(nn.Module):
         self.embeddings = Embeddings(cfg)
         self.encoder = Encoder(cfg)
 
-    def forward(self, input_ids, attention_mask):
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
         # HF's get_extended_attention_mask: 0 where attended, the dtype's minimum elsewhere.
         m = attention_mask[:, None, None, :].to(self.embeddings.LayerNorm.weight.dtype)
         additive_mask = (1.0 - m) * torch.finfo(m.dtype).min
-        return self.encoder(self.embeddings(input_ids), additive_mask)
+        return self.encoder(self.embeddings(input_ids, token_type_ids), additive_mask)
+
+
+class ClassificationHead(nn.Module):
+    """RobertaClassificationHead: out_proj(tanh(dense(h[first token]))) (dropout is off in eval).
+    BertForSequenceClassification computes the same with its pooler and classifier."""
+
+    def __init__(self, cfg, n_labels):
+        super().__init__()
+        self.dense = nn.Linear(cfg["hidden_size"], cfg["hidden_size"])
+        self.out_proj = nn.Linear(cfg["hidden_size"], n_labels)
+
+    def forward(self, tokens):
+        return self.out_proj(torch.tanh(self.dense(tokens[:, 0])))
+
+
+class CrossEncoder(nn.Module):
+    """*ForSequenceClassification: ids of a pair in, logits out (no activation)."""
+
+    def __init__(self, cfg, n_labels):
+        super().__init__()
+        self.transformer = Transformer(cfg)
+        self.head = ClassificationHead(cfg, n_labels)
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        return self.head(self.transformer(input_ids, attention_mask, token_type_ids))
 
 
 class SentenceEncoder(nn.Module):
@@ -245,6 +271,29 @@ def load(model_dir, dtype=torch.float32):
         state[name] = t.to(torch.float32)
     model.transformer.load_state_dict(state, strict=True)
     model.max_seq_length = _read_json(os.path.join(model_dir, "sentence_bert_config.json"))["max_seq_length"]
+    model.pad_id = cfg.get("pad_token_id", 0)
+    return model.to(dtype).eval()
+
+
+def load_cross_encoder(model_dir, dtype=torch.float32):
+    """Builds the CrossEncoder of a Hugging Face *ForSequenceClassification directory (BERT's
+    pooler + classifier, RoBERTa's classifier.dense + classifier.out_proj) in eval mode."""
+    cfg = _read_json(os.path.join(model_dir, "config.json"))
+    n_labels = len(cfg.get("id2label") or {0: 0, 1: 1})
+    model = CrossEncoder(cfg, n_labels)
+    weights = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    prefix = "bert." if cfg["model_type"] == "bert" else "roberta."
+    head = {"pooler.dense.": "head.dense.", "classifier.": "head.out_proj."} \
+        if cfg["model_type"] == "bert" else {"classifier.": "head."}
+    state = {}
+    for name, t in weights.items():
+        name = name[len(prefix):] if name.startswith(prefix) else name
+        if name.endswith("position_ids"):
+            continue
+        renamed = next((new + name[len(old):] for old, new in head.items()
+                        if name.startswith(old)), "transformer." + name)
+        state[renamed] = t.to(torch.float32)
+    model.load_state_dict(state, strict=True)
     model.pad_id = cfg.get("pad_token_id", 0)
     return model.to(dtype).eval()
 

@@ -9,6 +9,14 @@ FFN 3072, klue/roberta-base vocabulary of 32,000, 514 positions, mean pooling, m
 tensor names are those of tests/data/models/ko-tiny (no `roberta.` prefix, with the legacy
 `embeddings.position_ids` buffer and the unused pooler). Same seed, same bytes. Standard library
 only; the weights are random mantissas under a fixed exponent, so no per-element Python runs.
+
+With --cross-encoder N the folder is a sentence-transformers CrossEncoder instead: a Hugging Face
+*ForSequenceClassification with N labels (config architectures and id2label, the classification
+head's tensors, names under the `roberta.` / `bert.` prefix as the hub's files have them) and no
+sentence-transformers module files. bench/ makes its full-size reranker so:
+
+    make_random_model.py DIR --model-type xlm-roberta --vocab 96002 --cross-encoder 1 \
+        --tokenizer tests/data/cross-encoders/ce-xlmr
 """
 
 import argparse
@@ -26,6 +34,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_TOKENIZER = os.path.join(HERE, "..", "tests", "data", "tokenizers", "klue-roberta-base")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json",
                    "special_tokens_map.json")
+CLASSIFIERS = {"roberta": "RobertaForSequenceClassification",
+               "xlm-roberta": "XLMRobertaForSequenceClassification",
+               "bert": "BertForSequenceClassification"}
 POOLING_MODES = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token",
                  "max": "pooling_mode_max_tokens"}
 
@@ -36,7 +47,11 @@ NEAR_ONE = bytes([0x3F]) * 256                          # v in [0.5, 2): LayerNo
 
 
 def random_floats(rng, count, top_bytes):
-    data = bytearray(rng.randbytes(4 * count))
+    # randbytes draws 32-bit words in order, so chunks of whole words give the bytes of one call
+    # (which cannot make more than 2**31 bits at once).
+    chunk = 1 << 26
+    data = bytearray(b"".join(rng.randbytes(min(chunk, 4 * count - i))
+                              for i in range(0, 4 * count, chunk)))
     data[3::4] = data[3::4].translate(top_bytes)
     return bytes(data)
 
@@ -59,20 +74,35 @@ def random_tensors(args, rng):
             shapes[p + name + ".bias"] = (out_features,)
         for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
             shapes[p + norm + ".weight"] = shapes[p + norm + ".bias"] = (H,)
+    if args.cross_encoder:  # the classification head (BERT's is its pooler, kept above)
+        head = "classifier" if args.model_type == "bert" else "classifier.out_proj"
+        shapes[head + ".weight"] = (args.cross_encoder, H)
+        shapes[head + ".bias"] = (args.cross_encoder,)
+        if args.model_type != "bert":
+            del shapes["pooler.dense.weight"], shapes["pooler.dense.bias"]
+            shapes["classifier.dense.weight"], shapes["classifier.dense.bias"] = (H, H), (H,)
     tensors = {}
     for name in sorted(shapes):  # a fixed order, so the seed alone fixes every value
         table = NEAR_ONE if "LayerNorm.weight" in name else SMALL
         tensors[name] = ("F32", shapes[name], random_floats(rng, prod(shapes[name]), table))
     positions = array("q", range(args.max_positions))
     tensors["embeddings.position_ids"] = ("I64", (1, args.max_positions), positions.tobytes())
+    if args.cross_encoder:  # the hub's names: the encoder under the model's prefix
+        prefix = ("bert" if args.model_type == "bert" else "roberta") + "."
+        tensors = {(n if n.startswith("classifier") else prefix + n): t
+                   for n, t in tensors.items()}
     return tensors
 
 
 def config_json(args):
-    roberta = args.model_type == "roberta"
+    roberta = args.model_type != "bert"
+    labels = {"id2label": {str(i): f"LABEL_{i}" for i in range(args.cross_encoder)},
+              "label2id": {f"LABEL_{i}": i for i in range(args.cross_encoder)}}
     return {
         "_name_or_path": f"random-{args.model_type}-seed{args.seed}",
-        "architectures": ["RobertaModel" if roberta else "BertModel"],
+        "architectures": [CLASSIFIERS[args.model_type] if args.cross_encoder else
+                          "RobertaModel" if roberta else "BertModel"],
+        **(labels if args.cross_encoder else {}),
         "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
         "hidden_size": args.hidden, "initializer_range": 0.02,
         "intermediate_size": args.intermediate, "layer_norm_eps": 1e-05 if roberta else 1e-12,
@@ -102,6 +132,9 @@ def make_model(args):
         return os.path.join(args.out_dir, *path)
 
     write_json(out("config.json"), config_json(args))
+    if args.cross_encoder:
+        write_safetensors(out("model.safetensors"), random_tensors(args, random.Random(args.seed)))
+        return
     write_json(out("modules.json"), [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling",
@@ -120,7 +153,11 @@ def main():
     parser = argparse.ArgumentParser(prog="make_random_model", description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", metavar="OUT_DIR")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model-type", choices=("roberta", "bert"), default="roberta")
+    parser.add_argument("--model-type", choices=("roberta", "xlm-roberta", "bert"),
+                        default="roberta")
+    parser.add_argument("--cross-encoder", type=int, default=0, metavar="LABELS",
+                        help="write a CrossEncoder (*ForSequenceClassification) with LABELS "
+                             "labels instead of a SentenceTransformer")
     parser.add_argument("--vocab", type=int, default=32000)
     parser.add_argument("--hidden", type=int, default=768)
     parser.add_argument("--layers", type=int, default=12)

@@ -24,7 +24,7 @@ struct sbert_context {
 
     sb_tok_scratch *tok_scratch;
     sb_encoder_state enc;
-    float *pool_scratch;
+    float *pool_scratch; /* sb_pool_text's or sb_classify's working memory */
 
     /* per call, grown on demand */
     int32_t *ids;        /* every text's ids, concatenated */
@@ -36,8 +36,30 @@ struct sbert_context {
     char *text_buf;      /* prompt + text */
     size_t text_buf_cap;
     int32_t *batch_ids;  /* [max_tokens] the current batch's ids */
+    int32_t *batch_types;/* [max_tokens] their token types (cross-encoders only, else NULL) */
     int *batch_start;    /* [batch_size + 1] */
+    int32_t *types;      /* a cross-encoder's pairs: the token types of `ids` (rerank.c) */
+    size_t types_cap;
+    int32_t *side_ids[2];/* the ids of each text of one pair alone */
+    size_t side_cap[2];
 };
+
+/* ---- batching (batch.c), shared by sbert_encode and the cross-encoder calls (rerank.c) ----
+ * The inputs of a call are tokenized into ctx->ids (input i: ids[id_start[i] .. id_start[i+1])),
+ * then ordered longest first and cut into batches, each one forward pass of the encoder. */
+
+/* Sorts n keys ascending (keys pack a rank in the high half and an index in the low half). */
+void sb_sort_keys(uint64_t *keys, size_t n);
+/* ctx->order = the n inputs by length, longest first (input order among equals). */
+void sb_sort_by_length(sbert_context *ctx, size_t n, size_t max_len);
+/* The input at position k of that order. */
+size_t sb_order_index(const sbert_context *ctx, size_t k);
+/* How many inputs from position `first` of the order fit one forward pass. */
+size_t sb_batch_count(const sbert_context *ctx, size_t first, size_t n);
+/* Runs inputs order[first .. first + count) through the encoder, with their token types from
+ * types[] (parallel to ctx->ids; NULL: all 0): the last hidden state of input order[first + b]
+ * starts at token batch_start[b]. */
+void sb_run_batch(sbert_context *ctx, size_t first, size_t count, const int32_t *types);
 
 /* Sets ctx's message (printf format) and returns code. */
 int sb_ctx_fail(sbert_context *ctx, int code, const char *fmt, ...)

@@ -131,18 +131,41 @@ static int compare_u64(const void *a, const void *b)
  * work per thread). Each key packs (longest - length, index) into one integer, so one plain
  * sort gives length order with input order among equals, and no comparator state is shared
  * between threads. */
-static void sort_by_length(sbert_context *ctx, size_t n_texts, size_t max_len)
+void sb_sort_by_length(sbert_context *ctx, size_t n_texts, size_t max_len)
 {
     for (size_t i = 0; i < n_texts; i++) {
         const uint64_t len = ctx->id_start[i + 1] - ctx->id_start[i];
         ctx->order[i] = ((uint64_t)(max_len - len) << 32) | (uint64_t)i;
     }
-    qsort(ctx->order, n_texts, sizeof *ctx->order, compare_u64);
+    sb_sort_keys(ctx->order, n_texts);
 }
 
-static size_t order_index(const sbert_context *ctx, size_t k)
+void sb_sort_keys(uint64_t *keys, size_t n)
+{
+    qsort(keys, n, sizeof *keys, compare_u64);
+}
+
+size_t sb_order_index(const sbert_context *ctx, size_t k)
 {
     return (size_t)(ctx->order[k] & 0xffffffffu);
+}
+
+void sb_run_batch(sbert_context *ctx, size_t first, size_t count, const int32_t *types)
+{
+    int T = 0;
+    for (size_t b = 0; b < count; b++) {
+        const size_t i = sb_order_index(ctx, first + b);
+        const size_t n = ctx->id_start[i + 1] - ctx->id_start[i];
+        memcpy(ctx->batch_ids + T, ctx->ids + ctx->id_start[i], n * sizeof(int32_t));
+        if (types)
+            memcpy(ctx->batch_types + T, types + ctx->id_start[i], n * sizeof(int32_t));
+        ctx->batch_start[b] = T;
+        T += (int)n;
+    }
+    ctx->batch_start[count] = T;
+    const sb_encoder_batch batch = { ctx->batch_ids, types ? ctx->batch_types : NULL,
+                                     ctx->batch_start, (int)count };
+    sb_encoder_forward(ctx->model, &ctx->enc, &batch);
 }
 
 /* Runs texts order[first .. first + count) through the encoder as one batch and pools each into
@@ -151,19 +174,9 @@ static void encode_batch(sbert_context *ctx, size_t first, size_t count, int ski
                          float *out)
 {
     const sbert_model *m = ctx->model;
-    int T = 0;
+    sb_run_batch(ctx, first, count, NULL);
     for (size_t b = 0; b < count; b++) {
-        const size_t i = order_index(ctx, first + b);
-        const size_t n = ctx->id_start[i + 1] - ctx->id_start[i];
-        memcpy(ctx->batch_ids + T, ctx->ids + ctx->id_start[i], n * sizeof(int32_t));
-        ctx->batch_start[b] = T;
-        T += (int)n;
-    }
-    ctx->batch_start[count] = T;
-    const sb_encoder_batch batch = { ctx->batch_ids, ctx->batch_start, (int)count };
-    sb_encoder_forward(m, &ctx->enc, &batch);
-    for (size_t b = 0; b < count; b++) {
-        const size_t i = order_index(ctx, first + b);
+        const size_t i = sb_order_index(ctx, first + b);
         const int start = ctx->batch_start[b], n = ctx->batch_start[b + 1] - start;
         sb_pool_text(m, sb_encoder_hidden(&ctx->enc, start), sb_encoder_stride(&ctx->enc), n,
                      skip, normalize, out + i * m->dim, ctx->pool_scratch);
@@ -171,11 +184,11 @@ static void encode_batch(sbert_context *ctx, size_t first, size_t count, int ski
 }
 
 /* How many texts from order[first ..] fit one forward pass. */
-static size_t batch_count(const sbert_context *ctx, size_t first, size_t n_texts)
+size_t sb_batch_count(const sbert_context *ctx, size_t first, size_t n_texts)
 {
     size_t count = 0, tokens = 0;
     while (first + count < n_texts && count < ctx->params.batch_size) {
-        const size_t i = order_index(ctx, first + count);
+        const size_t i = sb_order_index(ctx, first + count);
         const size_t n = ctx->id_start[i + 1] - ctx->id_start[i];
         if (count > 0 && tokens + n > (size_t)ctx->enc.max_tokens)
             break;
@@ -227,6 +240,10 @@ int sbert_encode(sbert_context *ctx, const char *const *texts, const size_t *len
     sbert_encode_options o;
     const char *prompt;
     size_t max_len;
+    if (ctx->model->kind == SB_KIND_CROSS_ENCODER)
+        return sb_ctx_fail(ctx, SBERT_ERR_MODEL_KIND, "sbert_encode needs an embedding model, and "
+                           "this one is a cross-encoder (reranker): use sbert_rerank or "
+                           "sbert_predict");
     int rc = begin_encode(ctx, opts, &o, &prompt, &max_len);
     if (rc != SBERT_OK || n_texts == 0)
         return rc;
@@ -247,9 +264,9 @@ int sbert_encode(sbert_context *ctx, const char *const *texts, const size_t *len
         rc = prompt_skip(ctx, prompt, max_len, &skip);
     if (rc != SBERT_OK)
         return rc;
-    sort_by_length(ctx, n_texts, max_len);
+    sb_sort_by_length(ctx, n_texts, max_len);
     for (size_t first = 0; first < n_texts;) {
-        const size_t count = batch_count(ctx, first, n_texts);
+        const size_t count = sb_batch_count(ctx, first, n_texts);
         encode_batch(ctx, first, count, skip, o.normalize, out);
         first += count;
         if (o.progress)
@@ -310,7 +327,7 @@ int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t len,
         return SBERT_OK;
     ctx->batch_start[0] = 0;
     ctx->batch_start[1] = (int)n;
-    const sb_encoder_batch batch = { ctx->ids, ctx->batch_start, 1 };
+    const sb_encoder_batch batch = { ctx->ids, NULL, ctx->batch_start, 1 };
     sb_encoder_forward(ctx->model, &ctx->enc, &batch);
     for (size_t t = 0; t < n; t++)
         memcpy(out + t * H, sb_encoder_hidden(&ctx->enc, (int)t), H * sizeof(float));

@@ -63,6 +63,7 @@ const char *sbert_strerror(int status)
     case SBERT_ERR_INVALID_UTF8: return "text is not valid UTF-8";
     case SBERT_ERR_NOT_FOUND: return "no such prompt";
     case SBERT_ERR_TOO_LARGE: return "size too large";
+    case SBERT_ERR_MODEL_KIND: return "wrong kind of model (embedding model / cross-encoder)";
     default: return "unknown error";
     }
 }
@@ -224,10 +225,15 @@ static int context_init(sbert_context *ctx)
     if (rc != SBERT_OK)
         return rc;
     ctx->tok_scratch = sb_tok_scratch_create();
-    ctx->pool_scratch = malloc(sb_pool_scratch_floats(m) * sizeof(float));
+    const size_t pool = sb_pool_scratch_floats(m), classify = sb_classify_scratch_floats(m);
+    ctx->pool_scratch = malloc((pool > classify ? pool : classify) * sizeof(float));
     ctx->batch_ids = malloc(max_tokens * sizeof(int32_t));
+    const bool pairs = m->kind == SB_KIND_CROSS_ENCODER; /* token types only come with pairs */
+    if (pairs)
+        ctx->batch_types = malloc(max_tokens * sizeof(int32_t));
     ctx->batch_start = malloc((ctx->params.batch_size + 1) * sizeof(int));
-    if (!ctx->tok_scratch || !ctx->pool_scratch || !ctx->batch_ids || !ctx->batch_start)
+    if (!ctx->tok_scratch || !ctx->pool_scratch || !ctx->batch_ids || !ctx->batch_start ||
+        (pairs && !ctx->batch_types))
         return SBERT_ERR_NO_MEMORY;
     return SBERT_OK;
 }
@@ -275,7 +281,11 @@ void sbert_context_free(sbert_context *ctx)
     free(ctx->order);
     free(ctx->text_buf);
     free(ctx->batch_ids);
+    free(ctx->batch_types);
     free(ctx->batch_start);
+    free(ctx->types);
+    free(ctx->side_ids[0]);
+    free(ctx->side_ids[1]);
     free(ctx);
 }
 

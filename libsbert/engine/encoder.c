@@ -111,9 +111,11 @@ void sb_encoder_state_free(sb_encoder_state *st)
 
 /* ---- embeddings ---------------------------------------------------------------------------- */
 
-/* x[t] = LayerNorm(word[id_t] + position[offset + p_t] + token_type[0]), where p_t is the
- * token's index inside its own text. RoBERTa's position ids start at pad_token_id + 1 (the
- * model file's position_offset), BERT's at 0. Token type 0 everywhere: one text per input. */
+/* x[t] = LayerNorm(word[id_t] + position[p_t] + token_type[type_t]). BERT: p_t is the token's
+ * index inside its own text. RoBERTa: transformers' create_position_ids_from_input_ids, pad_token_id
+ * + the count of tokens so far that are not the padding id (so the first is pad_token_id + 1, the
+ * model file's position_offset), and pad_token_id itself for a padding id inside the text (a
+ * literal "<pad>"). type_t is 0 unless the batch gives types (a cross-encoder's pairs). */
 typedef struct {
     const sbert_model *m;
     sb_encoder_state *st;
@@ -126,14 +128,19 @@ static void embed_text(void *arg, int text, int thread)
     const embed_job *job = arg;
     const sbert_model *m = job->m;
     const int *text_start = job->batch->text_start;
-    const int H = m->hp.hidden, first = text_start[text];
+    const int H = m->hp.hidden, first = text_start[text], pad = m->hp.pad_token_id;
+    const int32_t *ids = job->batch->ids, *types = job->batch->types;
     const size_t row_bytes = (size_t)H * sb_weight_bytes(m->word_emb_format);
+    int counted = 0; /* RoBERTa: the tokens of this text so far that are not the padding id */
     for (int t = first; t < text_start[text + 1]; t++) {
-        const int position = m->hp.position_offset + (t - first);
+        counted += ids[t] != pad;
+        const int position = m->arch == SB_ARCH_BERT ? t - first
+                             : ids[t] == pad        ? pad
+                                                    : pad + counted;
         const float *pos = m->pos_emb + (size_t)position * H;        /* [H] */
-        const float *type = m->type_emb;                             /* [H], type 0 */
+        const float *type = m->type_emb + (size_t)(types ? types[t] : 0) * H; /* [H] */
         float *x = job->st->x + (size_t)t * job->st->ld_x;
-        sb_widen_to_f32((const char *)m->word_emb + (size_t)job->batch->ids[t] * row_bytes,
+        sb_widen_to_f32((const char *)m->word_emb + (size_t)ids[t] * row_bytes,
                         m->word_emb_format, x, (size_t)H);           /* x = word[id], [H] */
         for (int j = 0; j < H; j++)
             x[j] = x[j] + pos[j] + type[j]; /* (word + pos) + type: PyTorch's order */

@@ -12,9 +12,11 @@
 #include "model/model.h"
 
 /* The texts of one forward pass: text i is ids[text_start[i] .. text_start[i + 1]). Per-token
- * inputs other than the ids (e.g. token types) belong here. */
+ * inputs other than the ids belong here. */
 typedef struct {
     const int32_t *ids;
+    const int32_t *types;    /* the tokens' types (below type_vocab_size; a cross-encoder's
+                                pair template gives them), or NULL: all 0 */
     const int *text_start;   /* [n_texts + 1] */
     int n_texts;
 } sb_encoder_batch;

@@ -122,6 +122,27 @@ typedef struct {
     sb_activation act;
 } sb_dense;
 
+/* What a file holds (general.kind). */
+typedef enum { SB_KIND_SENTENCE_TRANSFORMER = 0, SB_KIND_CROSS_ENCODER = 1 } sb_model_kind;
+
+#define SB_MAX_PAIR_SPECIALS 8  /* special ids in one part of a pair template (real ones: 1, 2) */
+
+/* A cross-encoder's head (sentence-transformers CrossEncoder): the logits of a pair are
+ * out_proj(tanh(dense(h))) for the last hidden state h of its first token, its scores
+ * activation(logits). BERT's pooler + classifier and RoBERTa's classification head are both
+ * this. */
+typedef struct {
+    int n_labels;                 /* L */
+    char **labels;                /* [L] id2label, NUL-terminated (owned: one allocation) */
+    sb_activation activation;     /* logits -> scores */
+    sb_linear dense;              /* [H, H], then tanh */
+    sb_linear out_proj;           /* [L, H] */
+    /* the pair template's special ids and their token types (m->tok_cfg points at them):
+     * [0] before a, [1] between a and b, [2] after b */
+    int32_t pair_ids[3][SB_MAX_PAIR_SPECIALS];
+    int32_t pair_types[3][SB_MAX_PAIR_SPECIALS];
+} sb_classifier;
+
 struct sbert_model {
     /* the file */
     const uint8_t *file_data; /* the mapping (or the caller's buffer) */
@@ -148,14 +169,18 @@ struct sbert_model {
     const float *emb_ln_b;    /* [H] */
     sb_layer *layers;         /* [L], owned array */
 
-    /* the sentence-transformers pipeline after the transformer */
-    size_t max_seq_length;    /* tokens fed to the model, specials included */
+    /* what runs after the transformer: a SentenceTransformer's pipeline (pooling .. prompts) or
+     * a CrossEncoder's classifier */
+    sb_model_kind kind;
+    sb_classifier classifier;
+    size_t max_seq_length;    /* tokens fed to the model, specials included (a cross-encoder:
+                                 its max_length, for a whole pair) */
     sb_pooling pooling;
     int n_dense;
     sb_dense dense[SB_MAX_DENSE];
     bool normalize;           /* a Normalize module ends the pipeline */
     sbert_similarity similarity;
-    size_t dim;               /* output dimension after pooling and Dense */
+    size_t dim;               /* output dimension after pooling and Dense (0: cross-encoder) */
 
     /* prompts: NUL-terminated owned copies */
     size_t n_prompts;

@@ -37,9 +37,12 @@ static const sb_kv_choice k_architectures[] = {
 static const sb_kv_choice k_hidden_activations[] = {
     {"gelu", SB_ACT_GELU_ERF}, {"gelu_new", SB_ACT_GELU_TANH},
     {"gelu_pytorch_tanh", SB_ACT_GELU_TANH}, {"relu", SB_ACT_RELU}, {NULL, 0}};
-static const sb_kv_choice k_dense_activations[] = {
+const sb_kv_choice sb_kv_activations[] = {
     {"tanh", SB_ACT_TANH}, {"identity", SB_ACT_IDENTITY}, {"relu", SB_ACT_RELU},
     {"gelu", SB_ACT_GELU_ERF}, {"sigmoid", SB_ACT_SIGMOID}, {NULL, 0}};
+static const sb_kv_choice k_kinds[] = {
+    {"sentence-transformer", SB_KIND_SENTENCE_TRANSFORMER},
+    {"cross-encoder", SB_KIND_CROSS_ENCODER}, {NULL, 0}};
 static const sb_kv_choice k_similarities[] = {
     {"cosine", SBERT_SIMILARITY_COSINE}, {"dot", SBERT_SIMILARITY_DOT},
     {"euclidean", SBERT_SIMILARITY_EUCLIDEAN}, {"manhattan", SBERT_SIMILARITY_MANHATTAN},
@@ -187,6 +190,15 @@ static int read_names(sbert_model *m, const sb_kv_table *kv)
         return sb_fail(&kv->err, SBERT_ERR_NO_MEMORY, "out of memory copying general.name");
     memcpy(m->name, name.ptr, name.len);
     m->name[name.len] = '\0';
+
+    /* general.kind is optional: files written before cross-encoders hold sentence-transformers */
+    const sb_kv_choice *kind;
+    m->kind = SB_KIND_SENTENCE_TRANSFORMER;
+    if (sb_kv_find(kv, "general.kind")) {
+        if ((rc = sb_kv_enum(kv, "general.kind", k_kinds, &kind)) != SBERT_OK)
+            return rc;
+        m->kind = (sb_model_kind)kind->value;
+    }
     return SBERT_OK;
 }
 
@@ -270,7 +282,7 @@ static int read_dense_module(sb_dense *dense, const sb_kv_table *kv, uint32_t j,
     if (rc == SBERT_OK)
         rc = sb_kv_u32(kv, out_key, 1, MAX_DENSE_FEATURES, &out);
     if (rc == SBERT_OK)
-        rc = sb_kv_enum(kv, act_key, k_dense_activations, &act);
+        rc = sb_kv_enum(kv, act_key, sb_kv_activations, &act);
     if (rc == SBERT_OK)
         rc = sb_kv_bool(kv, bias_key, has_bias);
     if (rc != SBERT_OK)
@@ -418,11 +430,16 @@ static int read_pipeline(sbert_model *m, const sb_kv_table *kv, bool dense_has_b
     if (rc != SBERT_OK)
         return rc;
     m->similarity = (sbert_similarity)similarity->value;
+    m->max_seq_length = sb_usable_length(m, max_seq_length);
+    return SBERT_OK;
+}
+
+size_t sb_usable_length(const sbert_model *m, uint32_t max_seq_length)
+{
     /* Positions past the table do not exist: sentence-transformers fails on inputs that long, so
      * the longest input it can encode is also the longest here. */
     size_t positions = (size_t)(m->hp.max_positions - m->hp.position_offset);
-    m->max_seq_length = max_seq_length < positions ? max_seq_length : positions;
-    return SBERT_OK;
+    return max_seq_length < positions ? max_seq_length : positions;
 }
 
 /* ---- loading --------------------------------------------------------------------------------- */
@@ -456,10 +473,13 @@ static int load(sbert_model *m, const sb_err *err)
         rc = read_names(m, &kv);
     if (rc == SBERT_OK)
         rc = read_encoder(m, &kv);
+    const bool cross_encoder = m->kind == SB_KIND_CROSS_ENCODER;
     if (rc == SBERT_OK)
-        rc = read_pipeline(m, &kv, dense_has_bias);
+        rc = cross_encoder ? sb_load_classifier(m, &kv) : read_pipeline(m, &kv, dense_has_bias);
     if (rc == SBERT_OK)
         rc = sb_load_tokenizer(m, &kv);
+    if (rc == SBERT_OK && cross_encoder)
+        rc = sb_load_pair_template(m, &kv);
     sb_kv_free(&kv);
     if (rc != SBERT_OK)
         return rc;
@@ -705,6 +725,7 @@ void sb_model_file_close(sbert_model *m)
     free(m->name);
     free(m->layers);
     free(m->prompt_names); /* prompt_texts and the strings share its allocation */
+    free(m->classifier.labels); /* the strings share its allocation */
     free(m->tok_owned);
     sb_tokenizer *tokenizer = m->tokenizer; /* sbert.c's to free */
     memset(m, 0, sizeof *m);

@@ -121,6 +121,8 @@ int sb_kv_i32(const sb_kv_table *t, const char *key, int32_t *out);
 int sb_kv_f32(const sb_kv_table *t, const char *key, float *out);
 int sb_kv_bool(const sb_kv_table *t, const char *key, bool *out);
 int sb_kv_str(const sb_kv_table *t, const char *key, sb_str *out); /* points into the file */
+/* The entry of an optional key, or NULL when the file does not have it. */
+const sb_kv *sb_kv_find(const sb_kv_table *t, const char *key);
 
 /* A STR key naming one of a fixed set of choices, e.g. general.architecture. */
 typedef struct {
@@ -133,6 +135,9 @@ typedef struct {
 int sb_kv_enum(const sb_kv_table *t, const char *key, const sb_kv_choice *choices,
                const sb_kv_choice **out);
 
+/* The activations a Dense module or a cross-encoder's scores may name. */
+extern const sb_kv_choice sb_kv_activations[];
+
 /* Decoding array values (entries the getters returned, so their bounds are already checked). The
  * arrays in the file may be unaligned: these copy into the caller's aligned storage. */
 void sb_kv_read_i32s(const sb_kv *e, int32_t *dst);
@@ -144,6 +149,15 @@ void sb_kv_read_strs(const sb_kv *e, sb_str *dst);
 /* Fills m->tok_cfg and m->tok_owned from the tokenizer.* keys (and pipeline.do_lower_case). Needs
  * m->hp.vocab_size. */
 int sb_load_tokenizer(sbert_model *m, const sb_kv_table *kv);
+
+/* The cross-encoder parts of a general.kind = cross-encoder file (model_file_classifier.c):
+ * pipeline.max_seq_length and classifier.* into m, then (after sb_load_tokenizer) the pair
+ * template into m->tok_cfg. */
+int sb_load_classifier(sbert_model *m, const sb_kv_table *kv);
+int sb_load_pair_template(sbert_model *m, const sb_kv_table *kv);
+/* The longest input of the model: max_seq_length, lowered to what the position table holds
+ * (sentence-transformers fails on longer inputs, so none is lost). */
+size_t sb_usable_length(const sbert_model *m, uint32_t max_seq_length);
 
 /* The tensor table and data section of a file whose header is validated. */
 typedef struct {

@@ -148,6 +148,12 @@ void sb_kv_free(sb_kv_table *t)
     t->n = 0;
 }
 
+const sb_kv *sb_kv_find(const sb_kv_table *t, const char *key)
+{
+    sb_kv wanted = {.key = {key, (uint32_t)strlen(key)}};
+    return t->n ? bsearch(&wanted, t->entries, t->n, sizeof *t->entries, compare_entries) : NULL;
+}
+
 int sb_kv_get(const sb_kv_table *t, const char *key, sb_kv_type type, const sb_kv **out)
 {
     sb_kv wanted = {.key = {key, (uint32_t)strlen(key)}};

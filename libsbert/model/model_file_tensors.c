@@ -264,6 +264,21 @@ static tensor_slot *dense_slots(tensor_slot *s, sb_dense *dense, int j, bool has
     return set_slot(s, has_bias ? &linear->bias : NULL, SB_LAYOUT_ROW_MAJOR, linear->n_out, 0);
 }
 
+/* A cross-encoder's head: classifier.dense and classifier.out_proj, each weight and bias. */
+#define N_CLASSIFIER_SLOTS 6 /* 2 x (weight, its scale, bias) */
+static tensor_slot *classifier_slots(tensor_slot *s, sb_classifier *c)
+{
+    sb_linear *linears[2] = {&c->dense, &c->out_proj};
+    const char *names[2] = {"classifier.dense", "classifier.out_proj"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(s->name, sizeof s->name, "%s.weight", names[i]);
+        s = set_linear_slot(s, linears[i]);
+        snprintf(s->name, sizeof s->name, "%s.bias", names[i]);
+        s = set_slot(s, &linears[i]->bias, SB_LAYOUT_ROW_MAJOR, linears[i]->n_out, 0);
+    }
+    return s;
+}
+
 static int compare_slot_names(const void *a, const void *b)
 {
     return strcmp((*(tensor_slot *const *)a)->name, (*(tensor_slot *const *)b)->name);
@@ -274,7 +289,8 @@ static int build_slots(tensor_work *w, sbert_model *m, const bool dense_has_bias
 {
     int n_layers = m->hp.n_layers;
     w->n_slots = N_EMBEDDING_TENSORS + (size_t)n_layers * (N_LAYER_TENSORS + N_LAYER_LINEARS) +
-                 (size_t)m->n_dense * (N_DENSE_TENSORS + 1); /* + the Linears' scale slots */
+                 (size_t)m->n_dense * (N_DENSE_TENSORS + 1) + /* + the Linears' scale slots */
+                 (m->kind == SB_KIND_CROSS_ENCODER ? N_CLASSIFIER_SLOTS : 0);
     m->layers = calloc((size_t)n_layers, sizeof *m->layers);
     w->slots = calloc(w->n_slots, sizeof *w->slots);
     w->by_name = calloc(w->n_slots, sizeof *w->by_name);
@@ -287,6 +303,8 @@ static int build_slots(tensor_work *w, sbert_model *m, const bool dense_has_bias
         s = layer_slots(s, &m->layers[l], l, &m->hp);
     for (int j = 0; j < m->n_dense; j++)
         s = dense_slots(s, &m->dense[j], j, dense_has_bias[j]);
+    if (m->kind == SB_KIND_CROSS_ENCODER)
+        s = classifier_slots(s, &m->classifier);
 
     for (size_t i = 0; i < w->n_slots; i++)
         w->by_name[i] = &w->slots[i];

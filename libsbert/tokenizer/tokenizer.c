@@ -240,9 +240,10 @@ static int encode_piece(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_
     return rc;
 }
 
-/* The text's ids (no special tokens) into s->ids, at most `limit` of them. */
+/* The text's ids (no special tokens) into s->ids, until `limit` of them exist: the word that
+ * reaches the limit is encoded whole, and cut to the limit when `cut`. */
 static int encode_text(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t *text, size_t n,
-                       size_t limit)
+                       size_t limit, bool cut)
 {
     s->ids.len = 0;
     int rc = sb_added_split(&tok->added_raw, text, n, &s->raw_splits);
@@ -252,7 +253,7 @@ static int encode_text(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t
                         : encode_piece(tok, s, text + sp.start, sp.end - sp.start, sp.start == 0,
                                        limit);
     }
-    if (s->ids.len > limit)
+    if (cut && s->ids.len > limit)
         s->ids.len = limit;
     return rc;
 }
@@ -308,14 +309,16 @@ int sb_tokenizer_encode(const sb_tokenizer *tok, sb_tok_scratch *scratch, const 
         return fail(err, err_size, SBERT_ERR_INVALID_ARGUMENT,
                     "max_tokens %zu leaves no room for the %zu special tokens", opts->max_tokens,
                     n_special);
-    const size_t limit = opts->max_tokens ? opts->max_tokens - n_special : SIZE_MAX;
+    const size_t limit = opts->max_tokens ? opts->max_tokens - n_special
+                       : opts->stop_at    ? opts->stop_at
+                                          : SIZE_MAX;
 
     const uint8_t *t = text ? (const uint8_t *)text : (const uint8_t *)"";
     size_t n = len;
     int rc = prepare_text(tok, scratch, opts, &t, &n, err, err_size);
     if (rc != SBERT_OK)
         return rc;
-    rc = encode_text(tok, scratch, t, n, limit);
+    rc = encode_text(tok, scratch, t, n, limit, opts->max_tokens != 0);
     if (rc != SBERT_OK)
         return fail(err, err_size, rc, "tokenize: %s", sbert_strerror(rc));
 

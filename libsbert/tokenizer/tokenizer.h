@@ -83,6 +83,15 @@ typedef struct {
 
     /* sentence-transformers text preparation */
     bool st_do_lower_case;                /* Python str.lower() before tokenizing */
+
+    /* the post-processor's pair template (cross-encoders): pair_ids[0] a pair_ids[1] b
+     * pair_ids[2], each special id with its token type, a's ids of type pair_a_type, b's of
+     * pair_b_type */
+    bool has_pair;
+    const int32_t *pair_ids[3];           /* [n_pair[k]] before a, between a and b, after b */
+    const int32_t *pair_types[3];         /* [n_pair[k]] their token types */
+    uint32_t n_pair[3];
+    int32_t pair_a_type, pair_b_type;
 } sb_tokenizer_config;
 
 typedef struct sb_tokenizer sb_tokenizer;     /* immutable, shareable */
@@ -104,6 +113,10 @@ typedef struct {
     bool add_special;     /* add prefix/suffix ids */
     size_t max_tokens;    /* truncate to this many ids, the prefix and suffix included (those
                              are kept; the text's first ids fill the rest); 0 = no limit */
+    size_t stop_at;       /* with max_tokens 0: stop at the end of the first word (pre-token or
+                             added token) that brings the ids to stop_at or more, and keep all of
+                             them, as Hugging Face tokenizers encodes each text of a pair before
+                             cutting the pair longest_first; 0 = read the whole text */
     sb_utf8_policy utf8;
 } sb_tok_options;
 
@@ -126,5 +139,23 @@ void sb_tok_scratch_free(sb_tok_scratch *scratch);         /* NULL is fine */
 int sb_tokenizer_encode(const sb_tokenizer *tok, sb_tok_scratch *scratch, const char *text, size_t len,
                         const sb_tok_options *opts, int32_t *ids, size_t capacity, size_t *n_ids,
                         char *err, size_t err_size);
+
+/* ---- pairs (cross-encoders; pair.c) ----------------------------------------------------------- */
+
+/* The special tokens the pair template adds (0 without a template). */
+size_t sb_pair_specials(const sb_tokenizer *tok);
+
+/* How many of n_a and n_b text tokens remain when a pair may hold `budget` of them, cut as Hugging
+ * Face tokenizers' `longest_first` does (tokens leave from the end of each side). */
+void sb_pair_truncation(size_t n_a, size_t n_b, size_t budget, size_t *keep_a, size_t *keep_b);
+
+/* Joins the ids of two texts (a[n_a], b[n_b]: encoded without special tokens) with the pair
+ * template, a and b cut longest_first so that the pair holds at most max_tokens ids (0: no
+ * limit). Stores the count in *n_ids and, when it fits in capacity, the ids and (types not NULL)
+ * their token types. Returns SBERT_OK, SBERT_ERR_BUFFER_TOO_SMALL, or SBERT_ERR_INVALID_ARGUMENT
+ * when the tokenizer has no pair template or max_tokens is below its special tokens. */
+int sb_tokenizer_pair(const sb_tokenizer *tok, const int32_t *a, size_t n_a, const int32_t *b,
+                      size_t n_b, size_t max_tokens, int32_t *ids, int32_t *types,
+                      size_t capacity, size_t *n_ids);
 
 #endif

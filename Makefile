@@ -1,6 +1,6 @@
 # libsbert — build with nothing but a C11 compiler and libc's threads (pthreads).
 #
-#   make            libsbert.a, libsbert.so, examples/encode
+#   make            build/libsbert.a, build/libsbert.so, examples/ (encode, rerank, demo, quickstart)
 #   make demo       encode the sample sentences with the bundled Korean model
 #   make test       every test (C unit tests, golden comparisons, converter tests)
 #   make test-asan  the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
@@ -8,6 +8,11 @@
 #   make bench      speed against ONNX Runtime and PyTorch (installs its peers; never part of test)
 #   make bench-gemm the GEMM alone (fp32 and int8) against the machine's FMA peak
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
+#   make install    header, libsbert.a/.so, sbert.pc, CMake package, sbert-encode under PREFIX
+#                   (/usr/local; also DESTDIR, LIBDIR, INCLUDEDIR, BINDIR: see mk/install.mk)
+#   make uninstall  removes what make install put there (give it the same variables)
+#   make clean      removes what the build made
+#   make help       this list
 
 CC       ?= cc
 PYTHON   ?= python3
@@ -47,10 +52,21 @@ TEST_SRC = $(sort $(wildcard tests/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # Example programs are built into examples/ (the sanitizer build puts its own under build-asan/).
 EXDIR    ?= examples
-EXAMPLES = $(EXDIR)/encode $(EXDIR)/rerank $(EXDIR)/demo
+EXAMPLES = $(EXDIR)/encode $(EXDIR)/rerank $(EXDIR)/demo $(EXDIR)/quickstart
 
-.PHONY: bench-rerank all demo test test-asan test-tsan test-arm64 check-fullsize bench bench-gemm fuzz clean
+.PHONY: bench-rerank all demo test test-asan test-tsan test-arm64 check-fullsize bench bench-gemm fuzz clean help
 all: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXAMPLES)
+
+help:
+	@sed -n '3,/^$$/s/^# \{0,1\}//p' Makefile
+
+# The version (include/sbert.h, the only place it is written) names the shared library:
+# libsbert.so.$(VERSION) with SONAME libsbert.so.$(SOVERSION), and the usual two symlinks.
+VERSION      := $(shell sed -n 's/^\#define SBERT_VERSION_STRING "\(.*\)"/\1/p' include/sbert.h)
+SOVERSION     = $(firstword $(subst ., ,$(VERSION)))
+SHLIB_SONAME  = libsbert.so.$(SOVERSION)
+SHLIB_REAL    = libsbert.so.$(VERSION)
+include mk/install.mk
 
 # The flags of a kernel file's instruction set, from its name (see above).
 ISA_FLAGS = $(if $(findstring _avx512vnni,$<),$(AVX512VNNI_FLAGS),$(if $(findstring _avx512,$<),$(AVX512_FLAGS)))$(if $(findstring _avx2,$<),$(AVX2_FLAGS))$(if $(findstring _avxvnni,$<),$(AVXVNNI_FLAGS))
@@ -63,8 +79,11 @@ $(BUILD)/libsbert.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libsbert.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+$(BUILD)/libsbert.so: $(BUILD)/$(SHLIB_REAL)
+	ln -sf $(SHLIB_REAL) $(BUILD)/$(SHLIB_SONAME)
+	ln -sf $(SHLIB_SONAME) $@
+$(BUILD)/$(SHLIB_REAL): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SHLIB_SONAME) -o $@ $^ $(LDLIBS)
 
 $(EXDIR)/%: examples/%.c examples/jsonl.h $(BUILD)/libsbert.a include/sbert.h
 	@mkdir -p $(dir $@)
@@ -100,7 +119,7 @@ demo: all $(DEMO_MODEL)
 	examples/demo $(DEMO_MODEL) tests/data/seed_sentences.txt tests/data/korsts/sts-test.tsv
 
 # The test models are converted from the Hugging Face directories in tests/data/models (f32).
-TEST_MODELS = $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert $(BUILD)/models/odd-heads.sbert \
+TEST_MODELS = $(BUILD)/models/wide-1024.sbert $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert $(BUILD)/models/odd-heads.sbert \
               $(BUILD)/models/odd-heads-bf16.sbert $(BUILD)/models/ko-tiny-f16.sbert \
               $(BUILD)/models/ko-small-int8.sbert $(BUILD)/models/odd-heads-int8.sbert \
               $(CE_MODELS)
@@ -120,6 +139,15 @@ $(BUILD)/models/odd-heads.sbert: tools/make_random_model.py tools/convert_safete
 	$(PYTHON) tools/make_random_model.py $(BUILD)/models/odd-heads-hf --seed 3 --hidden 36 \
 	    --heads 3 --layers 2 --intermediate 52 --max-seq-length 512 >/dev/null
 	$(PYTHON) tools/convert_safetensors.py $(BUILD)/models/odd-heads-hf $@ --quiet
+
+# A random model 1024 wide (bge-large, e5-large) for the README's C example; one layer and a
+# 105-token vocabulary keep it at 18 MB. Made at test time, not committed.
+$(BUILD)/models/wide-1024.sbert: tools/make_random_model.py tools/convert_safetensors.py tools/checkpoint.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/make_random_model.py $(BUILD)/models/wide-1024-hf --seed 5 --model-type bert \
+	    --tokenizer tests/data/tokenizers/tiny-wordpiece --vocab 105 --hidden 1024 --heads 16 \
+	    --layers 1 --intermediate 64 --max-positions 66 --max-seq-length 64 >/dev/null
+	$(PYTHON) tools/convert_safetensors.py $(BUILD)/models/wide-1024-hf $@ --quiet
 
 # The same weights stored as BF16 and F16 (Linear weights kept so, run by the 2-byte kernels).
 $(BUILD)/models/odd-heads-bf16.sbert: $(BUILD)/models/odd-heads.sbert
@@ -228,4 +256,5 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libsb
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz build-serial build-arm64 examples/encode examples/rerank examples/demo
+	rm -rf build build-asan build-tsan build-fuzz build-serial build-arm64 examples/encode examples/rerank \
+	    examples/demo examples/quickstart

@@ -9,6 +9,7 @@
  * Input is streamed in chunks, so a million texts run in bounded memory (except --similarity,
  * which needs every vector at once). Output keeps input order. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,18 @@
 
 #include "jsonl.h"
 #include "sbert.h"
+
+static const char *prog = "encode"; /* the name it was run by (installed as sbert-encode) */
+
+/* A message on standard error, after the program's name. */
+static void complain(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
 
 #define CHUNK_TEXTS 1024 /* texts read, encoded and written at a time */
 
@@ -59,7 +72,7 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: encode -m MODEL.sbert [options] [--] [TEXT ...]\n"
+            "usage: %s -m MODEL.sbert [options] [--] [TEXT ...]\n"
             "Encodes each TEXT (or each line of standard input) into a sentence embedding.\n"
             "Options and texts may come in any order; after --, every argument is a text (write a\n"
             "text that starts with '-' there). Each option may be given once.\n\n"
@@ -89,7 +102,7 @@ static void usage(FILE *f)
             "--prompt-name, and --jsonl with texts on the command line.\n"
             "Exit status: 0 done, 1 an error (named with its input line or text when it is about\n"
             "one), 2 a usage error.\n",
-            MAX_THREADS, SBERT_MAX_BATCH_SIZE);
+            prog, MAX_THREADS, SBERT_MAX_BATCH_SIZE);
 }
 
 /* N for an option: a whole number from 0 (the default) to max. */
@@ -99,7 +112,7 @@ static int parse_count(const char *s, const char *name, size_t max, size_t *out)
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || *end || end == s || s[0] < '0' || s[0] > '9' || v > max) {
-        fprintf(stderr, "encode: %s takes a whole number from 0 (the default) to %zu, not \"%s\"\n",
+        complain("%s takes a whole number from 0 (the default) to %zu, not \"%s\"\n",
                 name, max, s);
         return -1;
     }
@@ -113,7 +126,7 @@ static int parse_format(const char *s, output_format *f)
     else if (!strcmp(s, "json")) *f = FORMAT_JSON;
     else if (!strcmp(s, "npy")) *f = FORMAT_NPY;
     else {
-        fprintf(stderr, "encode: --format is tsv, json or npy, not \"%s\"\n", s);
+        complain("--format is tsv, json or npy, not \"%s\"\n", s);
         return -1;
     }
     return 0;
@@ -166,7 +179,7 @@ static int check_combination(const options *o)
                                               OPT_BATCH_SIZE };
     for (size_t k = 0; o->ids && k < sizeof not_with_ids / sizeof *not_with_ids; k++)
         if (o->given[not_with_ids[k]]) {
-            fprintf(stderr, "encode: --ids prints token ids; %s does not apply to them\n",
+            complain("--ids prints token ids; %s does not apply to them\n",
                     OPTIONS[not_with_ids[k]].name);
             return -1;
         }
@@ -181,7 +194,7 @@ static int check_combination(const options *o)
         why = "no model given; use -m MODEL.sbert (convert a sentence-transformers directory with "
               "tools/convert_safetensors.py)";
     if (why) {
-        fprintf(stderr, "encode: %s\n", why);
+        complain("%s\n", why);
         return -1;
     }
     return 0;
@@ -206,13 +219,13 @@ static int parse_args(int argc, char **argv, options *o)
         }
         const int id = find_option(a, &v);
         if (id < 0) {
-            fprintf(stderr, "encode: unknown option %s (see --help; a text that starts with '-' "
+            complain("unknown option %s (see --help; a text that starts with '-' "
                             "goes after --)\n", a);
             return -1;
         }
         const char *name = OPTIONS[id].name;
         if (o->given[id]++) {
-            fprintf(stderr, "encode: %s is given twice\n", name);
+            complain("%s is given twice\n", name);
             return -1;
         }
         if (id == OPT_HELP) { usage(stdout); return 1; }
@@ -222,7 +235,7 @@ static int parse_args(int argc, char **argv, options *o)
         }
         if (OPTIONS[id].takes_value && !v) {
             if (i + 1 == argc) {
-                fprintf(stderr, "encode: %s needs a value (see --help)\n", name);
+                complain("%s needs a value (see --help)\n", name);
                 return -1;
             }
             v = argv[++i];
@@ -257,7 +270,7 @@ static void chunk_clear(chunk *c)
 /* "line 12" for standard input, "text 3" for the third text argument. */
 static void say_where(const options *o, size_t origin)
 {
-    fprintf(stderr, "encode: %s %zu: ", o->texts ? "text" : "line", origin);
+    complain("%s %zu: ", o->texts ? "text" : "line", origin);
 }
 
 /* The "text" of one --jsonl line, or -1 after saying why the line is refused. */
@@ -267,7 +280,7 @@ static int parse_jsonl_line(const char *line, size_t len, size_t line_no, char *
     const int rc = jsonl_get_string_n(line, len, "text", text, n, &at);
     if (rc == JSONL_OK)
         return 0;
-    fprintf(stderr, "encode: line %zu: ", line_no);
+    complain("line %zu: ", line_no);
     switch (rc) {
     case JSONL_SYNTAX: fprintf(stderr, "not JSON (RFC 8259): error at byte %zu\n", at + 1); break;
     case JSONL_MISSING: case JSONL_NOT_OBJECT:
@@ -300,7 +313,7 @@ static int read_chunk(const options *o, chunk *c)
                 break;
         } else {
             if (!(c->text[c->n] = malloc((size_t)got + 1))) {
-                fprintf(stderr, "encode: out of memory reading line %zu\n", c->line_no);
+                complain("out of memory reading line %zu\n", c->line_no);
                 rc = -1;
                 break;
             }
@@ -320,7 +333,7 @@ static int take_arguments(const options *o, chunk *c, size_t *next)
         c->len[c->n] = strlen(o->texts[*next]);
         c->origin[c->n] = *next + 1;
         if (!(c->text[c->n] = strdup(o->texts[*next]))) {
-            fprintf(stderr, "encode: out of memory\n");
+            complain("out of memory\n");
             return -1;
         }
     }
@@ -398,7 +411,7 @@ static int print_similarity(const sbert_model *model, const float *v, size_t n, 
 {
     float *m = malloc(n * n * sizeof *m + 1);
     if (!m || sbert_similarity_matrix(sbert_model_similarity(model), v, n, v, n, dim, m, n * n)) {
-        fprintf(stderr, "encode: out of memory for the similarity matrix\n");
+        complain("out of memory for the similarity matrix\n");
         free(m);
         return SBERT_ERR_NO_MEMORY;
     }
@@ -443,7 +456,7 @@ static int encode_failed(session *s, const options *o, const chunk *c, int rc)
         if (text_rc != SBERT_OK && text_rc != SBERT_ERR_BUFFER_TOO_SMALL)
             return text_failed(o, c, i, s->ctx, text_rc);
     }
-    fprintf(stderr, "encode: %s: %s\n", sbert_strerror(rc), sbert_context_errmsg(s->ctx));
+    complain("%s: %s\n", sbert_strerror(rc), sbert_context_errmsg(s->ctx));
     return rc;
 }
 
@@ -502,7 +515,7 @@ static int open_session(session *s, const options *o)
     char err[512];
     int rc = sbert_model_load(o->model_path, NULL, &s->model, err, sizeof err);
     if (rc != SBERT_OK) {
-        fprintf(stderr, "encode: cannot load %s: %s\n", o->model_path, err);
+        complain("cannot load %s: %s\n", o->model_path, err);
         return rc;
     }
     sbert_context_params cp = sbert_context_default_params();
@@ -510,7 +523,7 @@ static int open_session(session *s, const options *o)
     cp.batch_size = o->batch_size; /* 0: the default */
     rc = sbert_context_create(s->model, &cp, &s->ctx);
     if (rc != SBERT_OK) {
-        fprintf(stderr, "encode: cannot create a context: %s\n", sbert_strerror(rc));
+        complain("cannot create a context: %s\n", sbert_strerror(rc));
         return rc;
     }
     s->enc = sbert_encode_default_options();
@@ -522,7 +535,7 @@ static int open_session(session *s, const options *o)
      * read: a call with no texts checks them. */
     rc = sbert_encode(s->ctx, NULL, NULL, 0, &s->enc, NULL, 0);
     if (rc != SBERT_OK) {
-        fprintf(stderr, "encode: %s: %s\n", sbert_strerror(rc), sbert_context_errmsg(s->ctx));
+        complain("%s: %s\n", sbert_strerror(rc), sbert_context_errmsg(s->ctx));
         return rc;
     }
     s->dim = sbert_model_dim(s->model);
@@ -533,6 +546,10 @@ static int open_session(session *s, const options *o)
 
 int main(int argc, char **argv)
 {
+    if (argc > 0 && argv[0][0]) {
+        const char *slash = strrchr(argv[0], '/');
+        prog = slash ? slash + 1 : argv[0];
+    }
     options o;
     int parsed = parse_args(argc, argv, &o);
     if (parsed)
@@ -557,7 +574,7 @@ int main(int argc, char **argv)
     if (s.progress && s.n_done)
         fputc('\n', stderr);
     if ((fflush(stdout) || ferror(stdout)) && rc == SBERT_OK) {
-        fprintf(stderr, "encode: cannot write the output: %s\n", strerror(errno));
+        complain("cannot write the output: %s\n", strerror(errno));
         rc = SBERT_ERR_IO;
     }
     free(s.all);

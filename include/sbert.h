@@ -68,9 +68,9 @@ extern "C" {
  * Version
  * ------------------------------------------------------------------------------------------- */
 #define SBERT_VERSION_MAJOR 0
-#define SBERT_VERSION_MINOR 1
+#define SBERT_VERSION_MINOR 2
 #define SBERT_VERSION_PATCH 0
-#define SBERT_VERSION_STRING "0.1.0"
+#define SBERT_VERSION_STRING "0.2.0"
 /* SBERT_VERSION_NUMBER is MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
 #define SBERT_VERSION_NUMBER (SBERT_VERSION_MAJOR * 10000 + SBERT_VERSION_MINOR * 100 + SBERT_VERSION_PATCH)
 

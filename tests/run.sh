@@ -3,10 +3,14 @@
 # repository root, and ends with the line "N passed, N failed" counting test programs.
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-python3}
-passed=0; failed=0; failed_names=""
+# A test that exits 77 could not run (it printed SKIP and why): counted apart, never as passed.
+passed=0; failed=0; failed_names=""; skipped_names=""
 run() {
     name=$1; shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names="$failed_names $name"; fi
+    "$@"; rc=$?
+    if [ "$rc" -eq 0 ]; then passed=$((passed + 1))
+    elif [ "$rc" -eq 77 ]; then skipped_names="$skipped_names $name"
+    else failed=$((failed + 1)); failed_names="$failed_names $name"; fi
 }
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
@@ -20,5 +24,6 @@ for t in tests/test_*.py; do
     run "$(basename "$t")" env BUILD="$BUILD" "$PYTHON" "$t"
 done
 [ -z "$failed_names" ] || echo "failed:$failed_names"
+[ -z "$skipped_names" ] || echo "skipped (see their SKIP lines):$skipped_names"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,52 @@
+# Installing libsbert like a system library (included by the Makefile).
+#
+#   make install   [PREFIX=/usr/local] [DESTDIR=] [LIBDIR=$(PREFIX)/lib]
+#                  [INCLUDEDIR=$(PREFIX)/include] [BINDIR=$(PREFIX)/bin]
+#   make uninstall (the same variables) removes exactly what install put there
+#
+# Installs sbert.h, libsbert.a, libsbert.so.$(VERSION) (SONAME libsbert.so.$(SOVERSION)) and its
+# two symlinks, sbert.pc for pkg-config, a CMake package (find_package(sbert) gives sbert::sbert,
+# the shared library, and sbert::sbert_static) and the encode tool as sbert-encode. The version
+# is SBERT_VERSION_STRING of include/sbert.h, the only place it is written.
+
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+BINDIR       ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR     ?= $(LIBDIR)/cmake/sbert
+INSTALL      ?= install
+
+INSTALL_HEADERS = include/sbert.h
+INSTALL_TOOL    = sbert-encode
+# The .pc file names its directories from ${prefix} when they are inside it.
+PC_LIBDIR     = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+
+.PHONY: install uninstall
+install: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXDIR)/encode
+	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
+	$(INSTALL) -m 644 $(INSTALL_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 644 $(BUILD)/libsbert.a $(DESTDIR)$(LIBDIR)/libsbert.a
+	$(INSTALL) -m 755 $(BUILD)/$(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL)
+	ln -sf $(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME)
+	ln -sf $(SHLIB_SONAME) $(DESTDIR)$(LIBDIR)/libsbert.so
+	$(INSTALL) -m 755 $(EXDIR)/encode $(DESTDIR)$(BINDIR)/$(INSTALL_TOOL)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PC_LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    mk/sbert.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/sbert.pc
+	sed -e 's|@LIBDIR_FROM_CMAKEDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR_FROM_CMAKEDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|' \
+	    -e 's|@SHLIB_REAL@|$(SHLIB_REAL)|' -e 's|@SHLIB_SONAME@|$(SHLIB_SONAME)|' \
+	    mk/sbertConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/sbertConfig.cmake
+	sed -e 's|@VERSION@|$(VERSION)|' mk/sbertConfigVersion.cmake.in \
+	    > $(DESTDIR)$(CMAKEDIR)/sbertConfigVersion.cmake
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(INSTALL_HEADERS))) \
+	    $(DESTDIR)$(LIBDIR)/libsbert.a $(DESTDIR)$(LIBDIR)/libsbert.so \
+	    $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME) $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL) \
+	    $(DESTDIR)$(BINDIR)/$(INSTALL_TOOL) $(DESTDIR)$(PKGCONFIGDIR)/sbert.pc \
+	    $(DESTDIR)$(CMAKEDIR)/sbertConfig.cmake $(DESTDIR)$(CMAKEDIR)/sbertConfigVersion.cmake
+	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true

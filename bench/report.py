@@ -22,8 +22,14 @@ import numpy as np
 # comparison.
 ENGINES = [("libsbert", "libsbert"), ("libsbert-bf16", "libsbert, bf16 weights"),
            ("libsbert-int8", "libsbert, int8"), ("ort", "ONNX Runtime"),
-           ("ort-int8", "ONNX Runtime, int8"), ("torch", "PyTorch")]
+           ("ort-int8", "ONNX Runtime, int8"), ("llama-f32", "llama.cpp f32"),
+           ("llama-q8_0", "llama.cpp Q8_0"), ("torch", "PyTorch")]
 LABEL = dict(ENGINES)
+# llama.cpp's W3 vectors through its own WordPiece (bench_llama.mjs), for the agreement table
+LABEL.update({"llama-f32-own": "llama.cpp f32, its own tokenizer",
+              "llama-q8_0-own": "llama.cpp Q8_0, its own tokenizer"})
+# libsbert against llama.cpp at the same precision (the issue's "at least 1.5x" pairs)
+VS_LLAMA = [("libsbert", "llama-f32"), ("libsbert-int8", "llama-q8_0")]
 
 
 def load(work):
@@ -62,9 +68,10 @@ def agreement(work, threads_list, dim, ran):
         if not os.path.exists(path):
             continue
         ref = np.fromfile(path, dtype="<f4").reshape(-1, dim).astype(np.float64)
-        for engine in ("libsbert", "libsbert-bf16", "libsbert-int8", "ort", "ort-int8"):
+        for engine in ("libsbert", "libsbert-bf16", "libsbert-int8", "ort", "ort-int8",
+                       "llama-f32", "llama-f32-own", "llama-q8_0", "llama-q8_0-own"):
             path = os.path.join(work, f"vectors-{engine}-t{t}.f32")
-            if engine not in ran or not os.path.exists(path):
+            if engine.removesuffix("-own") not in ran or not os.path.exists(path):
                 continue
             got = np.fromfile(path, dtype="<f4").reshape(-1, dim).astype(np.float64)
             if got.shape != ref.shape:
@@ -115,6 +122,84 @@ def compute_rate(work, workloads, threads_list, med, metrics):
             "rounds).", "", table(rows, header), ""]
 
 
+def machine_lines(metrics):
+    """The CPU of this run (bench/machine.sh), named above every table."""
+    cpu = metrics.get(("machine", 0, "cpu"))
+    if not cpu:
+        return []
+    c = cpu[0]
+    return [f"CPU: {c['model_name']} ({c['vendor']} family {c['family']} model {c['model']}), "
+            f"{c['value']} logical CPUs; ISA: {c['isa']}",
+            f"libsbert kernels: {c['kernels']}; with SBERT_ISA=avx2: {c['kernels_avx2']}",
+            f"load average when the run started: {' '.join(c['loadavg'])}", ""]
+
+
+def vs_llama(workloads, threads_list, med):
+    rows = []
+    for w in workloads:
+        for t in threads_list:
+            row = [w, t]
+            for lib, llama in VS_LLAMA:
+                a, b = med.get((lib, t, w)), med.get((llama, t, w))
+                row += [fmt_ms(a) if a else "-", fmt_ms(b) if b else "-",
+                        f"{b / a:.2f}x" if a and b else "-"]
+            rows.append(row)
+    if not any(r[4] != "-" or r[7] != "-" for r in rows):
+        return []
+    header = ["workload", "threads", "libsbert fp32", "llama.cpp f32", "speed-up",
+              "libsbert int8", "llama.cpp Q8_0", "speed-up"]
+    return ["## libsbert against llama.cpp at the same precision (speed-up = llama.cpp time / "
+            "libsbert time)", "",
+            "llama.cpp: node-llama-cpp's createEmbeddingContext(), one text per call (it has no "
+            "batched embedding call), fed Hugging Face's ids (its own WordPiece would give Korean "
+            "text far fewer tokens, nearly all [UNK]); tokenizing not timed for it.", "",
+            table(rows, header), ""]
+
+
+def bounds(work, workloads, threads_list, med, metrics):
+    """W1 against the time to stream the Linear weights once (fma_peak's read at the same thread
+    count), and libsbert int8's rate against the int8 peak of the instructions it uses."""
+    cpu = (metrics.get(("machine", 0, "cpu")) or [{}])[0]
+    config_path = os.path.join(work, "hf", "config.json")
+    if not os.path.exists(config_path):
+        return []
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    rows = []
+    for t in threads_list:
+        streams = {round(r["mb"]): r["value"] for r in metrics.get(("machine", t, "stream_ms"), [])}
+        streams = {mb: statistics.median(r["value"] for r in metrics[("machine", t, "stream_ms")]
+                                         if round(r["mb"]) == mb) for mb in streams}
+        sizes = sorted(streams, reverse=True)  # fp32 bytes first, then int8
+        for engine, size in zip(("libsbert", "libsbert-int8"), sizes):
+            ms = med.get((engine, t, "W1"))
+            if ms:
+                rows.append([LABEL[engine], t, fmt_ms(ms), f"{size} MB in {fmt_ms(streams[size])}",
+                             f"{ms / streams[size]:.2f}x"])
+    out = []
+    if rows:
+        out += ["## W1 against streaming the weights once (bench/fma_peak.c: each thread reads "
+                "its share of a buffer the size of the Linear weights)", "",
+                table(rows, ["engine", "threads", "W1 median", "stream", "W1 / stream"]), ""]
+    q8 = "avx2" if "int8: avx2" in cpu.get("kernels", "") else "value"
+    rows = []
+    for w, info in workloads.items():
+        gop = useful_gflop(info["ids"], config)
+        for t in threads_list:
+            peaks = metrics.get(("machine", t, "int8_peak_gops"))
+            ms = med.get(("libsbert-int8", t, w))
+            if peaks and ms and peaks[0][q8]:
+                peak = statistics.median(r[q8] for r in peaks)
+                rows.append([w, t, f"{gop / ms * 1e3:.0f}", f"{peak:.0f}",
+                             f"{gop / ms * 1e3 / peak:.0%}"])
+    if rows:
+        out += [f"## libsbert int8 against the int8 peak of its instructions "
+                f"({'vpmaddubsw + vpmaddwd + vpaddd' if q8 == 'avx2' else 'vpdpbusd'}; "
+                "bench/fma_peak.c, GOP = 2 per multiply-add, useful work only)", "",
+                table(rows, ["workload", "threads", "GOP/s", "int8 peak GOP/s", "fraction"]), ""]
+    return out
+
+
 def chart(path, workloads, threads_list, med):
     try:
         import matplotlib
@@ -126,7 +211,8 @@ def chart(path, workloads, threads_list, med):
     fig, axes = plt.subplots(1, len(threads_list), figsize=(6 * len(threads_list), 4.5),
                              squeeze=False, sharey=True)
     colors = {"libsbert": "#d62728", "libsbert-bf16": "#f4a6a6", "libsbert-int8": "#8c564b",
-              "ort": "#1f77b4", "ort-int8": "#17becf", "torch": "#ff7f0e"}
+              "ort": "#1f77b4", "ort-int8": "#17becf", "torch": "#ff7f0e",
+              "llama-f32": "#2ca02c", "llama-q8_0": "#98df8a"}
     engines = [e for e in ENGINES if any(k[0] == e[0] for k in med)]  # those that ran
     width = 0.8 / len(engines)
     for ax, t in zip(axes[0], threads_list):
@@ -166,7 +252,7 @@ def main():
     times, metrics = load(work)
     med = {k: statistics.median(v) for k, v in times.items()}
     threads_list = sorted({k[1] for k in med})
-    out = []
+    out = machine_lines(metrics)
 
     # Speed: medians and speed against ONNX Runtime (ORT time / engine time: >1 is faster).
     engines = [e for e in ENGINES if any(k[0] == e[0] for k in med)]  # those that ran
@@ -191,7 +277,9 @@ def main():
     out += ["## Median time per workload (vs ORT = ORT time / engine time; > 1 is faster than ORT)",
             "", table(rows, header), ""]
 
+    out += vs_llama(workloads, threads_list, med)
     out += compute_rate(work, workloads, threads_list, med, metrics)
+    out += bounds(work, workloads, threads_list, med, metrics)
 
     rows = []
     for engine, label in ENGINES:
@@ -206,6 +294,8 @@ def main():
                       "libsbert-int8": "load {:.0f} ms + first W1 {:.0f} ms",
                       "ort": "session create {:.0f} ms + first W1 {:.0f} ms",
                       "ort-int8": "session create {:.0f} ms + first W1 {:.0f} ms",
+                      "llama-f32": "load {:.0f} ms + first W1 {:.0f} ms",
+                      "llama-q8_0": "load {:.0f} ms + first W1 {:.0f} ms",
                       "torch": "load {:.0f} ms + first W1 {:.0f} ms"}[engine]
 
             def describe(o):  # one round's open: total, its parts, the page cache before it
@@ -258,7 +348,13 @@ def main():
             break
     if dim:
         rows = agreement(work, threads_list, dim, {k[0] for k in med})
-        out += ["## Agreement of the W3 vectors with PyTorch's", "",
+        own = {t: metrics.get(("llama-f32", t, "own_tokens_w3")) for t in threads_list}
+        own = next((o[0] for o in own.values() if o), None)
+        out += ["## Agreement of the W3 vectors with PyTorch's", ""]
+        if own:
+            out += [f"llama.cpp's own tokenizer gives the W3 texts {own['value']:,} tokens "
+                    f"(Hugging Face: {own['hf_tokens']:,}).", ""]
+        out += [
                 table(rows, ["engine", "threads", "max |diff|", "min cosine"]), ""]
 
     text = "\n".join(out)

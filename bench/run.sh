@@ -1,33 +1,41 @@
 #!/bin/sh
-# make bench: libsbert against ONNX Runtime and PyTorch on a full-size ko-sroberta-shaped model
-# (RoBERTa 12 x 768, klue vocab, mean pooling, random weights, fp32), all in one run so the
-# ratios share the machine's conditions. Never part of make test.
+# make bench: libsbert against ONNX Runtime, llama.cpp and PyTorch on a full-size
+# ko-sroberta-shaped model (RoBERTa 12 x 768, klue vocab, mean pooling, random weights, fp32), all
+# in one run so the ratios share the machine's conditions. Never part of make test.
 #
 #   sh bench/run.sh                      # from the repository root; ~25 min on 2 cores
 #   BENCH_THREADS="1 2"                  # thread counts (default: 1 and 2)
 #   BENCH_ROUNDS=2                       # run every engine N times, alternating the order;
 #                                        # medians pool all rounds (default 1)
 #   BENCH_SENTENCES=1024                 # W3 size (default 1024)
-#   BENCH_ENGINES="libsbert libsbert-bf16 libsbert-int8 ort ort-int8 torch"   # which engines
-#                                        # (libsbert-bf16: the same weights converted with --dtype
-#                                        # bf16, computed in fp32; libsbert-int8: --dtype int8,
-#                                        # int8 weights and activations, int32 sums; ort-int8: the
-#                                        # ONNX model quantized as quantize_dynamic does it)
+#   BENCH_ENGINES="libsbert libsbert-bf16 libsbert-int8 ort ort-int8 llama-f32 llama-q8_0 torch"
+#                                        # which engines (libsbert-bf16: the same weights converted
+#                                        # with --dtype bf16, computed in fp32; libsbert-int8:
+#                                        # --dtype int8, int8 weights and activations, int32 sums;
+#                                        # ort-int8: the ONNX model quantized as quantize_dynamic
+#                                        # does it; llama-f32 / llama-q8_0: llama.cpp through npm
+#                                        # node-llama-cpp on bench/gguf.py's GGUF, f32 and Q8_0)
 #
 # Steps (all outputs in bench/work/, gitignored):
 #   sh bench/setup.sh                                   peers: apt python3-torch + OpenBLAS,
-#                                                       npm onnxruntime-node + tokenizers
+#                                                       npm onnxruntime-node, tokenizers,
+#                                                       node-llama-cpp
 #   make all build/bench/bench_encode build/bench/fma_peak
-#   per round: build/bench/fma_peak (the fp32 FMA peak at that moment, for "% of peak")
+#   the CPU (/proc/cpuinfo: model name, family/model, ISA flags; examples/encode --version: the
+#   kernels libsbert picks, also under SBERT_ISA=avx2)                  -> results.jsonl
+#   per round: build/bench/fma_peak BYTES (fp32 FMA and int8 peaks at that moment, for "% of
+#   peak", and the time to stream the Linear weights once: fp32 and int8 bytes)
 #   python3 tools/make_random_model.py bench/work/hf --seed 1
 #   python3 tools/convert_safetensors.py bench/work/hf bench/work/model.sbert
 #   /usr/bin/python3 bench/export_onnx.py bench/work/hf bench/work/model.onnx
+#   python3 bench/gguf.py bench/work/hf bench/work/model-f32.gguf [--type q8_0 -> model-q8_0.gguf]
 #   node bench/workloads.js TOKENIZER_JSON tests/data/korsts/sts-test.tsv bench/work 1024
 #   per engine and round: python3 bench/page_cache.py drop MODEL; BENCH_OPEN_ONLY=1 ENGINE (cold
 #   open, kept as open_cold_ms); python3 bench/page_cache.py warm MODEL; then the full run;
 #   then python3 bench/page_cache.py read MODEL (the disk alone: evict, read back, timed):
 #   build/bench/bench_encode bench/work/model.sbert bench/work N            >> results.jsonl
 #   node bench/bench_ort.js bench/work/model.onnx TOKENIZER_JSON bench/work N  >> results.jsonl
+#   node bench/bench_llama.mjs bench/work/model-f32.gguf bench/work N       >> results.jsonl
 #   /usr/bin/python3 bench/bench_torch.py bench/work/hf bench/work N        >> results.jsonl
 #   /usr/bin/python3 bench/report.py bench/work     -> table, bench/work/results.md, bench.png
 #
@@ -42,7 +50,7 @@ PY=/usr/bin/python3
 THREADS=${BENCH_THREADS:-1 2}
 ROUNDS=${BENCH_ROUNDS:-1}
 SENTENCES=${BENCH_SENTENCES:-1024}
-ENGINES=${BENCH_ENGINES:-libsbert libsbert-bf16 libsbert-int8 ort ort-int8 torch}
+ENGINES=${BENCH_ENGINES:-libsbert libsbert-bf16 libsbert-int8 ort ort-int8 llama-f32 llama-q8_0 torch}
 TOKENIZER=tests/data/tokenizers/klue-roberta-base/tokenizer.json
 mkdir -p "$WORK" build/bench
 
@@ -80,6 +88,13 @@ if [ ! -f "$WORK/model-int8.onnx" ] || [ "$WORK/model.onnx" -nt "$WORK/model-int
    || [ bench/quantize_onnx.js -nt "$WORK/model-int8.onnx" ]; then
     node --max-old-space-size=8000 bench/quantize_onnx.js "$WORK/model.onnx" "$WORK/model-int8.onnx"
 fi
+for q in f32 q8_0; do
+    if [ ! -f "$WORK/model-$q.gguf" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/model-$q.gguf" ] \
+       || [ bench/gguf.py -nt "$WORK/model-$q.gguf" ]; then
+        echo "run.sh: writing the GGUF ($q) for llama.cpp"
+        $PY bench/gguf.py "$WORK/hf" "$WORK/model-$q.gguf" --type $q
+    fi
+done
 node bench/workloads.js "$TOKENIZER" tests/data/korsts/sts-test.tsv "$WORK" "$SENTENCES"
 
 model_files() {  # ENGINE: the files the engine reads at open
@@ -90,6 +105,7 @@ model_files() {  # ENGINE: the files the engine reads at open
         ort) echo "$WORK/model.onnx" ;;
         ort-int8) echo "$WORK/model-int8.onnx" ;;
         torch) echo "$WORK/hf/model.safetensors" ;;
+        llama-f32|llama-q8_0) echo "$WORK/model-${1#llama-}.gguf" ;;
     esac
 }
 
@@ -101,6 +117,8 @@ run_engine() {  # ENGINE THREADS
         ort) node bench/bench_ort.js "$WORK/model.onnx" "$TOKENIZER" "$WORK" "$2" ;;
         ort-int8) BENCH_ENGINE=ort-int8 node bench/bench_ort.js "$WORK/model-int8.onnx" "$TOKENIZER" \
                       "$WORK" "$2" ;;
+        llama-f32|llama-q8_0) BENCH_ENGINE=$1 node bench/bench_llama.mjs "$WORK/model-${1#llama-}.gguf" \
+                      "$WORK" "$2" ;;
         torch) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$2" \
                    OMP_NUM_THREADS=1 $PY bench/bench_torch.py "$WORK/hf" "$WORK" "$2" ;;
     esac
@@ -108,12 +126,23 @@ run_engine() {  # ENGINE THREADS
 
 [ -f "$WORK/results.jsonl" ] && mv "$WORK/results.jsonl" "$WORK/results.prev.jsonl"
 : >"$WORK/results.jsonl"
+sh bench/machine.sh >>"$WORK/results.jsonl"
+# The bytes of the Linear weights (what one text reads once, whatever its length): fp32, int8.
+WEIGHT_BYTES=$($PY -c 'import json, sys
+c = json.load(open(sys.argv[1]))
+n = c["num_hidden_layers"] * (4 * c["hidden_size"] ** 2 + 2 * c["hidden_size"] * c["intermediate_size"])
+print(4 * n, n)' "$WORK/hf/config.json")
 round=1
 order=$ENGINES
 while [ "$round" -le "$ROUNDS" ]; do
-    # The machine's fp32 FMA peak at this moment (1 and 2 threads), for report.py's "% of peak".
+    # The machine's fp32 FMA and int8 peaks and read bandwidth at this moment (1 and 2 threads),
+    # for report.py's "% of peak" and "W1 against streaming the weights".
     if [ -x build/bench/fma_peak ]; then
-        build/bench/fma_peak | sed -n 's/^threads \([0-9]*\): avx2 \([0-9.]*\) GFLOP\/s, avx512 \([0-9.]*\).*/{"engine":"machine","threads":\1,"metric":"fma_peak_gflops","avx2":\2,"value":\3}/p' \
+        build/bench/fma_peak $WEIGHT_BYTES | sed -n \
+            -e 's/^threads \([0-9]*\): avx2 \([0-9.]*\) GFLOP\/s, avx512 \([0-9.]*\).*/{"engine":"machine","threads":\1,"metric":"fma_peak_gflops","avx2":\2,"value":\3}/p' \
+            -e 's/^threads \([0-9]*\): int8 avx2 \([0-9.]*\) GOP\/s, int8 avx512vnni \([0-9.]*\).*/{"engine":"machine","threads":\1,"metric":"int8_peak_gops","avx2":\2,"value":\3}/p' \
+            -e 's/^threads \([0-9]*\): int8 avx2 \([0-9.]*\) GOP\/s$/{"engine":"machine","threads":\1,"metric":"int8_peak_gops","avx2":\2,"value":0}/p' \
+            -e 's/^threads \([0-9]*\): read \([0-9.]*\) MB in \([0-9.]*\) ms, \([0-9.]*\) GB\/s/{"engine":"machine","threads":\1,"metric":"stream_ms","mb":\2,"value":\3,"gb_s":\4}/p' \
             >>"$WORK/results.jsonl"
     fi
     for t in $THREADS; do

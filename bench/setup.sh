@@ -8,7 +8,11 @@
 #       /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3
 #                                                   # not the reference BLAS (15-30x slower)
 #   cd bench && npm ci --ignore-scripts             # onnxruntime-node (its CPU binary ships in
-#                                                   # the package) and tokenizers (HF's binding)
+#                                                   # the package), tokenizers (HF's binding),
+#                                                   # onnx-proto, node-llama-cpp (llama.cpp's
+#                                                   # prebuilt CPU backends for every x64 CPU
+#                                                   # class ship in @node-llama-cpp/linux-x64;
+#                                                   # about 730 MB with all platforms' variants)
 set -eu
 cd "$(dirname "$0")"
 PY=/usr/bin/python3  # Debian's interpreter: python3 on PATH may be a pyenv without torch
@@ -39,8 +43,9 @@ case "$blas" in
 esac
 
 if [ ! -d node_modules/onnxruntime-node ] || [ ! -d node_modules/tokenizers ] \
-   || [ ! -d node_modules/onnx-proto ] || [ package-lock.json -nt node_modules ]; then
-    echo "bench/setup.sh: npm ci --ignore-scripts (onnxruntime-node, tokenizers, onnx-proto)"
+   || [ ! -d node_modules/onnx-proto ] || [ ! -d node_modules/node-llama-cpp ] \
+   || [ package-lock.json -nt node_modules ]; then
+    echo "bench/setup.sh: npm ci --ignore-scripts (onnxruntime-node, tokenizers, onnx-proto, node-llama-cpp)"
     npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
     touch node_modules
 fi

@@ -664,7 +664,7 @@ class TestMalformedInputs(ConverterTest):
         self.assertRefused(model, name, "shape [64,128], expected [128,64]")
 
     def test_unsupported_config(self):
-        for key, value, message in (("model_type", "mpnet", "model_type 'mpnet'"),
+        for key, value, message in (("model_type", "deberta-v2", "model_type 'deberta-v2'"),
                                     ("hidden_act", "silu", "hidden_act 'silu'"),
                                     ("position_embedding_type", "relative_key",
                                      "position_embedding_type 'relative_key'"),
@@ -919,6 +919,76 @@ class TestCrossEncoder(ConverterTest):
                                  if n != "__metadata__" and header[n]["dtype"] == "F32"
                                  and not n.startswith("bert.pooler")})
         self.assertRefused(model, "pooler.dense.weight is missing")
+
+
+class TestMPNet(ConverterTest):
+    """sentence-transformers/all-mpnet-base-v2's layout (tests/data/models/mpnet-tiny)."""
+
+    def source(self, name):
+        return safetensors_rows(os.path.join(MODELS, "mpnet-tiny", "model.safetensors"), name)
+
+    def test_keys_and_tensors(self):
+        f = Sbert(self.convert(self.model("mpnet-tiny", drop=())))
+        for key, value in {"general.architecture": "mpnet", "encoder.type_vocab_size": 0,
+                           "encoder.pad_token_id": 1, "encoder.position_offset": 2,
+                           "encoder.relative_attention_num_buckets": 32,
+                           "encoder.relative_attention_max_distance": 128,
+                           "tokenizer.model": "wordpiece", "tokenizer.unk_id": 104,
+                           "tokenizer.pad_id": 1, "tokenizer.prefix_ids": [0],
+                           "tokenizer.suffix_ids": [2], "tokenizer.bert.lowercase": True,
+                           "tokenizer.added.id": [0, 1, 2, 3, 104, 30526],
+                           "tokenizer.added.lstrip": [0, 0, 0, 0, 0, 1],
+                           "pipeline.max_seq_length": 384, "normalize": True}.items():
+            self.assertEqual(f.value(key), value, key)
+        self.assertNotIn("embeddings.token_type_embeddings.weight", f.tensors)
+        bias = f.tensors["encoder.relative_attention_bias.weight"]
+        self.assertEqual((bias["dtype"], bias["layout"], bias["shape"]), (0, 0, [32, 2]))
+        self.assertIsNone(first_difference(
+            f.matrix("encoder.relative_attention_bias.weight"),
+            self.source("encoder.relative_attention_bias.weight")))
+        p = "encoder.layer.1.attention."
+        qkv = sum((self.source(p + f"attn.{x}.weight") for x in "qkv"), [])
+        self.assertIsNone(first_difference(f.matrix(p + "qkv.weight"), qkv))
+        self.assertIsNone(first_difference(f.matrix(p + "output.dense.weight"),
+                                           self.source(p + "attn.o.weight")))
+        self.assertIsNone(first_difference(f.matrix(p + "output.LayerNorm.weight"),
+                                           self.source(p + "LayerNorm.weight")))
+
+    def test_relative_bias_stays_f32_in_every_dtype(self):
+        for dtype in ("f16", "int8"):
+            with self.subTest(dtype):
+                f = Sbert(self.convert(self.model("mpnet-tiny", drop=()), "--dtype", dtype))
+                self.assertEqual(f.tensors["encoder.relative_attention_bias.weight"]["dtype"], 0)
+
+    def test_mpnet_prefix_gives_the_same_file(self):
+        model = self.model("mpnet-tiny", drop=())
+        reference = self.convert(model)
+        edit_safetensors_header(os.path.join(model, "model.safetensors"), lambda h: [
+            h.update({"mpnet." + n: h.pop(n)}) for n in list(h) if n != "__metadata__"])
+        self.assertSameBytes(reference, self.convert(model))
+
+    def test_settings_transformers_would_not_follow_are_refused(self):
+        for key, value, message in (
+                ("relative_attention_num_buckets", 64, "relative_attention_num_buckets 64"),
+                ("pad_token_id", 0, "pad_token_id 0 is not supported for mpnet")):
+            with self.subTest(key):
+                model = self.model("mpnet-tiny", drop=())
+                edit_json(os.path.join(model, "config.json"), lambda c: c.update({key: value}))
+                self.assertRefused(model, message)
+
+    def test_missing_or_misshaped_relative_bias(self):
+        name = "encoder.relative_attention_bias.weight"
+        for edit, message in ((lambda h: h.pop(name), "missing"),
+                              (lambda h: h[name].update(shape=[2, 32]),
+                               "shape [2,32], expected [32,2]")):
+            with self.subTest(message):
+                model = self.model("mpnet-tiny", drop=())
+                edit_safetensors_header(os.path.join(model, "model.safetensors"), edit)
+                self.assertRefused(model, name, message)
+
+    def test_mpnet_tokenizer_needs_tokenizer_json(self):
+        model = self.model("mpnet-tiny", drop=("tokenizer.json",))
+        self.assertRefused(model, "MPNetTokenizer cannot be rebuilt from vocab.txt")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,20 @@
-"""An independent PyTorch reference for sentence-transformers BERT / RoBERTa encoders.
+"""An independent PyTorch reference for sentence-transformers BERT / RoBERTa / MPNet encoders.
 
 Built from torch.nn modules only (nn.Embedding, nn.Linear, nn.LayerNorm, F.gelu, F.softmax):
 no `transformers`, no `sentence-transformers`, no code shared with libsbert or its converter.
-The forward pass mirrors Hugging Face's eager `RobertaModel` / `BertModel` line for line:
+The forward pass mirrors Hugging Face's eager `RobertaModel` / `BertModel` / `MPNetModel` line
+for line:
 
-  - embeddings: word + position + token type (always type 0), then LayerNorm;
+  - embeddings: word + position + token type (always type 0; MPNet has none), then LayerNorm;
     RoBERTa position ids are HF's `create_position_ids_from_input_ids`:
     cumsum of the non-pad mask, times the mask, plus pad_token_id, so token t of an unpadded
-    text gets pad_token_id + 1 + t and every pad gets pad_token_id; BERT uses 0..T-1;
+    text gets pad_token_id + 1 + t and every pad gets pad_token_id; BERT uses 0..T-1; MPNet
+    numbers them as RoBERTa does from its fixed padding index 1;
   - self-attention per head, scores / sqrt(d) plus the additive mask (1 - mask) * finfo.min,
     softmax, post-LN residual blocks, exact erf GELU (or the tanh form / ReLU when the config
-    says so);
+    says so); MPNet adds, before the mask, a learned bias per head and relative position
+    (`MPNetEncoder.compute_position_bias`: 32 log-spaced buckets up to distance 128, one table
+    [32, heads] shared by all layers);
   - sentence-transformers' Pooling (mean / cls / max over the attention mask) and Normalize.
 
 Weights are read from the model directory's model.safetensors with the stdlib (json, struct)
@@ -72,16 +76,22 @@ def _activation(name):
 
 # Module and attribute names follow Hugging Face's, so the checkpoint's state dict loads as is.
 
+MPNET = "mpnet"
+
+
 class Embeddings(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         h = cfg["hidden_size"]
-        self.is_roberta = cfg["model_type"] in ("roberta", "xlm-roberta", "camembert")
-        self.pad_id = cfg.get("pad_token_id", 0)
+        mpnet = cfg["model_type"] == MPNET
+        self.is_roberta = mpnet or cfg["model_type"] in ("roberta", "xlm-roberta", "camembert")
+        # MPNetEmbeddings fixes padding_idx to 1 whatever the config says.
+        self.pad_id = 1 if mpnet else cfg.get("pad_token_id", 0)
         self.word_embeddings = nn.Embedding(cfg["vocab_size"], h)
         self.position_embeddings = nn.Embedding(cfg["max_position_embeddings"], h)
-        self.token_type_embeddings = nn.Embedding(cfg.get("type_vocab_size", 2), h)
-        self.LayerNorm = nn.LayerNorm(h, eps=cfg["layer_norm_eps"])
+        self.token_type_embeddings = None if mpnet else \
+            nn.Embedding(cfg.get("type_vocab_size", 2), h)
+        self.LayerNorm = nn.LayerNorm(h, eps=cfg.get("layer_norm_eps", 1e-12))
 
     def forward(self, input_ids, token_type_ids=None):
         if self.is_roberta:
@@ -90,10 +100,13 @@ class Embeddings(nn.Module):
             position_ids = (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + self.pad_id
         else:
             position_ids = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
-        if token_type_ids is None:
-            token_type_ids = torch.zeros_like(input_ids)
-        x = (self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
-             + self.position_embeddings(position_ids))
+        if self.token_type_embeddings is None:  # MPNet
+            x = self.word_embeddings(input_ids) + self.position_embeddings(position_ids)
+        else:
+            if token_type_ids is None:
+                token_type_ids = torch.zeros_like(input_ids)
+            x = (self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
+                 + self.position_embeddings(position_ids))
         return self.LayerNorm(x)
 
 
@@ -108,15 +121,22 @@ class SelfAttention(nn.Module):
         self.value = nn.Linear(h, h)
 
     def forward(self, x, additive_mask):
-        b, t, h = x.shape
+        return attend(self.query(x), self.key(x), self.value(x), self.n_heads, additive_mask)
 
-        def heads(y):  # [B, T, H] -> [B, heads, T, d]
-            return y.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
 
-        q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
-        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
-        probs = F.softmax(scores + additive_mask, dim=-1)
-        return torch.matmul(probs, v).transpose(1, 2).reshape(b, t, h)
+def attend(q, k, v, n_heads, additive_mask, position_bias=None):
+    """softmax(q k^T / sqrt(d) [+ position_bias] + mask) v per head; [B, T, H] in and out."""
+    b, t, h = q.shape
+
+    def heads(y):  # [B, T, H] -> [B, heads, T, d]
+        return y.view(b, t, n_heads, h // n_heads).transpose(1, 2)
+
+    q, k, v = heads(q), heads(k), heads(v)
+    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(h // n_heads)
+    if position_bias is not None:
+        scores = scores + position_bias
+    probs = F.softmax(scores + additive_mask, dim=-1)
+    return torch.matmul(probs, v).transpose(1, 2).reshape(b, t, h)
 
 
 class DenseLayerNorm(nn.Module):
@@ -141,6 +161,32 @@ class Attention(nn.Module):
         return self.output(self.self(x, additive_mask), x)
 
 
+class MPNetSelfAttention(nn.Module):
+    """HF's MPNetSelfAttention: q, k, v and the output projection o in one module."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        h = cfg["hidden_size"]
+        self.n_heads = cfg["num_attention_heads"]
+        self.q, self.k, self.v, self.o = (nn.Linear(h, h) for _ in range(4))
+
+    def forward(self, x, additive_mask, position_bias):
+        return self.o(attend(self.q(x), self.k(x), self.v(x), self.n_heads, additive_mask,
+                             position_bias))
+
+
+class MPNetAttention(nn.Module):
+    """HF's MPNetAttention: LayerNorm(attn(x) + x)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.attn = MPNetSelfAttention(cfg)
+        self.LayerNorm = nn.LayerNorm(cfg["hidden_size"], eps=cfg.get("layer_norm_eps", 1e-12))
+
+    def forward(self, x, additive_mask, position_bias):
+        return self.LayerNorm(self.attn(x, additive_mask, position_bias) + x)
+
+
 class Intermediate(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -154,12 +200,12 @@ class Intermediate(nn.Module):
 class Layer(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        self.attention = Attention(cfg)
+        self.attention = MPNetAttention(cfg) if cfg["model_type"] == MPNET else Attention(cfg)
         self.intermediate = Intermediate(cfg)
         self.output = DenseLayerNorm(cfg["intermediate_size"], cfg)
 
-    def forward(self, x, additive_mask):
-        a = self.attention(x, additive_mask)
+    def forward(self, x, additive_mask, *position_bias):
+        a = self.attention(x, additive_mask, *position_bias)
         return self.output(self.intermediate(a), a)
 
 
@@ -174,13 +220,48 @@ class Encoder(nn.Module):
         return x
 
 
+def relative_position_bucket(relative_position, num_buckets=32, max_distance=128):
+    """HF's MPNetEncoder.relative_position_bucket, which MPNetModel calls with these defaults:
+    key j seen from query i (relative_position = j - i) falls into one of num_buckets / 2 buckets
+    per direction (keys after the query in the upper half); distances below num_buckets / 4 get
+    a bucket each, longer ones log-spaced buckets up to max_distance, beyond it the last one.
+    The float32 steps are torch's, as HF does them."""
+    half = num_buckets // 2
+    n = -relative_position
+    ret = (n < 0).to(torch.long) * half
+    n = torch.abs(n)
+    exact = half // 2
+    large = exact + (torch.log(n.float() / exact) / math.log(max_distance / exact)
+                     * (half - exact)).to(torch.long)
+    large = torch.clamp(large, max=half - 1)
+    return ret + torch.where(n < exact, n, large)
+
+
+class MPNetEncoder(Encoder):
+    """The layers plus the relative-position bias table [32, heads] they all share."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.relative_attention_bias = nn.Embedding(
+            cfg.get("relative_attention_num_buckets", 32), cfg["num_attention_heads"])
+
+    def forward(self, x, additive_mask):
+        t = x.shape[1]
+        position = torch.arange(t, dtype=torch.long)
+        bucket = relative_position_bucket(position[None, :] - position[:, None])  # [T, T]
+        position_bias = self.relative_attention_bias(bucket).permute(2, 0, 1).unsqueeze(0)
+        for layer in self.layer:  # position_bias: [1, heads, T, T]
+            x = layer(x, additive_mask, position_bias)
+        return x
+
+
 class Transformer(nn.Module):
-    """RobertaModel / BertModel without the pooler: input ids -> last hidden state."""
+    """RobertaModel / BertModel / MPNetModel without the pooler: input ids -> last hidden state."""
 
     def __init__(self, cfg):
         super().__init__()
         self.embeddings = Embeddings(cfg)
-        self.encoder = Encoder(cfg)
+        self.encoder = MPNetEncoder(cfg) if cfg["model_type"] == MPNET else Encoder(cfg)
 
     def forward(self, input_ids, attention_mask, token_type_ids=None):
         # HF's get_extended_attention_mask: 0 where attended, the dtype's minimum elsewhere.
@@ -262,7 +343,7 @@ def load(model_dir, dtype=torch.float32):
 
     model = SentenceEncoder(cfg, modes[0], "Normalize" in kinds)
     weights = read_safetensors(os.path.join(model_dir, "model.safetensors"))
-    prefix = cfg["model_type"].replace("-", "_") + "."  # "roberta." / "bert." in some checkpoints
+    prefix = cfg["model_type"].replace("-", "_") + "."  # "roberta." / "bert." / "mpnet." in some
     state = {}
     for name, t in weights.items():
         name = name[len(prefix):] if name.startswith(prefix) else name

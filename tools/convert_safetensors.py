@@ -52,7 +52,8 @@ PANEL, QUAD = 16, 4
 # --- what the C library implements ----------------------------------------------------------
 
 ARCHITECTURES = {"bert": "bert", "roberta": "roberta", "xlm-roberta": "xlm-roberta",
-                 "camembert": "roberta"}  # CamemBERT is the RoBERTa network
+                 "camembert": "roberta",  # CamemBERT is the RoBERTa network
+                 "mpnet": "mpnet"}
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 # Class defaults of transformers' BertConfig / RobertaConfig, for keys old config.json files omit.
 CONFIG_DEFAULTS = {"hidden_act": "gelu", "layer_norm_eps": 1e-12, "type_vocab_size": 2,
@@ -70,7 +71,23 @@ POOLING_MODES = {"cls": "pooling_mode_cls_token", "mean": "pooling_mode_mean_tok
 DENSE_ACTIVATIONS = {"Tanh": "tanh", "Identity": "identity", "ReLU": "relu", "GELU": "gelu",
                      "Sigmoid": "sigmoid"}  # torch.nn class name -> FORMAT.md name
 SIMILARITIES = ("cosine", "dot", "euclidean", "manhattan")
-MODEL_PREFIXES = ("roberta.", "bert.", "model.")
+MODEL_PREFIXES = ("roberta.", "bert.", "mpnet.", "model.")
+# The Hugging Face names of a layer's attention tensors (under `encoder.layer.i.`): the query, key
+# and value Linears, the output Linear and the LayerNorm after the residual. An MPNet file stores
+# them under the BERT names (docs/FORMAT.md), so the engine reads every architecture alike.
+ATTENTION_NAMES = {
+    "bert": (("attention.self.query", "attention.self.key", "attention.self.value"),
+             "attention.output.dense", "attention.output.LayerNorm"),
+    "mpnet": (("attention.attn.q", "attention.attn.k", "attention.attn.v"),
+              "attention.attn.o", "attention.LayerNorm"),
+}
+# transformers' MPNetModel buckets relative positions with MPNetEncoder.relative_position_bucket
+# called with its default arguments, num_buckets=32 and max_distance=128, whatever config.json
+# says (relative_attention_num_buckets only sizes the table; no config key sets the distance).
+# These are the values the .sbert file records for the engine.
+MPNET_BUCKETS, MPNET_MAX_DISTANCE = 32, 128
+# MPNetEmbeddings numbers positions from its padding_idx, fixed at 1, plus 1.
+MPNET_PADDING_IDX = 1
 # CrossEncoder architectures -> (model types, the classification head's two Linear layers as
 # Hugging Face names them). Both heads compute out_proj(tanh(dense(h[first token]))): BERT's
 # pooler then classifier, RoBERTa's classifier.dense then classifier.out_proj; the file stores
@@ -359,30 +376,38 @@ def linear(ckpt, name, out_features, in_features, dtype, bias=True, stored_as=No
     return tensors
 
 
-def layer_norm(ckpt, name, hidden):
-    return [stacked(f"{name}.{p}", [ckpt.tensor(f"{name}.{p}", (hidden,))], DTYPE_F32)
+def layer_norm(ckpt, name, hidden, stored_as=None):
+    return [stacked(f"{stored_as or name}.{p}", [ckpt.tensor(f"{name}.{p}", (hidden,))], DTYPE_F32)
             for p in ("weight", "bias")]
 
 
 def encoder_tensors(ckpt, enc, dtype):
     """The transformer's tensors in FORMAT.md order, each checked against the config."""
     H, I = enc["hidden_size"], enc["intermediate_size"]
+    mpnet = enc["architecture"] == "mpnet"
+    tables = [("word", enc["vocab_size"]), ("position", enc["max_position_embeddings"])]
+    if enc["type_vocab_size"]:  # MPNet has no token types
+        tables.append(("token_type", enc["type_vocab_size"]))
     out = [stacked(f"embeddings.{name}_embeddings.weight",
                    [ckpt.tensor(f"embeddings.{name}_embeddings.weight", (rows, H))],
                    stored_dtype(dtype))
-           for name, rows in (("word", enc["vocab_size"]),
-                              ("position", enc["max_position_embeddings"]),
-                              ("token_type", enc["type_vocab_size"]))]
+           for name, rows in tables]
     out += layer_norm(ckpt, "embeddings.LayerNorm", H)
+    if mpnet:  # [buckets, heads]: tiny and added to every score, so kept in F32
+        name = "encoder.relative_attention_bias.weight"
+        out.append(stacked(name, [ckpt.tensor(name, (enc["relative_attention_num_buckets"],
+                                                     enc["num_attention_heads"]))], DTYPE_F32))
+    qkv_names, out_name, norm_name = ATTENTION_NAMES["mpnet" if mpnet else "bert"]
     for i in range(enc["num_hidden_layers"]):
         p = f"encoder.layer.{i}."
-        qkv = [p + f"attention.self.{x}" for x in ("query", "key", "value")]
+        qkv = [p + x for x in qkv_names]
         out += linear_weight(p + "attention.qkv.weight",
                              [ckpt.tensor(x + ".weight", (H, H)) for x in qkv], dtype)
         out.append(stacked(p + "attention.qkv.bias",
                            [ckpt.tensor(x + ".bias", (H,)) for x in qkv], DTYPE_F32))
-        out += linear(ckpt, p + "attention.output.dense", H, H, dtype)
-        out += layer_norm(ckpt, p + "attention.output.LayerNorm", H)
+        out += linear(ckpt, p + out_name, H, H, dtype,
+                      stored_as=p + "attention.output.dense")
+        out += layer_norm(ckpt, p + norm_name, H, stored_as=p + "attention.output.LayerNorm")
         out += linear(ckpt, p + "intermediate.dense", I, H, dtype)
         out += linear(ckpt, p + "output.dense", H, I, dtype)
         out += layer_norm(ckpt, p + "output.LayerNorm", H)
@@ -410,11 +435,14 @@ def read_encoder_config(path):
     if model_type not in ARCHITECTURES:
         raise InputError(f"{path}: model_type {model_type!r} is not supported "
                          f"(supported: {', '.join(ARCHITECTURES)})")
+    mpnet = model_type == "mpnet"
     cfg = {**CONFIG_DEFAULTS, "pad_token_id": 0 if model_type == "bert" else 1,  # class defaults
+           "relative_attention_num_buckets": MPNET_BUCKETS,
            **{k: v for k, v in cfg.items() if v is not None}}
     enc = {key: _count(path, cfg, key, minimum=1) for key in (
         "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-        "intermediate_size", "max_position_embeddings", "type_vocab_size")}
+        "intermediate_size", "max_position_embeddings") + (() if mpnet else ("type_vocab_size",))}
+    enc["type_vocab_size"] = 0 if mpnet else enc["type_vocab_size"]
     if enc["hidden_size"] % enc["num_attention_heads"]:
         raise InputError(f"{path}: hidden_size {enc['hidden_size']} is not a multiple of "
                          f"num_attention_heads {enc['num_attention_heads']}")
@@ -432,7 +460,25 @@ def read_encoder_config(path):
                pad_token_id=pad,
                # RoBERTa numbers positions from pad + 1 (create_position_ids_from_input_ids).
                position_offset=0 if model_type == "bert" else pad + 1)
+    if mpnet:
+        enc.update(_mpnet_config(path, cfg, pad))
     return enc
+
+
+def _mpnet_config(path, cfg, pad):
+    """MPNet's relative-position settings; configs that transformers would not follow are refused
+    rather than converted into a model that computes something else."""
+    buckets = _count(path, cfg, "relative_attention_num_buckets", minimum=1)
+    if buckets != MPNET_BUCKETS:
+        raise InputError(f"{path}: relative_attention_num_buckets {buckets} is not supported: "
+                         f"transformers' MPNetModel buckets relative positions into "
+                         f"{MPNET_BUCKETS} whatever the config says")
+    if pad != MPNET_PADDING_IDX:
+        raise InputError(f"{path}: pad_token_id {pad} is not supported for mpnet: transformers' "
+                         f"MPNetModel numbers positions from its fixed padding index "
+                         f"{MPNET_PADDING_IDX}")
+    return {"relative_attention_num_buckets": buckets,
+            "relative_attention_max_distance": MPNET_MAX_DISTANCE}
 
 
 def _count(path, cfg, key, minimum=0):
@@ -455,6 +501,11 @@ def encoder_keys(kv, enc):
     kv.add("encoder.hidden_act", STR, enc["hidden_act"])
     kv.add("encoder.pad_token_id", I32, enc["pad_token_id"])
     kv.add("encoder.position_offset", U32, enc["position_offset"])
+    if enc["architecture"] == "mpnet":
+        kv.add("encoder.relative_attention_num_buckets", U32,
+               enc["relative_attention_num_buckets"])
+        kv.add("encoder.relative_attention_max_distance", U32,
+               enc["relative_attention_max_distance"])
 
 
 # --- the tokenizer ----------------------------------------------------------------------------

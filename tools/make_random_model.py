@@ -17,6 +17,11 @@ sentence-transformers module files. bench/ makes its full-size reranker so:
 
     make_random_model.py DIR --model-type xlm-roberta --vocab 96002 --cross-encoder 1 \
         --tokenizer tests/data/cross-encoders/ce-xlmr
+
+--model-type mpnet writes sentence-transformers/all-mpnet-base-v2's layout instead (MPNetModel
+names, no token types, the relative-position bias table [32, heads], the mpnet-style tokenizer
+of tests/data/models/mpnet-tiny, vocabulary 30,527, max_seq_length 384, mean pooling and
+Normalize): the same shape options apply.
 """
 
 import argparse
@@ -32,6 +37,8 @@ from checkpoint import write_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_TOKENIZER = os.path.join(HERE, "..", "tests", "data", "tokenizers", "klue-roberta-base")
+MPNET_TOKENIZER = os.path.join(HERE, "..", "tests", "data", "models", "mpnet-tiny")
+MPNET_BUCKETS = 32  # the table size of MPNetConfig's default (relative_attention_num_buckets)
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json",
                    "special_tokens_map.json")
 CLASSIFIERS = {"roberta": "RobertaForSequenceClassification",
@@ -44,6 +51,8 @@ POOLING_MODES = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_to
 # the random low bit of the exponent then spans two binades.
 SMALL = bytes(0x3D | (b & 0x80) for b in range(256))  # random sign, |v| in [1/32, 1/8)
 NEAR_ONE = bytes([0x3F]) * 256                          # v in [0.5, 2): LayerNorm scales
+# random sign, |v| in [0.5, 2): relative-position biases large enough that a wrong bucket shows
+SIGNED_NEAR_ONE = bytes(0x3F | (b & 0x80) for b in range(256))
 
 
 def random_floats(rng, count, top_bytes):
@@ -56,23 +65,37 @@ def random_floats(rng, count, top_bytes):
     return bytes(data)
 
 
+# A layer's attention Linears (query, key, value, output) and its LayerNorm, by architecture.
+ATTENTION_NAMES = {
+    "bert": ("attention.self.query", "attention.self.key", "attention.self.value",
+             "attention.output.dense", "attention.output.LayerNorm"),
+    "mpnet": ("attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
+              "attention.LayerNorm"),
+}
+
+
 def random_tensors(args, rng):
-    """name -> (dtype, shape, bytes), with the names and shapes of RobertaModel / BertModel."""
+    """name -> (dtype, shape, bytes), with the names and shapes of RobertaModel / BertModel /
+    MPNetModel."""
     H, I = args.hidden, args.intermediate
+    mpnet = args.model_type == "mpnet"
     shapes = {"embeddings.word_embeddings.weight": (args.vocab, H),
               "embeddings.position_embeddings.weight": (args.max_positions, H),
-              "embeddings.token_type_embeddings.weight": (args.type_vocab, H),
               "embeddings.LayerNorm.weight": (H,), "embeddings.LayerNorm.bias": (H,),
               "pooler.dense.weight": (H, H), "pooler.dense.bias": (H,)}
+    if mpnet:
+        shapes["encoder.relative_attention_bias.weight"] = (MPNET_BUCKETS, args.heads)
+    else:
+        shapes["embeddings.token_type_embeddings.weight"] = (args.type_vocab, H)
+    *qkvo, attention_norm = ATTENTION_NAMES["mpnet" if mpnet else "bert"]
     for i in range(args.layers):
         p = f"encoder.layer.{i}."
         for name, out_features, in_features in (
-                ("attention.self.query", H, H), ("attention.self.key", H, H),
-                ("attention.self.value", H, H), ("attention.output.dense", H, H),
+                *((name, H, H) for name in qkvo),
                 ("intermediate.dense", I, H), ("output.dense", H, I)):
             shapes[p + name + ".weight"] = (out_features, in_features)
             shapes[p + name + ".bias"] = (out_features,)
-        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+        for norm in (attention_norm, "output.LayerNorm"):
             shapes[p + norm + ".weight"] = shapes[p + norm + ".bias"] = (H,)
     if args.cross_encoder:  # the classification head (BERT's is its pooler, kept above)
         head = "classifier" if args.model_type == "bert" else "classifier.out_proj"
@@ -83,7 +106,8 @@ def random_tensors(args, rng):
             shapes["classifier.dense.weight"], shapes["classifier.dense.bias"] = (H, H), (H,)
     tensors = {}
     for name in sorted(shapes):  # a fixed order, so the seed alone fixes every value
-        table = NEAR_ONE if "LayerNorm.weight" in name else SMALL
+        table = NEAR_ONE if "LayerNorm.weight" in name else \
+            SIGNED_NEAR_ONE if "relative_attention_bias" in name else SMALL
         tensors[name] = ("F32", shapes[name], random_floats(rng, prod(shapes[name]), table))
     positions = array("q", range(args.max_positions))
     tensors["embeddings.position_ids"] = ("I64", (1, args.max_positions), positions.tobytes())
@@ -95,6 +119,18 @@ def random_tensors(args, rng):
 
 
 def config_json(args):
+    if args.model_type == "mpnet":  # all-mpnet-base-v2's config.json
+        return {
+            "_name_or_path": f"random-mpnet-seed{args.seed}", "architectures": ["MPNetModel"],
+            "attention_probs_dropout_prob": 0.1, "bos_token_id": 0, "eos_token_id": 2,
+            "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": args.hidden,
+            "initializer_range": 0.02, "intermediate_size": args.intermediate,
+            "layer_norm_eps": 1e-05, "max_position_embeddings": args.max_positions,
+            "model_type": "mpnet", "num_attention_heads": args.heads,
+            "num_hidden_layers": args.layers, "pad_token_id": args.pad_token_id,
+            "relative_attention_num_buckets": MPNET_BUCKETS, "torch_dtype": "float32",
+            "vocab_size": args.vocab,
+        }
     roberta = args.model_type != "bert"
     labels = {"id2label": {str(i): f"LABEL_{i}" for i in range(args.cross_encoder)},
               "label2id": {f"LABEL_{i}": i for i in range(args.cross_encoder)}}
@@ -135,10 +171,14 @@ def make_model(args):
     if args.cross_encoder:
         write_safetensors(out("model.safetensors"), random_tensors(args, random.Random(args.seed)))
         return
-    write_json(out("modules.json"), [
+    modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling",
-         "type": "sentence_transformers.models.Pooling"}])
+         "type": "sentence_transformers.models.Pooling"}]
+    if args.normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize",
+                        "type": "sentence_transformers.models.Normalize"})
+    write_json(out("modules.json"), modules)
     write_json(out("sentence_bert_config.json"),
                {"max_seq_length": args.max_seq_length, "do_lower_case": False})
     write_json(out("1_Pooling", "config.json"),
@@ -153,12 +193,13 @@ def main():
     parser = argparse.ArgumentParser(prog="make_random_model", description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", metavar="OUT_DIR")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model-type", choices=("roberta", "xlm-roberta", "bert"),
+    parser.add_argument("--model-type", choices=("roberta", "xlm-roberta", "bert", "mpnet"),
                         default="roberta")
     parser.add_argument("--cross-encoder", type=int, default=0, metavar="LABELS",
                         help="write a CrossEncoder (*ForSequenceClassification) with LABELS "
                              "labels instead of a SentenceTransformer")
-    parser.add_argument("--vocab", type=int, default=32000)
+    parser.add_argument("--vocab", type=int, default=None,
+                        help="default: 32,000 (klue), 30,527 for mpnet")
     parser.add_argument("--hidden", type=int, default=768)
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--heads", type=int, default=12)
@@ -166,12 +207,25 @@ def main():
     parser.add_argument("--max-positions", type=int, default=514)
     parser.add_argument("--type-vocab", type=int, default=1)
     parser.add_argument("--pad-token-id", type=int, default=1)
-    parser.add_argument("--max-seq-length", type=int, default=128)
+    parser.add_argument("--max-seq-length", type=int, default=None,
+                        help="default: 128, 384 for mpnet")
     parser.add_argument("--pooling", choices=POOLING_MODES, default="mean")
-    parser.add_argument("--tokenizer", default=DEFAULT_TOKENIZER, metavar="DIR",
+    parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                        help="end with a Normalize module (default: only for mpnet)")
+    parser.add_argument("--tokenizer", default=None, metavar="DIR",
                         help="directory whose tokenizer files are copied "
-                             "(default: tests/data/tokenizers/klue-roberta-base)")
-    make_model(parser.parse_args())
+                             "(default: tests/data/tokenizers/klue-roberta-base, "
+                             "tests/data/models/mpnet-tiny for mpnet)")
+    args = parser.parse_args()
+    mpnet = args.model_type == "mpnet"
+    if mpnet and args.cross_encoder:
+        parser.error("--cross-encoder: no MPNet cross-encoder is supported")
+    for key, default, mpnet_default in (("vocab", 32000, 30527), ("max_seq_length", 128, 384),
+                                        ("normalize", False, True),
+                                        ("tokenizer", DEFAULT_TOKENIZER, MPNET_TOKENIZER)):
+        if getattr(args, key) is None:
+            setattr(args, key, mpnet_default if mpnet else default)
+    make_model(args)
 
 
 if __name__ == "__main__":

@@ -275,20 +275,28 @@ int sbert_encode(sbert_context *ctx, const char *const *texts, const size_t *len
     return SBERT_OK;
 }
 
-int sbert_encode_ids(sbert_context *ctx, const char *text, size_t len,
-                     const sbert_encode_options *opts, int32_t *ids, size_t capacity, size_t *n_ids)
+/* The start the one-text calls share: the options resolved, the arguments checked (args_ok: the
+ * call's own pointers), the text's ids in ctx->ids[0 .. ctx->id_start[1]). */
+static int tokenize_one(sbert_context *ctx, const char *text, size_t len,
+                        const sbert_encode_options *opts, int args_ok, const char *fn)
 {
-    if (!ctx)
-        return SBERT_ERR_INVALID_ARGUMENT;
     sbert_encode_options o;
     const char *prompt;
     size_t max_len;
     int rc = begin_encode(ctx, opts, &o, &prompt, &max_len);
     if (rc != SBERT_OK)
         return rc;
-    if (!n_ids || (!text && len) || (!ids && capacity))
-        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "sbert_encode_ids: NULL argument");
-    rc = tokenize_all(ctx, &text, &len, 1, prompt, max_len);
+    if (!args_ok || (!text && len))
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
+    return tokenize_all(ctx, &text, &len, 1, prompt, max_len);
+}
+
+int sbert_encode_ids(sbert_context *ctx, const char *text, size_t len,
+                     const sbert_encode_options *opts, int32_t *ids, size_t capacity, size_t *n_ids)
+{
+    if (!ctx)
+        return SBERT_ERR_INVALID_ARGUMENT;
+    int rc = tokenize_one(ctx, text, len, opts, n_ids && (ids || !capacity), "sbert_encode_ids");
     if (rc != SBERT_OK)
         return rc;
     const size_t n = ctx->id_start[1];
@@ -307,15 +315,8 @@ int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t len,
 {
     if (!ctx)
         return SBERT_ERR_INVALID_ARGUMENT;
-    sbert_encode_options o;
-    const char *prompt;
-    size_t max_len;
-    int rc = begin_encode(ctx, opts, &o, &prompt, &max_len);
-    if (rc != SBERT_OK)
-        return rc;
-    if (!n_tokens || (!text && len) || (!out && out_capacity))
-        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "sbert_encode_tokens: NULL argument");
-    rc = tokenize_all(ctx, &text, &len, 1, prompt, max_len);
+    int rc = tokenize_one(ctx, text, len, opts, n_tokens && (out || !out_capacity),
+                          "sbert_encode_tokens");
     if (rc != SBERT_OK)
         return rc;
     const size_t n = ctx->id_start[1], H = (size_t)ctx->model->hp.hidden;

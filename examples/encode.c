@@ -112,8 +112,11 @@ static int parse_count(const char *s, const char *name, size_t max, size_t *out)
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || *end || end == s || s[0] < '0' || s[0] > '9' || v > max) {
-        complain("%s takes a whole number from 0 (the default) to %zu, not \"%s\"\n",
-                name, max, s);
+        if (max == SIZE_MAX) /* the limit is the model's, checked once it is loaded */
+            complain("%s takes a whole number from 0 (the default), not \"%s\"\n", name, s);
+        else
+            complain("%s takes a whole number from 0 (the default) to %zu, not \"%s\"\n", name,
+                     max, s);
         return -1;
     }
     *out = (size_t)v;

@@ -65,6 +65,38 @@ class ReadmeExample(unittest.TestCase):
                          % re.escape(header_version()))
 
 
+    def test_default_model_is_in_the_repository(self):
+        out = check([os.path.join(EXDIR, "quickstart")])  # models/ko-small-f16.sbert, committed
+        self.assertRegex(out, r"^libsbert [0-9.]+: 2 texts, dim 256, ")
+
+    def test_in_tree_programs_need_no_library_path(self):
+        if not shutil.which("readelf"):
+            return skip("in-tree linking", "readelf is not installed (Debian: binutils)")
+        for name in ("encode", "quickstart"):
+            program = os.path.join(EXDIR, name)
+            self.assertFalse([lib for lib in needed_libraries(program) if "sbert" in lib], program)
+            env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+            self.assertEqual(subprocess.run([program, "--help" if name == "encode" else WIDE],
+                                            capture_output=True, env=env).returncode, 0)
+
+
+class Project(unittest.TestCase):
+    def test_license(self):
+        with open("LICENSE") as f:
+            self.assertTrue(f.read().startswith("MIT License\n"))
+        with open(os.path.join("models", "README.md")) as f:
+            self.assertIn("CC BY-SA 4.0", f.read())
+
+    def test_make_help_lists_the_targets(self):
+        out = check([MAKE, "-s", "help"])
+        for target in ("test", "install", "uninstall", "clean", "help", "demo"):
+            self.assertRegex(out, r"(?m)^  make %s\b" % target)
+
+    def test_one_version(self):
+        with open("CHANGELOG.md") as f:
+            self.assertIn("## [%s]" % header_version(), f.read())
+
+
 class Install(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

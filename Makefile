@@ -3,6 +3,7 @@
 #   make            build/libsbert.a, build/libsbert.so, examples/ (encode, rerank, demo, quickstart)
 #   make demo       encode the sample sentences with the bundled Korean model
 #   make test       every test (C unit tests, golden comparisons, converter tests)
+#   make check-layers  the folders of libsbert/ include and call only lower layers (in make test)
 #   make test-asan  the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-arm64 the C tests cross-compiled for aarch64, run under qemu-user
 #   make bench      speed against ONNX Runtime and PyTorch (installs its peers; never part of test)
@@ -54,7 +55,7 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXDIR    ?= examples
 EXAMPLES = $(EXDIR)/encode $(EXDIR)/rerank $(EXDIR)/demo $(EXDIR)/quickstart
 
-.PHONY: bench-rerank all demo test test-asan test-tsan test-arm64 check-fullsize bench bench-gemm fuzz clean help
+.PHONY: bench-rerank all demo test check-layers test-asan test-tsan test-arm64 check-fullsize bench bench-gemm fuzz clean help
 all: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXAMPLES)
 
 help:
@@ -162,8 +163,13 @@ $(BUILD)/models/ko-tiny-f16.sbert: tests/data/models/ko-tiny/config.json tools/c
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/ko-tiny $@ --dtype f16 --quiet
 
-test: all $(TEST_BIN) $(TEST_MODELS)
+test: all check-layers $(TEST_BIN) $(TEST_MODELS)
 	@BUILD=$(BUILD) ENCODE=$(EXDIR)/encode RERANK=$(EXDIR)/rerank PYTHON=$(PYTHON) sh tests/run.sh
+
+# The folders of libsbert/ are layers (README, "Layout"): no #include of a higher layer's header,
+# no call from an object to a higher layer's, no cycle between folders (tools/check_layers.py).
+check-layers: $(LIB_OBJ)
+	$(PYTHON) tools/check_layers.py --src libsbert --objects $(BUILD)/libsbert
 
 test-asan:
 	SBERT_SANITIZED=1 $(MAKE) BUILD=build-asan EXDIR=build-asan/examples OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test

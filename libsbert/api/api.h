@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "sbert.h"
+#include "base/base.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -62,9 +63,8 @@ size_t sb_batch_count(const sbert_context *ctx, size_t first, size_t n);
 void sb_run_batch(sbert_context *ctx, size_t first, size_t count, const int32_t *types);
 
 /* Sets ctx's message (printf format) and returns code. */
-int sb_ctx_fail(sbert_context *ctx, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Grows *ptr (elements of elem bytes) to hold at least need; *cap counts elements. */
+int sb_ctx_fail(sbert_context *ctx, int code, const char *fmt, ...) SB_PRINTF(3, 4);
+/* sb_grow (base/memory.h) with the failure's message in ctx. */
 int sb_ctx_grow(sbert_context *ctx, void **ptr, size_t *cap, size_t need, size_t elem);
 /* Tokenizes one text into ids[0..capacity), the count into *n_ids (flags: SBERT_TOKENIZE_*). */
 int sb_ctx_tokenize(sbert_context *ctx, const char *text, size_t len, int flags,

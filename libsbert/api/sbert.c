@@ -45,43 +45,7 @@ const char *sbert_system_info(void)
     return info[sb_kernels_isa()][sb_kernels_q8()];
 }
 
-const char *sbert_strerror(int status)
-{
-    switch (status) {
-    case SBERT_OK: return "success";
-    case SBERT_ERR_INVALID_ARGUMENT: return "invalid argument";
-    case SBERT_ERR_IO: return "cannot open or read the file";
-    case SBERT_ERR_NOT_A_MODEL: return "not a .sbert model file";
-    case SBERT_ERR_VERSION: return "unsupported .sbert format version";
-    case SBERT_ERR_TRUNCATED: return "model file is truncated";
-    case SBERT_ERR_CHECKSUM: return "model file header is damaged (checksum mismatch)";
-    case SBERT_ERR_CORRUPT: return "model file is corrupt";
-    case SBERT_ERR_SHAPE: return "tensor shape does not match the model's hyper-parameters";
-    case SBERT_ERR_UNSUPPORTED: return "unsupported model feature";
-    case SBERT_ERR_NO_MEMORY: return "out of memory";
-    case SBERT_ERR_BUFFER_TOO_SMALL: return "output buffer too small";
-    case SBERT_ERR_INVALID_UTF8: return "text is not valid UTF-8";
-    case SBERT_ERR_NOT_FOUND: return "no such prompt";
-    case SBERT_ERR_TOO_LARGE: return "size too large";
-    case SBERT_ERR_MODEL_KIND: return "wrong kind of model (embedding model / cross-encoder)";
-    default: return "unknown error";
-    }
-}
-
-static void write_message(char *buf, size_t size, const char *fmt, va_list ap)
-{
-    if (buf && size)
-        vsnprintf(buf, size, fmt, ap);
-}
-
-static int load_fail(int code, char *err, size_t err_size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    write_message(err, err_size, fmt, ap);
-    va_end(ap);
-    return code;
-}
+const char *sbert_strerror(int status) { return sb_status_text(status); }
 
 /* ---- model --------------------------------------------------------------------------------- */
 
@@ -109,15 +73,16 @@ static int finish_load(sbert_model *m, int rc, sbert_model **model_out, char *er
 int sbert_model_load(const char *path, const sbert_model_params *params, sbert_model **model_out,
                      char *err, size_t err_size)
 {
+    const sb_err e = { err, err_size };
     if (!model_out)
-        return load_fail(SBERT_ERR_INVALID_ARGUMENT, err, err_size, "model_out is NULL");
+        return sb_fail(&e, SBERT_ERR_INVALID_ARGUMENT, "model_out is NULL");
     *model_out = NULL;
     if (!path)
-        return load_fail(SBERT_ERR_INVALID_ARGUMENT, err, err_size, "path is NULL");
+        return sb_fail(&e, SBERT_ERR_INVALID_ARGUMENT, "path is NULL");
     sbert_model_params defaults = sbert_model_default_params();
     sbert_model *m = calloc(1, sizeof *m);
     if (!m)
-        return load_fail(SBERT_ERR_NO_MEMORY, err, err_size, "out of memory");
+        return sb_fail(&e, SBERT_ERR_NO_MEMORY, "out of memory");
     int rc = sb_model_file_open(m, path, params ? params : &defaults, err, err_size);
     return finish_load(m, rc, model_out, err, err_size);
 }
@@ -125,14 +90,15 @@ int sbert_model_load(const char *path, const sbert_model_params *params, sbert_m
 int sbert_model_load_from_memory(const void *data, size_t size, sbert_model **model_out, char *err,
                                  size_t err_size)
 {
+    const sb_err e = { err, err_size };
     if (!model_out)
-        return load_fail(SBERT_ERR_INVALID_ARGUMENT, err, err_size, "model_out is NULL");
+        return sb_fail(&e, SBERT_ERR_INVALID_ARGUMENT, "model_out is NULL");
     *model_out = NULL;
     if (!data)
-        return load_fail(SBERT_ERR_INVALID_ARGUMENT, err, err_size, "data is NULL");
+        return sb_fail(&e, SBERT_ERR_INVALID_ARGUMENT, "data is NULL");
     sbert_model *m = calloc(1, sizeof *m);
     if (!m)
-        return load_fail(SBERT_ERR_NO_MEMORY, err, err_size, "out of memory");
+        return sb_fail(&e, SBERT_ERR_NO_MEMORY, "out of memory");
     int rc = sb_model_file_from_memory(m, data, size, err, err_size);
     return finish_load(m, rc, model_out, err, err_size);
 }
@@ -179,28 +145,20 @@ size_t sb_max_positions_usable(const sbert_model *m)
 
 int sb_ctx_fail(sbert_context *ctx, int code, const char *fmt, ...)
 {
+    const sb_err e = { ctx->errmsg, sizeof ctx->errmsg };
     va_list ap;
     va_start(ap, fmt);
-    write_message(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    sb_vfail(&e, code, fmt, ap);
     va_end(ap);
     return code;
 }
 
 int sb_ctx_grow(sbert_context *ctx, void **ptr, size_t *cap, size_t need, size_t elem)
 {
-    size_t new_cap = *cap ? *cap : 64;
-    while (new_cap < need) {
-        if (new_cap > SIZE_MAX / 2 / elem)
-            return sb_ctx_fail(ctx, SBERT_ERR_TOO_LARGE, "request of %zu elements is too large",
-                               need);
-        new_cap *= 2;
-    }
-    void *p = realloc(*ptr, new_cap * elem);
-    if (!p)
-        return sb_ctx_fail(ctx, SBERT_ERR_NO_MEMORY, "out of memory growing a buffer to %zu bytes",
-                           new_cap * elem);
-    *ptr = p;
-    *cap = new_cap;
+    const int rc = sb_grow(ptr, cap, need, elem);
+    if (rc != SBERT_OK)
+        return sb_ctx_fail(ctx, rc, "a buffer of %zu elements of %zu bytes: %s", need, elem,
+                           sb_status_text(rc));
     return SBERT_OK;
 }
 

@@ -35,3 +35,19 @@ void *sb_alloc_aligned(uint64_t bytes)
         sb_advise_huge_pages(p, bytes);
     return p;
 }
+
+int sb_grow(void **data, size_t *cap, size_t need, size_t elem)
+{
+    size_t c = *cap ? *cap : 64;
+    while (c < need) {
+        if (c > SIZE_MAX / 2 / elem)
+            return SBERT_ERR_TOO_LARGE;
+        c *= 2;
+    }
+    void *p = realloc(*data, c * elem);
+    if (!p)
+        return SBERT_ERR_NO_MEMORY;
+    *data = p;
+    *cap = c;
+    return SBERT_OK;
+}

@@ -13,8 +13,78 @@
 #define SBERT_KERNELS_H
 
 #include <stddef.h>
-#include "model/model.h"
+#include <stdint.h>
+
 #include "base/base.h"
+
+/* ---- what the kernels compute with: activations and Linear weights -------------------------- */
+
+#define SB_PANEL 16        /* PANEL16: a Linear weight is stored as panels of 16 output rows */
+
+typedef enum {
+    SB_ACT_IDENTITY = 0,
+    SB_ACT_GELU_ERF,    /* hidden_act "gelu": 0.5 x (1 + erf(x / sqrt 2)) */
+    SB_ACT_GELU_TANH,   /* "gelu_new", "gelu_pytorch_tanh" */
+    SB_ACT_RELU,
+    SB_ACT_TANH,        /* the Dense module's default */
+    SB_ACT_SIGMOID,
+} sb_activation;
+
+/* How a Linear layer's weight is stored. F32: PANEL16 panels of fp32. BF16, F16: the same panels
+ * of 2-byte values kept as the file stores them, widened to fp32 inside the micro-kernel, so the
+ * arithmetic is the fp32 arithmetic on the stored values (half the bytes to stream). BF16 weights
+ * are widened rather than fed to AVX512-BF16's vdpbf16ps, which would also round the activations
+ * to bf16 and was no faster (docs/bench/README.md).
+ *
+ * I8: int8 weights with one fp32 scale per output row (W[n][k] ~ scale[n] * q[n][k], q in
+ * [-127, 127]), in PANEL16_Q4 order: the panel's 16 rows hold 4 consecutive k each per 64 bytes,
+ * which is what AVX512-VNNI's vpdpbusd multiplies with 4 bytes of one activation row. The GEMM
+ * quantizes the activations too, each row of A to 8 bits with its own scale (as ONNX Runtime's
+ * dynamic quantization does), and sums the products exactly in int32: on this project's Zen 4
+ * machine vpdpbusd does 4 times the multiply-adds of an fp32 FMA per cycle. It is an
+ * approximation of the fp32 model (see README), chosen at conversion (--dtype int8).
+ *
+ * The GEMM picks its micro-kernels by (ISA, format) (kernels/gemm.c), so a format slots in
+ * without touching the forward pass. */
+typedef enum {
+    SB_WEIGHTS_F32 = 0,
+    SB_WEIGHTS_BF16 = 1,
+    SB_WEIGHTS_F16 = 2,
+    SB_WEIGHTS_I8 = 3,
+} sb_weight_format;
+
+static inline size_t sb_weight_bytes(sb_weight_format format)
+{
+    return format == SB_WEIGHTS_F32 ? 4 : format == SB_WEIGHTS_I8 ? 1 : 2;
+}
+
+/* I8 weights: k is padded to whole quads, and in_features is capped so that a row's int32 sums
+ * cannot overflow (255 * 127 * 16384 < 2^31). */
+#define SB_Q8_QUAD 4
+#define SB_Q8_MAX_IN 16384
+static inline size_t sb_q8_padded_k(int n_in) { return ((size_t)n_in + 3) / 4 * 4; }
+
+/* A Linear layer y = x W^T + b as the GEMM reads it: W in PANEL16 (or PANEL16_Q4) order
+ * (docs/FORMAT.md). */
+typedef struct {
+    sb_weight_format format; /* of `weight` */
+    const void *weight;      /* [ceil(n_out/16)][n_in][16] elements of `format`, rows past n_out
+                                zero; I8: [ceil(n_out/16)][padded k / 4][16][4] */
+    const float *bias;       /* [n_out], or NULL */
+    const float *scale;      /* I8 only: [n_out] the rows' scales */
+    const int32_t *col_sum;  /* I8 only: [n_out] sum over k of q[n][k] (computed at load) */
+    int n_out, n_in;
+} sb_linear;
+
+/* Bytes from one panel of 16 output rows to the next. */
+static inline size_t sb_panel_bytes(const sb_linear *w)
+{
+    if (w->format == SB_WEIGHTS_I8)
+        return sb_q8_padded_k(w->n_in) * SB_PANEL;
+    return (size_t)w->n_in * SB_PANEL * sb_weight_bytes(w->format);
+}
+
+/* ---- instruction sets ------------------------------------------------------------------------ */
 
 /* AVX2 < AVX512 on x86; NEON (AArch64) stands alone: SBERT_ISA=scalar is its only cap. */
 typedef enum { SB_ISA_SCALAR = 0, SB_ISA_AVX2 = 1, SB_ISA_AVX512 = 2, SB_ISA_NEON = 3 } sb_isa;

@@ -11,38 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/base.h" /* sb_fail (errors), sb_alloc_aligned (copies of tensors, 64-byte aligned) */
 #include "format.h"
 #include "model.h"
 
-#if defined(__GNUC__)
-#define SB_PRINTF(fmt_arg, first_arg) __attribute__((format(printf, fmt_arg, first_arg)))
-#else
-#define SB_PRINTF(fmt_arg, first_arg)
-#endif
-
-/* ---- errors ---------------------------------------------------------------------------------- */
-
-/* Where a failing check writes its message (msg may be NULL: the message is dropped). */
-typedef struct {
-    char *msg;
-    size_t size;
-} sb_err;
+/* ---- errors (sb_fail, base/error.h) ---------------------------------------------------------------------------------- */
 
 /* Ends every message about a file whose bytes contradict themselves. */
 #define SB_DAMAGED ": the file is damaged, convert the model again"
 
-/* Writes the formatted message (always NUL-terminated, truncated to fit) and returns status, so a
- * check reads `return sb_fail(err, SBERT_ERR_CORRUPT, "...", ...);`. */
-int sb_fail(const sb_err *err, int status, const char *fmt, ...) SB_PRINTF(3, 4);
-
 /* Copies up to 48 bytes of s into out[64] for a message, '?' for each byte that is not printable
  * ASCII: names read from a damaged file may hold anything, and a message must stay one line. */
 const char *sb_printable(sb_str s, char out[64]);
-
-/* ---- memory ---------------------------------------------------------------------------------- */
-
-/* Copies of tensors use sb_alloc_aligned() (memory.h): 64-byte aligned as in the file. */
-#include "base/base.h"
 
 /* ---- decoding -------------------------------------------------------------------------------- */
 

@@ -1,23 +1,10 @@
 /* The key/value section of a .sbert file: parsing every entry with bounds checks, then typed
  * look-ups by key (docs/FORMAT.md, "Key/value entries"). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model_file_internal.h"
-
-
-int sb_fail(const sb_err *err, int status, const char *fmt, ...)
-{
-    if (err->msg && err->size > 0) {
-        va_list args;
-        va_start(args, fmt);
-        vsnprintf(err->msg, err->size, fmt, args);
-        va_end(args);
-    }
-    return status;
-}
 
 const char *sb_printable(sb_str s, char out[64])
 {

@@ -18,18 +18,12 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include "base/base.h"
 #include "sbert.h"
 #include "tokenizer.h"
 
 /* ---- growable buffers (scratch memory: grown, never shrunk, freed with the scratch) ---------- */
 
-/* Makes room for `need` elements of `elem` bytes in *data (capacity *cap, in elements). Returns
- * SBERT_OK or SBERT_ERR_NO_MEMORY (then *data is unchanged). */
-int sb_grow(void **data, size_t *cap, size_t need, size_t elem);
-static inline int sb_reserve(void **data, size_t *cap, size_t need, size_t elem)
-{
-    return need <= *cap ? SBERT_OK : sb_grow(data, cap, need, elem);
-}
 #define SB_RESERVE(buf, need) sb_reserve((void **)&(buf).data, &(buf).cap, (need), sizeof *(buf).data)
 
 typedef struct { uint8_t *data; size_t len, cap; } sb_bytes;

@@ -12,7 +12,6 @@
  * truncation, tokenizing stops as soon as enough ids exist. */
 #include "tokenizer.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,33 +19,6 @@
 #include "sbert.h"
 #include "tokenizer/internal.h"
 #include "text/text.h"
-
-int sb_grow(void **data, size_t *cap, size_t need, size_t elem)
-{
-    size_t c = *cap ? *cap : 64;
-    while (c < need) {
-        if (c > SIZE_MAX / 2 / elem)
-            return SBERT_ERR_NO_MEMORY;
-        c *= 2;
-    }
-    void *p = realloc(*data, c * elem);
-    if (!p)
-        return SBERT_ERR_NO_MEMORY;
-    *data = p;
-    *cap = c;
-    return SBERT_OK;
-}
-
-static int fail(char *err, size_t err_size, int rc, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 /* ---- creation -------------------------------------------------------------------------------- */
 
@@ -150,15 +122,16 @@ static int build_stages(sb_tokenizer *tok)
 int sb_tokenizer_create(const sb_tokenizer_config *cfg, sb_tokenizer **out, char *err,
                         size_t err_size)
 {
+    const sb_err e = { err, err_size };
     if (!cfg || !out)
-        return fail(err, err_size, SBERT_ERR_INVALID_ARGUMENT, "tokenizer: NULL argument");
+        return sb_fail(&e, SBERT_ERR_INVALID_ARGUMENT, "tokenizer: NULL argument");
     *out = NULL;
     const char *what = invalid_config(cfg);
     if (what)
-        return fail(err, err_size, SBERT_ERR_CORRUPT, "tokenizer: %s", what);
+        return sb_fail(&e, SBERT_ERR_CORRUPT, "tokenizer: %s", what);
     what = unsupported_stage(cfg);
     if (what)
-        return fail(err, err_size, SBERT_ERR_UNSUPPORTED, "tokenizer: %s is not supported", what);
+        return sb_fail(&e, SBERT_ERR_UNSUPPORTED, "tokenizer: %s is not supported", what);
 
     sb_tokenizer *tok = calloc(1, sizeof *tok);
     sb_tok_scratch *scratch = sb_tok_scratch_create();
@@ -174,8 +147,8 @@ int sb_tokenizer_create(const sb_tokenizer_config *cfg, sb_tokenizer **out, char
     sb_tok_scratch_free(scratch);
     if (rc != SBERT_OK) {
         sb_tokenizer_free(tok);
-        return fail(err, err_size, rc, "tokenizer: %s", rc == SBERT_ERR_CORRUPT
-                    ? "the Precompiled charsmap is damaged" : sbert_strerror(rc));
+        return sb_fail(&e, rc, "tokenizer: %s", rc == SBERT_ERR_CORRUPT
+                       ? "the Precompiled charsmap is damaged" : sb_status_text(rc));
     }
     *out = tok;
     return SBERT_OK;
@@ -262,13 +235,15 @@ static int encode_text(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t
 static int prepare_text(const sb_tokenizer *tok, sb_tok_scratch *s, const sb_tok_options *opts,
                         const uint8_t **text, size_t *n, char *err, size_t err_size)
 {
+    const sb_err e = { err, err_size };
     const size_t bad = sb_utf8_find_invalid(*text, *n);
     if (bad < *n) {
         if (opts->utf8 != SB_UTF8_REPLACE)
-            return fail(err, err_size, SBERT_ERR_INVALID_UTF8,
-                        "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad, (*text)[bad]);
-        if (*n > SIZE_MAX / 3 || SB_RESERVE(s->repaired, 3 * *n) != SBERT_OK)
-            return fail(err, err_size, SBERT_ERR_NO_MEMORY, "out of memory");
+            return sb_fail(&e, SBERT_ERR_INVALID_UTF8,
+                           "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad, (*text)[bad]);
+        const int rc = *n > SIZE_MAX / 3 ? SBERT_ERR_TOO_LARGE : SB_RESERVE(s->repaired, 3 * *n);
+        if (rc != SBERT_OK)
+            return sb_fail(&e, rc, "replacing ill-formed UTF-8: %s", sb_status_text(rc));
         s->repaired.len = sb_utf8_replace_invalid(*text, *n, s->repaired.data);
         *text = s->repaired.data;
         *n = s->repaired.len;
@@ -283,7 +258,7 @@ static int prepare_text(const sb_tokenizer *tok, sb_tok_scratch *s, const sb_tok
         return SBERT_OK;
     const int rc = sb_py_lower(*text, *n, &s->prepared);
     if (rc != SBERT_OK)
-        return fail(err, err_size, rc, "lower-casing: %s", sbert_strerror(rc));
+        return sb_fail(&e, rc, "lower-casing: %s", sb_status_text(rc));
     *text = s->prepared.data;
     *n = s->prepared.len;
     return SBERT_OK;
@@ -300,15 +275,16 @@ int sb_tokenizer_encode(const sb_tokenizer *tok, sb_tok_scratch *scratch, const 
                         size_t len, const sb_tok_options *opts, int32_t *ids, size_t capacity,
                         size_t *n_ids, char *err, size_t err_size)
 {
+    const sb_err e = { err, err_size };
     if (!tok || !scratch || !opts || !n_ids || (!text && len) || (!ids && capacity))
-        return fail(err, err_size, SBERT_ERR_INVALID_ARGUMENT, "tokenize: NULL argument");
+        return sb_fail(&e, SBERT_ERR_INVALID_ARGUMENT, "tokenize: NULL argument");
     *n_ids = 0;
     const sb_tokenizer_config *cfg = &tok->cfg;
     const size_t n_special = opts->add_special ? (size_t)cfg->n_prefix + cfg->n_suffix : 0;
     if (opts->max_tokens && opts->max_tokens < n_special)
-        return fail(err, err_size, SBERT_ERR_INVALID_ARGUMENT,
-                    "max_tokens %zu leaves no room for the %zu special tokens", opts->max_tokens,
-                    n_special);
+        return sb_fail(&e, SBERT_ERR_INVALID_ARGUMENT,
+                       "max_tokens %zu leaves no room for the %zu special tokens", opts->max_tokens,
+                       n_special);
     const size_t limit = opts->max_tokens ? opts->max_tokens - n_special
                        : opts->stop_at    ? opts->stop_at
                                           : SIZE_MAX;
@@ -320,13 +296,13 @@ int sb_tokenizer_encode(const sb_tokenizer *tok, sb_tok_scratch *scratch, const 
         return rc;
     rc = encode_text(tok, scratch, t, n, limit, opts->max_tokens != 0);
     if (rc != SBERT_OK)
-        return fail(err, err_size, rc, "tokenize: %s", sbert_strerror(rc));
+        return sb_fail(&e, rc, "tokenize: %s", sb_status_text(rc));
 
     const size_t n_text = scratch->ids.len;
     *n_ids = n_special + n_text;
     if (*n_ids > capacity)
-        return fail(err, err_size, SBERT_ERR_BUFFER_TOO_SMALL,
-                    "%zu ids do not fit in a buffer of %zu", *n_ids, capacity);
+        return sb_fail(&e, SBERT_ERR_BUFFER_TOO_SMALL,
+                       "%zu ids do not fit in a buffer of %zu", *n_ids, capacity);
     if (*n_ids == 0) /* ids may be NULL: not even ids + 0 is allowed then */
         return SBERT_OK;
     const size_t n_prefix = opts->add_special ? cfg->n_prefix : 0;

@@ -307,6 +307,9 @@ static inline int jsonl_get_string_n(const char *line, size_t len, const char *k
         free(buf);
         return rc;
     }
+    /* also a C string: callers may pass it on without its length (the decoded text is never
+     * longer than the line, so the terminator fits) */
+    buf[*out_len] = '\0';
     *out = buf;
     return JSONL_OK;
 }

@@ -23,6 +23,20 @@ for t in tests/test_*.py; do
     [ -f "$t" ] || continue
     run "$(basename "$t")" env BUILD="$BUILD" "$PYTHON" "$t"
 done
+# The Python package again under an interpreter with NumPy (Debian's python3-numpy) when $PYTHON
+# has none, so that both its NumPy results and its plain lists are tested.
+if ! "$PYTHON" -c 'import numpy' 2>/dev/null; then
+    PYTHON_NUMPY=
+    for p in python3 /usr/bin/python3; do
+        if "$p" -c 'import numpy' 2>/dev/null; then PYTHON_NUMPY=$p; break; fi
+    done
+    if [ -n "$PYTHON_NUMPY" ]; then
+        run "test_python_package.py ($PYTHON_NUMPY, NumPy)" env BUILD="$BUILD" "$PYTHON_NUMPY" tests/test_python_package.py
+    else
+        echo "SKIP: the Python package with NumPy: no interpreter here has NumPy (apt-get install python3-numpy)"
+        skipped_names="$skipped_names test_python_package.py(NumPy)"
+    fi
+fi
 [ -z "$failed_names" ] || echo "failed:$failed_names"
 [ -z "$skipped_names" ] || echo "skipped (see their SKIP lines):$skipped_names"
 echo "$passed passed, $failed failed"

@@ -1,0 +1,622 @@
+"""The Python package (bindings/python, `import sbert`): its SentenceTransformer interface against
+sentence-transformers' golden vectors and definitions, its safety (types, errors, close, threads)
+and its installation. Runs from the repository root; BUILD names the build directory.
+
+It runs with or without NumPy: without, the results are lists and the NumPy-only checks are
+skipped (tests/run.sh runs the suite a second time under an interpreter that has NumPy)."""
+import ctypes
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+import sbert  # noqa: E402
+from sbert import _capi, _quantize  # noqa: E402
+
+try:
+    import numpy
+except ImportError:
+    numpy = None
+
+BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
+LIBRARY = os.path.join(BUILD, "libsbert.so")
+MODEL = os.path.join(BUILD, "models", "ko-tiny.sbert")
+GOLDEN = os.path.join(ROOT, "tests", "data", "golden", "ko-tiny.golden.jsonl")
+SANITIZED = os.environ.get("SBERT_SANITIZED")
+
+
+def golden_rows():
+    with open(GOLDEN, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    # Rows whose text is valid UTF-8 (the file also holds invalid byte sequences as surrogates).
+    return [r for r in rows if not re.search("[\ud800-\udfff]", r["text"])]
+
+
+def max_abs_diff(a, b):
+    return max(abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb))
+
+
+def rows_of(x):
+    return x.tolist() if hasattr(x, "tolist") else x
+
+
+def st_quantize_embeddings(embeddings, precision):
+    """sentence_transformers.quantization.quantize_embeddings (v3), written out from its
+    definition for a float32 matrix with no ranges or calibration set given: the test's
+    independent reference."""
+    if precision == "float32":
+        return embeddings.astype(numpy.float32)
+    if precision.endswith("int8"):
+        ranges = numpy.vstack((numpy.min(embeddings, axis=0), numpy.max(embeddings, axis=0)))
+        starts = ranges[0, :]
+        steps = (ranges[1, :] - ranges[0, :]) / 255
+        if precision == "uint8":
+            return ((embeddings - starts) / steps).astype(numpy.uint8)
+        return ((embeddings - starts) / steps - 128).astype(numpy.int8)
+    if precision == "binary":
+        return (numpy.packbits(embeddings > 0).reshape(embeddings.shape[0], -1) - 128) \
+            .astype(numpy.int8)
+    return numpy.packbits(embeddings > 0).reshape(embeddings.shape[0], -1)
+
+
+def run_python(code, env=None, cwd=None, **kw):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-c", code], env=full_env, cwd=cwd or tempfile.gettempdir(),
+                          capture_output=True, text=True, timeout=120, **kw)
+
+
+@unittest.skipIf(SANITIZED, "a sanitized library cannot be loaded into python")
+class Encode(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.model = sbert.Model(MODEL, library=LIBRARY)
+        cls.rows = golden_rows()
+        cls.texts = [r["text"] for r in cls.rows]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+
+    def test_matches_sentence_transformers(self):
+        vectors = self.model.encode(self.texts, batch_size=7)
+        self.assertEqual(len(vectors), len(self.texts))
+        self.assertLessEqual(max_abs_diff(rows_of(vectors), [r["embedding"] for r in self.rows]),
+                             1e-5)
+
+    def test_tokenize_matches_hugging_face(self):
+        batch = self.model.tokenize(self.texts[:50])
+        self.assertEqual(batch["input_ids"], [r["ids"] for r in self.rows[:50]])
+        self.assertEqual(batch["attention_mask"], [[1] * len(r["ids"]) for r in self.rows[:50]])
+        one = self.model.tokenize(self.texts[0])
+        self.assertEqual(one["input_ids"], self.rows[0]["ids"])
+
+    def test_a_str_gives_one_vector(self):
+        # Seen: 14 vectors, one per character, for model.encode("a plain string").
+        v = rows_of(self.model.encode("a plain string"))
+        self.assertEqual(len(v), self.model.get_sentence_embedding_dimension())
+        self.assertIsInstance(v[0], float)
+        m = rows_of(self.model.encode(["a plain string"]))
+        self.assertEqual(len(m), 1)
+        self.assertEqual(m[0], v)
+
+    @unittest.skipIf(numpy is None, "NumPy is not installed: results are lists")
+    def test_numpy_shapes(self):
+        dim = self.model.get_sentence_embedding_dimension()
+        self.assertEqual(self.model.encode("x").shape, (dim,))
+        self.assertEqual(self.model.encode(["x", "y z"]).shape, (2, dim))
+        self.assertEqual(self.model.encode(["x", "y z"]).dtype, numpy.float32)
+        self.assertEqual(self.model.encode([]).shape, (0, dim))
+        self.assertIsInstance(self.model.encode(["x"], convert_to_numpy=False), list)
+        self.assertEqual(self.model.similarity(self.model.encode("x"), self.model.encode("x")).shape,
+                         (1, 1))
+
+    def test_empty_list(self):
+        self.assertEqual(len(self.model.encode([])), 0)
+
+    def test_normalize(self):
+        for v in rows_of(self.model.encode(self.texts[:5], normalize_embeddings=True)):
+            self.assertAlmostEqual(math.sqrt(sum(x * x for x in v)), 1.0, places=5)
+
+    def test_similarity_is_the_models_cosine(self):
+        # Seen: README documented a model.similarity() that did not exist.
+        self.assertEqual(self.model.similarity_fn_name, "cosine")
+        e = rows_of(self.model.encode(self.texts[:4]))
+        sim = rows_of(self.model.similarity(e, e[:3]))
+        self.assertEqual((len(sim), len(sim[0])), (4, 3))
+        for i in range(4):
+            for j in range(3):
+                dot = sum(a * b for a, b in zip(e[i], e[j]))
+                cos = dot / math.sqrt(sum(a * a for a in e[i]) * sum(b * b for b in e[j]))
+                self.assertAlmostEqual(sim[i][j], cos, places=5)
+
+    def test_prompt_is_prepended(self):
+        a = rows_of(self.model.encode("남자가 먹는다", prompt="질문: "))
+        b = rows_of(self.model.encode("질문: 남자가 먹는다"))
+        self.assertLessEqual(max(abs(x - y) for x, y in zip(a, b)), 1e-6)
+
+    def test_token_embeddings(self):
+        text = self.texts[3]
+        tokens = rows_of(self.model.encode(text, output_value="token_embeddings"))
+        n = len(self.model.tokenize(text)["input_ids"])
+        self.assertEqual(len(tokens), n)
+        self.assertEqual(len(tokens[0]), 64)
+        both = self.model.encode([text, self.texts[4]], output_value="token_embeddings")
+        self.assertEqual(len(both), 2)
+        self.assertEqual(rows_of(both[0]), tokens)
+        # Mean pooling of the token embeddings is the sentence embedding (ko-tiny pools by mean).
+        mean = [sum(col) / n for col in zip(*tokens)]
+        self.assertLessEqual(max(abs(x - y) for x, y in
+                                 zip(mean, rows_of(self.model.encode(text)))), 1e-5)
+
+    def test_max_seq_length(self):
+        self.assertEqual(self.model.max_seq_length, 128)
+        long_text = " ".join(["한 남자가 음식을 먹고 있다."] * 10)
+        full = self.model.tokenize(long_text)["input_ids"]
+        model = sbert.Model(MODEL, library=LIBRARY)
+        try:
+            model.max_seq_length = 8
+            ids = model.tokenize(long_text)["input_ids"]
+            self.assertEqual(ids, full[:7] + full[-1:])
+            tokens = rows_of(model.encode(long_text, output_value="token_embeddings"))
+            self.assertEqual(len(tokens), 8)
+            self.assertRaises(TypeError, setattr, model, "max_seq_length", "8")
+        finally:
+            model.close()
+
+    def test_wrong_types_raise_type_error(self):
+        # Seen: AttributeError for encode([1, 2]).
+        for bad in ([1, 2], ["ok", None], b"bytes", None, 3.5, {"a": 1}):
+            with self.assertRaises(TypeError, msg=repr(bad)):
+                self.model.encode(bad)
+        with self.assertRaises(TypeError):
+            self.model.encode("x", batch_size="32")
+        with self.assertRaises(TypeError):
+            self.model.encode("x", prompt=3)
+        with self.assertRaises(TypeError):
+            self.model.encode("x", truncate_dim=2.5)
+        with self.assertRaises(TypeError):
+            self.model.encode("x", precision=8)
+        with self.assertRaises(TypeError):
+            self.model.tokenize(5)
+        with self.assertRaises(TypeError):
+            self.model.similarity("a", "b")
+        with self.assertRaises(TypeError):
+            sbert.Model(42, library=LIBRARY)
+
+    def test_bad_values_raise_value_error(self):
+        for kwargs in ({"batch_size": 0}, {"precision": "fp16"}, {"output_value": None},
+                       {"output_value": "cls"}, {"truncate_dim": 0}):
+            with self.assertRaises(ValueError, msg=repr(kwargs)):
+                self.model.encode("x", **kwargs)
+        with self.assertRaises(ValueError):
+            self.model.similarity([[1.0, 2.0]], [[1.0, 2.0, 3.0]])
+
+    def test_library_errors_raise_sbert_error(self):
+        with self.assertRaises(sbert.SbertError) as cm:
+            sbert.Model(os.path.join(ROOT, "tests", "data", "no-such-model.sbert"), library=LIBRARY)
+        self.assertEqual(cm.exception.code, _capi.SBERT_ERR_IO)
+        self.assertIn("no-such-model.sbert", str(cm.exception))
+        with tempfile.NamedTemporaryFile(suffix=".sbert") as f:
+            f.write(b"not a model at all, just text" * 10)
+            f.flush()
+            with self.assertRaises(sbert.SbertError) as cm:
+                sbert.Model(f.name, library=LIBRARY)
+            self.assertEqual(cm.exception.code, _capi.SBERT_ERR_NOT_A_MODEL)
+        with self.assertRaises(sbert.SbertError) as cm:
+            self.model.encode(["fine", "bad \ud800 text"])
+        self.assertEqual(cm.exception.code, _capi.SBERT_ERR_INVALID_UTF8)
+        lib, _ = sbert._library.load(LIBRARY)
+        self.assertEqual(cm.exception.name, lib.sbert_strerror(_capi.SBERT_ERR_INVALID_UTF8).decode())
+        self.assertIn("UTF-8", str(cm.exception))
+        with self.assertRaises(sbert.SbertError) as cm:
+            self.model.encode("x", prompt_name="no-such-prompt")
+        self.assertEqual(cm.exception.code, _capi.SBERT_ERR_NOT_FOUND)
+        self.assertIn("no-such-prompt", str(cm.exception))
+        # The model is still usable after a failed call.
+        self.assertEqual(len(rows_of(self.model.encode("x"))), 64)
+
+    def test_invalid_utf8_replace_policy(self):
+        with sbert.Model(MODEL, library=LIBRARY, invalid_utf8="replace") as model:
+            self.assertEqual(len(rows_of(model.encode("bad \ud800 text"))), 64)
+
+    def test_use_after_close_raises(self):
+        # Seen: a segfault when encode was called after close().
+        model = sbert.Model(MODEL, library=LIBRARY)
+        model.encode("warm a context up")
+        model.close()
+        self.assertTrue(model.closed)
+        for call in (lambda: model.encode("x"), lambda: model.tokenize("x"),
+                     lambda: model.similarity([[1.0]], [[1.0]]), lambda: model.__enter__()):
+            self.assertRaises(sbert.ClosedError, call)
+        self.assertTrue(issubclass(sbert.ClosedError, ValueError))
+        model.close()  # a second close is harmless
+        self.assertEqual(model.contexts_alive, 0)
+
+    def test_with_closes(self):
+        with sbert.Model(MODEL, library=LIBRARY) as model:
+            model.encode("x")
+            self.assertGreaterEqual(model.contexts_alive, 1)
+        self.assertTrue(model.closed)
+        self.assertRaises(sbert.ClosedError, model.encode, "x")
+
+    def test_close_waits_for_calls_in_flight(self):
+        model = sbert.Model(MODEL, library=LIBRARY, max_contexts=2)
+        errors, done = [], []
+
+        def work():
+            try:
+                for _ in range(20):
+                    model.encode(self.texts[:20])
+                    done.append(1)
+            except sbert.ClosedError:
+                pass  # the close came first: refused cleanly
+            except Exception as e:  # anything else is a failure
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(3)]
+        for t in threads:
+            t.start()
+        model.close()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(model.contexts_alive, 0)
+
+    def test_version_and_system_info(self):
+        self.assertEqual(sbert.version(library=LIBRARY), _capi.VERSION_STRING)
+        self.assertEqual(sbert.__version__, _capi.VERSION_STRING)
+        self.assertRegex(sbert.system_info(library=LIBRARY),
+                         r"^fp32: (avx512|avx2|neon|scalar), int8: (avx512-vnni|avx-vnni|avx2|"
+                         r"portable), threads: (yes|no)$")
+
+
+def os_threads():
+    return len(os.listdir("/proc/self/task"))
+
+
+@unittest.skipIf(SANITIZED, "a sanitized library cannot be loaded into python")
+class Threads(unittest.TestCase):
+    def test_1000_short_lived_threads_leave_a_bounded_pool(self):
+        # Seen: one context (and its worker threads) per thread that ever called, until close():
+        # 50 short-lived threads left 59 contexts and 60 OS threads.
+        limit, n_threads = 3, 2
+        model = sbert.Model(MODEL, library=LIBRARY, max_contexts=limit, n_threads=n_threads)
+        texts = ["한 남자가 음식을 먹고 있다.", "짧은 문장", "고양이가 잔다"]
+        expected = [rows_of(model.encode(t)) for t in texts]
+        base_threads = os_threads()
+        results, errors, peak = {}, [], [0]
+
+        def work(k):
+            try:
+                results[k] = rows_of(model.encode(texts[k % 3]))
+                peak[0] = max(peak[0], model.contexts_alive)
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        for wave in range(10):  # 1,000 threads, 100 alive at a time
+            threads = [threading.Thread(target=work, args=(wave * 100 + i,)) for i in range(100)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(results), 1000)
+        for k, v in results.items():
+            self.assertEqual(v, expected[k % 3])
+        self.assertLessEqual(peak[0], limit)
+        self.assertLessEqual(model.contexts_alive, limit)
+        # Each context owns n_threads - 1 workers; nothing else may stay behind.
+        self.assertLessEqual(os_threads(), base_threads + limit * (n_threads - 1))
+        model.close()
+        self.assertEqual(model.contexts_alive, 0)
+        self.assertLessEqual(os_threads(), base_threads)
+
+    def test_threads_share_one_model(self):
+        model = sbert.Model(MODEL, library=LIBRARY)
+        texts = [r["text"] for r in golden_rows()[:40]]
+        expected = rows_of(model.encode(texts))
+        results, errors = {}, []
+
+        def work(k):
+            try:
+                results[k] = rows_of(model.encode(texts[k::4]))
+            except Exception as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        model.close()
+        self.assertEqual(errors, [])
+        for k in range(4):
+            self.assertEqual(results[k], expected[k::4])
+
+
+@unittest.skipIf(SANITIZED, "a sanitized library cannot be loaded into python")
+@unittest.skipIf(numpy is None, "NumPy is not installed: the reference definitions need it")
+class PrecisionAndTruncation(unittest.TestCase):
+    """precision and truncate_dim against sentence-transformers' definitions, on golden vectors."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.model = sbert.Model(MODEL, library=LIBRARY)
+        rows = golden_rows()
+        cls.texts = [r["text"] for r in rows]
+        cls.golden = numpy.array([r["embedding"] for r in rows], dtype=numpy.float32)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+
+    def test_quantize_embeddings_on_golden_vectors(self):
+        for precision in sbert.PRECISIONS:
+            expected = st_quantize_embeddings(self.golden, precision)
+            got = sbert.quantize_embeddings(self.golden, precision)
+            self.assertEqual(got.dtype, expected.dtype, precision)
+            self.assertTrue(numpy.array_equal(got, expected), precision)
+            plain = _quantize.quantize_lists(self.golden.tolist(), precision)
+            self.assertEqual(plain, expected.tolist(), precision)
+
+    def test_encode_precision(self):
+        vectors = self.model.encode(self.texts)
+        for precision in sbert.PRECISIONS:
+            expected = st_quantize_embeddings(vectors, precision)
+            got = self.model.encode(self.texts, precision=precision)
+            self.assertEqual(got.dtype, expected.dtype, precision)
+            self.assertTrue(numpy.array_equal(got, expected), precision)
+            # Against the golden vectors themselves: libsbert's vectors differ by < 1e-5, so a
+            # level moves by at most one step, and a sign bit only for a value that close to 0.
+            golden_q = st_quantize_embeddings(self.golden, precision)
+            if precision in ("int8", "uint8"):
+                self.assertLessEqual(numpy.abs(got.astype(int) - golden_q.astype(int)).max(), 1)
+            elif precision != "float32":
+                flips = numpy.unpackbits(got.view(numpy.uint8) ^ golden_q.view(numpy.uint8))
+                self.assertTrue(numpy.all(numpy.abs(self.golden.ravel()[flips == 1]) < 1e-5))
+
+    def test_quantize_ranges_and_calibration(self):
+        ranges = numpy.vstack((self.golden.min(axis=0) - 1, self.golden.max(axis=0) + 1))
+        steps = (ranges[1] - ranges[0]) / 255
+        expected = ((self.golden - ranges[0]) / steps).astype(numpy.uint8)
+        self.assertTrue(numpy.array_equal(
+            sbert.quantize_embeddings(self.golden, "uint8", ranges=ranges), expected))
+        self.assertEqual(_quantize.quantize_lists(self.golden.tolist(), "uint8",
+                                                  ranges=ranges.tolist()), expected.tolist())
+        calibrated = sbert.quantize_embeddings(self.golden[:3], "int8",
+                                               calibration_embeddings=self.golden)
+        self.assertTrue(numpy.array_equal(calibrated, st_quantize_embeddings(self.golden,
+                                                                             "int8")[:3]))
+        self.assertRaises(TypeError, sbert.quantize_embeddings,
+                          st_quantize_embeddings(self.golden, "int8"), "int8")
+
+    def test_truncate_dim(self):
+        for k in (1, 16, 63, 64, 100):
+            got = self.model.encode(self.texts, truncate_dim=k)
+            self.assertEqual(got.shape, (len(self.texts), min(k, 64)))
+            self.assertLessEqual(numpy.abs(got - self.golden[:, :k]).max(), 1e-5)
+            normalized = self.model.encode(self.texts, truncate_dim=k, normalize_embeddings=True)
+            cut = self.golden[:, :k].astype(numpy.float64)
+            reference = cut / numpy.maximum(numpy.linalg.norm(cut, axis=1, keepdims=True), 1e-12)
+            self.assertLessEqual(numpy.abs(normalized - reference).max(), 2e-5)
+        # Truncated first, then quantized, as SentenceTransformer.encode does.
+        got = self.model.encode(self.texts, truncate_dim=16, precision="ubinary")
+        self.assertTrue(numpy.array_equal(
+            got, st_quantize_embeddings(self.model.encode(self.texts)[:, :16], "ubinary")))
+
+    def test_model_truncate_dim(self):
+        with sbert.Model(MODEL, library=LIBRARY, truncate_dim=32) as model:
+            self.assertEqual(model.get_sentence_embedding_dimension(), 32)
+            self.assertEqual(model.encode("x").shape, (32,))
+            self.assertEqual(model.encode("x", truncate_dim=8).shape, (8,))
+
+
+@unittest.skipIf(SANITIZED, "a sanitized library cannot be loaded into python")
+class ModelFileSettings(unittest.TestCase):
+    """The similarity function and the prompts come from the model file."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp()
+        src = os.path.join(ROOT, "tests", "data", "models", "ko-tiny")
+        hf = os.path.join(cls.tmp, "ko-tiny-dot")
+        shutil.copytree(src, hf, ignore=shutil.ignore_patterns("pytorch_model.bin"))
+        with open(os.path.join(hf, "config_sentence_transformers.json"), "w") as f:
+            json.dump({"similarity_fn_name": "dot", "prompts": {"query": "질문: "}}, f)
+        cls.path = os.path.join(cls.tmp, "ko-tiny-dot.sbert")
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_safetensors.py"), hf,
+                        cls.path, "--quiet"], check=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def test_dot_similarity_and_prompt(self):
+        with sbert.Model(self.path, library=LIBRARY) as model:
+            self.assertEqual(model.similarity_fn_name, "dot")
+            self.assertEqual(model.prompts, {"query": "질문: "})
+            e = rows_of(model.encode(["한 남자가 먹는다", "여자가 말한다"]))
+            sim = rows_of(model.similarity(e, e))
+            for i in range(2):
+                for j in range(2):
+                    dot = sum(a * b for a, b in zip(e[i], e[j]))
+                    self.assertAlmostEqual(sim[i][j], dot, delta=1e-4 * abs(dot))
+            by_name = rows_of(model.encode("남자", prompt_name="query"))
+            literal = rows_of(model.encode("남자", prompt="질문: "))
+            self.assertEqual(by_name, literal)
+            model.similarity_fn_name = "manhattan"
+            d = rows_of(model.similarity(e[0], e[1]))[0][0]
+            self.assertAlmostEqual(d, -sum(abs(a - b) for a, b in zip(e[0], e[1])), places=3)
+            self.assertRaises(ValueError, setattr, model, "similarity_fn_name", "jaccard")
+
+
+class ApiConstants(unittest.TestCase):
+    """_capi.py against include/sbert.h: values, struct fields, every SBERT_API function."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(os.path.join(ROOT, "include", "sbert.h"), encoding="utf-8") as f:
+            cls.header = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+
+    def test_enum_values(self):
+        names = re.findall(r"^\s*(SBERT_[A-Z0-9_]+)\s*=\s*(-?\d+)\s*,", self.header, re.M)
+        self.assertGreater(len(names), 20)
+        for name, value in names:
+            self.assertEqual(getattr(_capi, name), int(value), name)
+
+    def test_version(self):
+        for part in ("MAJOR", "MINOR", "PATCH"):
+            value = re.search(r"#define SBERT_VERSION_%s (\d+)" % part, self.header).group(1)
+            self.assertEqual(getattr(_capi, "VERSION_" + part), int(value))
+
+    def test_struct_fields(self):
+        for c_name, py in (("sbert_model_params", _capi.ModelParams),
+                           ("sbert_context_params", _capi.ContextParams),
+                           ("sbert_encode_options", _capi.EncodeOptions)):
+            body = re.search(r"typedef struct %s \{(.*?)\} %s;" % (c_name, c_name), self.header,
+                             re.S).group(1)
+            fields = re.findall(r"(\w+)\s*;", body)
+            self.assertEqual([f[0] for f in py._fields_], fields, c_name)
+
+    def test_every_function_is_bound(self):
+        functions = set(re.findall(r"SBERT_API[^;(]*?\b(sbert_\w+)\s*\(", self.header))
+        self.assertEqual(functions, set(_capi.SIGNATURES))
+        self.assertEqual(len(functions), 29)
+
+    @unittest.skipIf(SANITIZED, "a sanitized library cannot be loaded into python")
+    def test_struct_defaults_come_from_the_library(self):
+        lib, _ = sbert._library.load(LIBRARY)
+        self.assertEqual(lib.sbert_context_default_params().batch_size, 32)
+        self.assertEqual(lib.sbert_model_default_params().use_mmap, 1)
+        self.assertEqual(lib.sbert_encode_default_options().max_length, 0)
+
+
+@unittest.skipIf(SANITIZED, "a sanitized library cannot be loaded into python")
+class LibraryLookup(unittest.TestCase):
+    def test_import_needs_no_library_and_a_miss_says_what_to_run(self):
+        # Seen: import failed with a bare OSError naming build/libsbert.so.
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(os.path.join(ROOT, "bindings", "python", "sbert"),
+                            os.path.join(tmp, "sbert"),
+                            ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+            r = run_python("import sbert\ntry:\n    sbert.Model('m.sbert')\n"
+                           "except sbert.LibraryNotFoundError as e:\n    print(e)\n",
+                           env={"PYTHONPATH": tmp, "SBERT_LIBRARY": "", "LD_LIBRARY_PATH": ""})
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("package folder", r.stdout)
+            self.assertIn("build folder", r.stdout)
+            self.assertIn("make", r.stdout)
+            self.assertIn("SBERT_LIBRARY", r.stdout)
+
+    def test_sbert_library_variable(self):
+        r = run_python("import sbert; print(sbert.library_path())",
+                       env={"PYTHONPATH": os.path.join(ROOT, "bindings", "python"),
+                            "SBERT_LIBRARY": LIBRARY})
+        self.assertEqual(r.stdout.strip(), LIBRARY, r.stderr)
+        r = run_python("import sbert\ntry:\n    sbert.Model('m.sbert')\n"
+                       "except sbert.LibraryNotFoundError as e:\n    print(e)\n",
+                       env={"PYTHONPATH": os.path.join(ROOT, "bindings", "python"),
+                            "SBERT_LIBRARY": "/nonexistent/libsbert.so"})
+        self.assertIn("SBERT_LIBRARY: /nonexistent/libsbert.so (no such file)", r.stdout, r.stderr)
+
+    def test_build_folder_is_found(self):
+        r = run_python("import sbert; print(sbert.library_path())",
+                       env={"PYTHONPATH": os.path.join(ROOT, "bindings", "python"),
+                            "SBERT_LIBRARY": ""})
+        self.assertEqual(os.path.realpath(r.stdout.strip()),
+                         os.path.realpath(os.path.join(ROOT, "build", "libsbert.so")), r.stderr)
+
+    @unittest.skipIf(shutil.which(os.environ.get("CC", "cc")) is None, "no C compiler")
+    def test_version_mismatch_is_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src, lib = os.path.join(tmp, "v.c"), os.path.join(tmp, "libsbert.so")
+            with open(src, "w") as f:
+                f.write('const char *sbert_version(void) { return "9.0.0"; }\n')
+            subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", src, "-o", lib],
+                           check=True)
+            with self.assertRaises(sbert.LibraryNotFoundError) as cm:
+                sbert.Model(MODEL, library=lib)
+            self.assertIn("9.0.0", str(cm.exception))
+            self.assertIn("needs %d.%d" % (_capi.VERSION_MAJOR, _capi.VERSION_MINOR),
+                          str(cm.exception))
+
+
+@unittest.skipIf(SANITIZED, "a sanitized library cannot be loaded into python")
+class Progress(unittest.TestCase):
+    CODE = ("import sbert; m = sbert.Model(%r); m.encode(['문장 %%d' %% i for i in range(100)], "
+            "batch_size=10); print('done')" % MODEL)
+
+    def test_no_progress_when_not_a_terminal(self):
+        r = run_python(self.CODE, env={"PYTHONPATH": os.path.join(ROOT, "bindings", "python")})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+
+    def test_progress_on_a_terminal(self):
+        import pty
+        master, slave = pty.openpty()
+        try:
+            r = subprocess.run(
+                [sys.executable, "-c", self.CODE], stdout=subprocess.PIPE, stderr=slave,
+                env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "bindings", "python")),
+                timeout=120)
+            os.close(slave)
+            slave = None
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(b"100/100 texts", out)
+
+
+@unittest.skipIf(SANITIZED, "a sanitized library cannot be loaded into python")
+class PipInstall(unittest.TestCase):
+    def test_pip_install_then_encode_outside_the_tree(self):
+        probe = run_python("import setuptools, wheel, pip")
+        if probe.returncode != 0:
+            self.skipTest("%s has no pip/setuptools/wheel (Debian: apt-get install python3-pip "
+                          "python3-setuptools python3-wheel)" % sys.executable)
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "src")
+            # A copy, so that the checkout gets no build/ or .egg-info from setuptools.
+            shutil.copytree(os.path.join(ROOT, "bindings", "python"), src,
+                            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__",
+                                                          "*.so"))
+            target = os.path.join(tmp, "site")
+            r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-build-isolation",
+                                "--no-index", "--no-deps", "--target", target, src],
+                               env=dict(os.environ, SBERT_LIBRARY=LIBRARY,
+                                        PIP_DISABLE_PIP_VERSION_CHECK="1"),
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertTrue(os.path.exists(os.path.join(target, "sbert", "libsbert.so")))
+            code = ("import sbert, json; m = sbert.Model(%r); v = m.encode('한 남자가 음식을 먹고 있다.');"
+                    "print(json.dumps([sbert.library_path(), [float(x) for x in v]]))" % MODEL)
+            run = run_python(code, env={"PYTHONPATH": target, "SBERT_LIBRARY": ""}, cwd=tmp)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            path, vector = json.loads(run.stdout)
+            self.assertEqual(os.path.dirname(path), os.path.join(target, "sbert"))
+            with sbert.Model(MODEL, library=LIBRARY) as model:
+                self.assertEqual(vector, [float(x) for x in model.encode("한 남자가 음식을 먹고 있다.")])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)

@@ -53,7 +53,8 @@ TEST_SRC = $(sort $(wildcard tests/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # Example programs are built into examples/ (the sanitizer build puts its own under build-asan/).
 EXDIR    ?= examples
-EXAMPLES = $(EXDIR)/encode $(EXDIR)/rerank $(EXDIR)/demo $(EXDIR)/quickstart
+EXAMPLES = $(EXDIR)/encode $(EXDIR)/rerank $(EXDIR)/demo $(EXDIR)/quickstart $(EXDIR)/search \
+           $(EXDIR)/sts_eval
 
 .PHONY: bench-rerank all demo test check-layers test-asan test-tsan test-arm64 check-fullsize bench bench-gemm fuzz clean help
 all: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXAMPLES)
@@ -86,7 +87,7 @@ $(BUILD)/libsbert.so: $(BUILD)/$(SHLIB_REAL)
 $(BUILD)/$(SHLIB_REAL): $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,$(SHLIB_SONAME) -o $@ $^ $(LDLIBS)
 
-$(EXDIR)/%: examples/%.c examples/jsonl.h $(BUILD)/libsbert.a include/sbert.h
+$(EXDIR)/%: examples/%.c $(wildcard examples/*.h) $(BUILD)/libsbert.a include/sbert.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
 
@@ -164,7 +165,7 @@ $(BUILD)/models/ko-tiny-f16.sbert: tests/data/models/ko-tiny/config.json tools/c
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/ko-tiny $@ --dtype f16 --quiet
 
 test: all check-layers $(TEST_BIN) $(TEST_MODELS)
-	@BUILD=$(BUILD) ENCODE=$(EXDIR)/encode RERANK=$(EXDIR)/rerank PYTHON=$(PYTHON) sh tests/run.sh
+	@BUILD=$(BUILD) ENCODE=$(EXDIR)/encode RERANK=$(EXDIR)/rerank EXDIR=$(EXDIR) PYTHON=$(PYTHON) sh tests/run.sh
 
 # The folders of libsbert/ are layers (README, "Layout"): no #include of a higher layer's header,
 # no call from an object to a higher layer's, no cycle between folders (tools/check_layers.py).
@@ -263,4 +264,4 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libsb
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz build-serial build-arm64 examples/encode examples/rerank \
-	    examples/demo examples/quickstart
+	    examples/demo examples/quickstart examples/search examples/sts_eval

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sbert.h"
+#include "sts.h"
 
 #define MAX_LINES 4096
 
@@ -93,80 +94,33 @@ static void semantic_search(sbert_context *ctx, const sbert_model *model, char *
     free(v);
 }
 
-/* Ranks with ties averaged, for Spearman's correlation. */
-static void ranks(const double *x, double *r, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        size_t less = 0, equal = 0;
-        for (size_t j = 0; j < n; j++) {
-            less += x[j] < x[i];
-            equal += x[j] == x[i];
-        }
-        r[i] = (double)less + (double)(equal + 1) / 2.0;
-    }
-}
-
-static double pearson(const double *a, const double *b, size_t n)
-{
-    double ma = 0, mb = 0, ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < n; i++) {
-        ma += a[i] / (double)n;
-        mb += b[i] / (double)n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        ab += (a[i] - ma) * (b[i] - mb);
-        aa += (a[i] - ma) * (a[i] - ma);
-        bb += (b[i] - mb) * (b[i] - mb);
-    }
-    return ab / sqrt(aa * bb);
-}
-
-static double spearman(const double *a, const double *b, size_t n)
-{
-    double *ra = malloc(n * sizeof *ra), *rb = malloc(n * sizeof *rb);
-    ranks(a, ra, n);
-    ranks(b, rb, n);
-    const double rho = pearson(ra, rb, n);
-    free(ra);
-    free(rb);
-    return rho;
-}
-
-/* KorSTS rows: genre, file, year, id, score, sentence1, sentence2 (tab-separated, one header). */
-static void korsts(sbert_context *ctx, const sbert_model *model, char **rows, size_t n_rows)
+/* KorSTS: a few pairs with their human score, then the Spearman correlation over the file. */
+static int korsts(sbert_context *ctx, const sbert_model *model, const char *path)
 {
     const size_t dim = sbert_model_dim(model);
-    size_t n = 0;
-    char **pairs = malloc(2 * n_rows * sizeof *pairs);
-    double *gold = malloc(n_rows * sizeof *gold), *cos = malloc(n_rows * sizeof *cos);
-    for (size_t i = 1; i < n_rows; i++) { /* row 0 is the header */
-        char *field[7], *save = NULL;
-        int k = 0;
-        for (char *t = strtok_r(rows[i], "\t", &save); t && k < 7; t = strtok_r(NULL, "\t", &save))
-            field[k++] = t;
-        if (k < 7)
-            continue;
-        gold[n] = atof(field[4]);
-        pairs[2 * n] = field[5];
-        pairs[2 * n + 1] = field[6];
-        n++;
+    sts_pairs sts;
+    if (sts_read(path, &sts) != 0 || sts.n == 0) {
+        sts_free(&sts);
+        return -1;
     }
+    const size_t n = sts.n;
     float *v = malloc(2 * n * dim * sizeof *v);
-    if (n && v && encode(ctx, model, pairs, 2 * n, v) == SBERT_OK) {
+    double *cos = malloc(n * sizeof *cos);
+    const int ok = v && cos && encode(ctx, model, sts.text, 2 * n, v) == SBERT_OK;
+    if (ok) {
         printf("\nKorSTS sentence pairs: human score (0-5) and the model's cosine\n");
-        for (size_t i = 0; i < n && i < 6; i++)
-            printf("  %.1f  %+.4f  %s | %s\n", gold[i],
-                   sbert_cosine(v + 2 * i * dim, v + (2 * i + 1) * dim, dim), pairs[2 * i],
-                   pairs[2 * i + 1]);
         for (size_t i = 0; i < n; i++)
             cos[i] = sbert_cosine(v + 2 * i * dim, v + (2 * i + 1) * dim, dim);
+        for (size_t i = 0; i < n && i < 6; i++)
+            printf("  %.1f  %+.4f  %s | %s\n", sts.gold[i], cos[i], sts.text[2 * i],
+                   sts.text[2 * i + 1]);
         printf("KorSTS test: cosine Spearman x 100 = %.2f over %zu pairs\n",
-               100.0 * spearman(gold, cos, n), n);
+               100.0 * sts_spearman(sts.gold, cos, n), n);
     }
     free(v);
-    free(pairs);
-    free(gold);
     free(cos);
+    sts_free(&sts);
+    return ok ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -190,18 +144,15 @@ int main(int argc, char **argv)
     printf("libsbert %s, model %s (%s, %zu dims, max %zu tokens)\n\n", sbert_version(),
            sbert_model_name(model), sbert_model_type(model), sbert_model_dim(model),
            sbert_model_max_seq_length(model));
-    static char *seed[MAX_LINES], *rows[MAX_LINES];
-    const size_t n_seed = read_lines(argv[2], seed), n_rows = read_lines(argv[3], rows);
+    static char *seed[MAX_LINES];
+    const size_t n_seed = read_lines(argv[2], seed);
     similarity_table(ctx, model);
     if (n_seed)
         semantic_search(ctx, model, seed, n_seed);
-    if (n_rows)
-        korsts(ctx, model, rows, n_rows);
+    const int sts_ok = korsts(ctx, model, argv[3]) == 0;
     for (size_t i = 0; i < n_seed; i++)
         free(seed[i]);
-    for (size_t i = 0; i < n_rows; i++)
-        free(rows[i]);
     sbert_context_free(ctx);
     sbert_model_free(model);
-    return n_seed && n_rows ? 0 : 1;
+    return n_seed && sts_ok ? 0 : 1;
 }

@@ -114,22 +114,9 @@ static int read_corpus(const char *path, corpus *c)
         free(sts.gold);
         return 0;
     }
-    f = fopen(path, "rb");
-    long size = f && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    c->buffer = size >= 0 ? malloc((size_t)size + 1) : NULL;
-    if (f)
-        rewind(f);
-    if (!c->buffer || fread(c->buffer, 1, (size_t)size, f) != (size_t)size) {
-        fprintf(stderr, "search: cannot read %s\n", path);
-        if (f)
-            fclose(f);
+    size_t size, lines;
+    if (!(c->buffer = read_text_file(path, &size, &lines)))
         return -1;
-    }
-    fclose(f);
-    c->buffer[size] = '\0';
-    size_t lines = 1;
-    for (long i = 0; i < size; i++)
-        lines += c->buffer[i] == '\n';
     if (!(c->text = malloc(lines * sizeof *c->text)))
         return -1;
     char *save = NULL;

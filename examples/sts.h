@@ -33,31 +33,41 @@ static inline int sts_fields(char *line, char **field, int max)
     return k;
 }
 
+/* The whole file, NUL-terminated (malloc'd; *size its length, *lines its line count); NULL with a
+ * message on stderr when it cannot be read. */
+static inline char *read_text_file(const char *path, size_t *size, size_t *lines)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return NULL;
+    }
+    const long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    rewind(f);
+    char *data = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!data || fread(data, 1, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "%s: cannot read the file\n", path);
+        fclose(f);
+        free(data);
+        return NULL;
+    }
+    fclose(f);
+    data[n] = '\0';
+    *size = (size_t)n;
+    *lines = 1;
+    for (long i = 0; i < n; i++)
+        *lines += data[i] == '\n';
+    return data;
+}
+
 /* Reads an STS file (rows with fewer than 7 fields or a non-numeric score are skipped; the first
  * line is the header). Returns 0, or -1 with a message on stderr. Free with sts_free(). */
 static inline int sts_read(const char *path, sts_pairs *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
+    size_t size, lines;
+    if (!(out->buffer = read_text_file(path, &size, &lines)))
         return -1;
-    }
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    rewind(f);
-    out->buffer = size >= 0 ? malloc((size_t)size + 1) : NULL;
-    if (!out->buffer || fread(out->buffer, 1, (size_t)size, f) != (size_t)size) {
-        fprintf(stderr, "%s: cannot read the file\n", path);
-        fclose(f);
-        free(out->buffer);
-        out->buffer = NULL;
-        return -1;
-    }
-    fclose(f);
-    out->buffer[size] = '\0';
-    size_t lines = 1;
-    for (long i = 0; i < size; i++)
-        lines += out->buffer[i] == '\n';
     out->gold = malloc(lines * sizeof *out->gold);
     out->text = malloc(2 * lines * sizeof *out->text);
     if (!out->gold || !out->text) {

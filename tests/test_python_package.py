@@ -142,6 +142,8 @@ class Encode(unittest.TestCase):
         a = rows_of(self.model.encode("남자가 먹는다", prompt="질문: "))
         b = rows_of(self.model.encode("질문: 남자가 먹는다"))
         self.assertLessEqual(max(abs(x - y) for x, y in zip(a, b)), 1e-6)
+        self.assertEqual(self.model.tokenize("남자가 먹는다", prompt="질문: ")["input_ids"],
+                         self.model.tokenize("질문: 남자가 먹는다")["input_ids"])
 
     def test_token_embeddings(self):
         text = self.texts[3]
@@ -169,6 +171,10 @@ class Encode(unittest.TestCase):
             tokens = rows_of(model.encode(long_text, output_value="token_embeddings"))
             self.assertEqual(len(tokens), 8)
             self.assertRaises(TypeError, setattr, model, "max_seq_length", "8")
+            model.max_seq_length = 100000  # beyond the position table: the library says so
+            with self.assertRaises(sbert.SbertError) as cm:
+                model.encode(long_text)
+            self.assertEqual(cm.exception.code, _capi.SBERT_ERR_INVALID_ARGUMENT)
         finally:
             model.close()
 
@@ -490,7 +496,6 @@ class ApiConstants(unittest.TestCase):
     def test_every_function_is_bound(self):
         functions = set(re.findall(r"SBERT_API[^;(]*?\b(sbert_\w+)\s*\(", self.header))
         self.assertEqual(functions, set(_capi.SIGNATURES))
-        self.assertEqual(len(functions), 29)
 
     @unittest.skipIf(SANITIZED, "a sanitized library cannot be loaded into python")
     def test_struct_defaults_come_from_the_library(self):

@@ -121,6 +121,8 @@ SIGNATURES = {
     "sbert_tokenize": (_int, [_p, _str, _size, _int, ctypes.POINTER(ctypes.c_int32), _size,
                               _size_p]),
     "sbert_encode_default_options": (EncodeOptions, []),
+    "sbert_encode_ids": (_int, [_p, _str, _size, ctypes.POINTER(EncodeOptions),
+                                ctypes.POINTER(ctypes.c_int32), _size, _size_p]),
     "sbert_encode": (_int, [_p, ctypes.POINTER(_str), _size_p, _size,
                             ctypes.POINTER(EncodeOptions), _float_p, _size]),
     "sbert_encode_tokens": (_int, [_p, _str, _size, ctypes.POINTER(EncodeOptions), _float_p,

@@ -336,35 +336,33 @@ class Model:
         return [buf[i * h:(i + 1) * h] for i in range(n)]
 
     # -- tokenize -----------------------------------------------------------------------------
-    def tokenize(self, texts):
-        """The token ids the model is fed: {"input_ids": [...], "attention_mask": [...]}, for a
-        str one list of ids, for a list of str one list per text (not padded)."""
+    def tokenize(self, texts, *, prompt_name=None, prompt=None):
+        """The token ids encode() feeds the model (prompt prepended, truncated to max_seq_length,
+        special tokens added): {"input_ids": [...], "attention_mask": [...]}, for a str one list
+        of ids, for a list of str one list per text (not padded)."""
         items, single = _sentences(texts)
-        ids = []
+        for name, value in (("prompt_name", prompt_name), ("prompt", prompt)):
+            if value is not None:
+                _check_type(name, value, (str,), "a str or None")
+        opts = self._options(prompt_name, prompt, False)
         with self._open_pool().context(32) as ctx:
-            for data in _utf8(items):
-                ids.append(self._tokenize_one(ctx, data))
+            ids = [self._encode_ids(ctx, data, opts) for data in _utf8(items)]
         if single:
             return {"input_ids": ids[0], "attention_mask": [1] * len(ids[0])}
         return {"input_ids": ids, "attention_mask": [[1] * len(i) for i in ids]}
 
-    def _tokenize_one(self, ctx, data):
+    def _encode_ids(self, ctx, data, opts):
         n = ctypes.c_size_t()
-        capacity = self._model_max_seq_length
+        capacity = self._max_seq_length
         while True:
             ids = (ctypes.c_int32 * max(capacity, 1))()
-            rc = self._lib.sbert_tokenize(ctx, data, len(data), _capi.SBERT_TOKENIZE_DEFAULT, ids,
-                                          capacity, ctypes.byref(n))
+            rc = self._lib.sbert_encode_ids(ctx, data, len(data), ctypes.byref(opts), ids,
+                                            capacity, ctypes.byref(n))
             if rc != _capi.SBERT_ERR_BUFFER_TOO_SMALL or capacity >= n.value:
                 break
             capacity = n.value
         self._check(rc, ctx)
-        out = list(ids[:n.value])
-        # A lowered max_seq_length truncates the text's tokens, keeping the closing special
-        # token, as the Hugging Face tokenizer does for one sequence.
-        if len(out) > self._max_seq_length:
-            out = out[:self._max_seq_length - 1] + out[-1:]
-        return out
+        return list(ids[:n.value])
 
     # -- similarity ---------------------------------------------------------------------------
     def similarity(self, embeddings1, embeddings2):

@@ -199,6 +199,10 @@ def main(argv=None):
     if not os.path.isfile(args.model):
         p.error("model file not found: %s" % args.model)
 
+    try:
+        import numpy  # noqa: F401  (the .npy files)
+    except ImportError:
+        sys.exit("dask_embed: NumPy is not installed (Debian: apt-get install python3-numpy)")
     texts, corpus_sha = read_corpus(args.corpus)
     parts = [texts[i:i + args.partition_size] for i in range(0, len(texts), args.partition_size)]
     os.makedirs(args.out, exist_ok=True)

@@ -227,6 +227,10 @@ class Encode(unittest.TestCase):
             self.model.encode("x", prompt_name="no-such-prompt")
         self.assertEqual(cm.exception.code, _capi.SBERT_ERR_NOT_FOUND)
         self.assertIn("no-such-prompt", str(cm.exception))
+        with self.assertRaises(sbert.SbertError) as cm:
+            sbert.Model(os.path.join(BUILD, "models", "ce-minilm.sbert"), library=LIBRARY)
+        self.assertEqual(cm.exception.code, _capi.SBERT_ERR_MODEL_KIND)
+        self.assertIn("cross-encoder", str(cm.exception))
         # The model is still usable after a failed call.
         self.assertEqual(len(rows_of(self.model.encode("x"))), 64)
 
@@ -487,7 +491,8 @@ class ApiConstants(unittest.TestCase):
     def test_struct_fields(self):
         for c_name, py in (("sbert_model_params", _capi.ModelParams),
                            ("sbert_context_params", _capi.ContextParams),
-                           ("sbert_encode_options", _capi.EncodeOptions)):
+                           ("sbert_encode_options", _capi.EncodeOptions),
+                           ("sbert_rerank_options", _capi.RerankOptions)):
             body = re.search(r"typedef struct %s \{(.*?)\} %s;" % (c_name, c_name), self.header,
                              re.S).group(1)
             fields = re.findall(r"(\w+)\s*;", body)

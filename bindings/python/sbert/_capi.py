@@ -30,6 +30,7 @@ SBERT_ERR_BUFFER_TOO_SMALL = -11
 SBERT_ERR_INVALID_UTF8 = -12
 SBERT_ERR_NOT_FOUND = -13
 SBERT_ERR_TOO_LARGE = -14
+SBERT_ERR_MODEL_KIND = -15
 
 # enum sbert_similarity, with sentence-transformers' SimilarityFunction names
 SBERT_SIMILARITY_COSINE = 0
@@ -86,6 +87,15 @@ class EncodeOptions(ctypes.Structure):
     ]
 
 
+class RerankOptions(ctypes.Structure):
+    """struct sbert_rerank_options"""
+    _fields_ = [
+        ("max_length", ctypes.c_size_t),
+        ("progress", PROGRESS_FN),
+        ("progress_user_data", ctypes.c_void_p),
+    ]
+
+
 _p = ctypes.c_void_p           # opaque handles: sbert_model *, sbert_context *
 _size = ctypes.c_size_t
 _size_p = ctypes.POINTER(ctypes.c_size_t)
@@ -131,6 +141,17 @@ SIGNATURES = {
     "sbert_dot": (ctypes.c_float, [_float_p, _float_p, _size]),
     "sbert_similarity_matrix": (_int, [_int, _float_p, _size, _float_p, _size, _size, _float_p,
                                        _size]),
+    "sbert_model_n_labels": (_size, [_p]),
+    "sbert_model_label": (_str, [_p, _size]),
+    "sbert_model_activation": (_str, [_p]),
+    "sbert_rerank_default_options": (RerankOptions, []),
+    "sbert_tokenize_pair": (_int, [_p, _str, _size, _str, _size, _size,
+                                   ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int32),
+                                   _size, _size_p]),
+    "sbert_predict": (_int, [_p, ctypes.POINTER(_str), _size_p, ctypes.POINTER(_str), _size_p,
+                             _size, ctypes.POINTER(RerankOptions), _float_p, _float_p, _size]),
+    "sbert_rerank": (_int, [_p, _str, ctypes.POINTER(_str), _size_p, _size,
+                            ctypes.POINTER(RerankOptions), _float_p, _size, _size_p, _size]),
 }
 
 

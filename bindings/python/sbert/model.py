@@ -97,8 +97,12 @@ class Model:
         if rc != _capi.SBERT_OK:
             raise SbertError(rc, err.value.decode("utf-8", "replace"), self._status_name(rc))
         self._handle = handle
-
         self.path = os.fspath(path)
+        if lib.sbert_model_n_labels(handle):
+            self.close()
+            raise SbertError(_capi.SBERT_ERR_MODEL_KIND, "%s is a cross-encoder (it scores pairs of "
+                             "texts); sbert.Model is for embedding models" % self.path,
+                             self._status_name(_capi.SBERT_ERR_MODEL_KIND))
         self._dim = lib.sbert_model_dim(handle)
         self._hidden = lib.sbert_model_hidden_size(handle)
         self._model_max_seq_length = lib.sbert_model_max_seq_length(handle)

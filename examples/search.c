@@ -130,6 +130,13 @@ static int read_corpus(const char *path, corpus *c)
     return 0;
 }
 
+static void free_corpus(corpus *c)
+{
+    free(c->text);
+    free(c->buffer);
+    memset(c, 0, sizeof *c);
+}
+
 static void progress(size_t done, size_t total, void *user_data)
 {
     fprintf(stderr, "\rsearch: embedded %zu/%zu corpus sentences", done, total);
@@ -300,20 +307,21 @@ int main(int argc, char **argv)
     snprintf(index_path, sizeof index_path, "%s", index_arg ? index_arg : corpus_path);
     if (!index_arg)
         strncat(index_path, ".sbidx", sizeof index_path - strlen(index_path) - 1);
-    if (read_corpus(corpus_path, &c) != 0)
-        return 1;
-    if (c.n == 0) {
-        fprintf(stderr, "search: %s has no sentences\n", corpus_path);
-        return 1;
-    }
     sbert_model *model = NULL;
     sbert_context *ctx = NULL;
     sbert_context_params cp = sbert_context_default_params();
     cp.n_threads = (int)threads;
+    if (read_corpus(corpus_path, &c) != 0 || c.n == 0) {
+        if (c.buffer && c.n == 0)
+            fprintf(stderr, "search: %s has no sentences\n", corpus_path);
+        free_corpus(&c);
+        return 1;
+    }
     if (sbert_model_load(model_path, NULL, &model, err, sizeof err) != SBERT_OK ||
         sbert_context_create(model, &cp, &ctx) != SBERT_OK) {
         fprintf(stderr, "search: %s\n", model ? "cannot create a context" : err);
         sbert_model_free(model);
+        free_corpus(&c);
         return 1;
     }
 
@@ -364,8 +372,7 @@ int main(int argc, char **argv)
     free(s.query);
     free(s.score);
     free(s.best);
-    free(c.text);
-    free(c.buffer);
+    free_corpus(&c);
     sbert_context_free(ctx);
     sbert_model_free(model);
     return rc ? 1 : 0;

@@ -77,8 +77,10 @@ int main(int argc, char **argv)
     }
 
     sts_pairs sts;
-    if (sts_read(sts_path, &sts) != 0)
+    if (sts_read(sts_path, &sts) != 0) {
+        sts_free(&sts);
         return 1;
+    }
     if (sts.n < 2) {
         fprintf(stderr, "sts_eval: %s has %zu scored pairs; is it an STS file?\n", sts_path, sts.n);
         sts_free(&sts);

@@ -1,6 +1,7 @@
 # libsbert — build with nothing but a C11 compiler and libc's threads (pthreads).
 #
-#   make            build/libsbert.a, build/libsbert.so, examples/ (encode, rerank, demo, quickstart)
+#   make            build/libsbert.a, build/libsbert.so, examples/ (encode, rerank, demo, quickstart,
+#                   search, sts_eval)
 #   make demo       encode the sample sentences with the bundled Korean model
 #   make test       every test (C unit tests, golden comparisons, converter tests)
 #   make check-layers  the folders of libsbert/ include and call only lower layers (in make test)

@@ -10,7 +10,7 @@ import ctypes
 # The library version this binding was written against (SBERT_VERSION_*). A library of another
 # major version, or of an older minor version (which lacks calls bound below), is refused.
 VERSION_MAJOR = 0
-VERSION_MINOR = 1
+VERSION_MINOR = 2
 VERSION_PATCH = 0
 VERSION_STRING = "%d.%d.%d" % (VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH)
 

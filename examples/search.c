@@ -27,6 +27,7 @@
 
 #define INDEX_MAGIC "SBIDX01"
 #define INDEX_DATA_OFFSET 4096
+#define PATH_SIZE 4096
 
 struct index_header {
     char magic[8];
@@ -150,7 +151,7 @@ static int build_index(sbert_context *ctx, const corpus *c, const struct index_h
 {
     const size_t floats = (size_t)(h->n * h->dim);
     float *v = malloc((floats ? floats : 1) * sizeof *v);
-    char tmp[4096];
+    char tmp[PATH_SIZE + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     sbert_encode_options opts = sbert_encode_default_options();
     if (isatty(STDERR_FILENO))
@@ -303,10 +304,12 @@ int main(int argc, char **argv)
     }
 
     corpus c;
-    char index_path[4096], err[512];
-    snprintf(index_path, sizeof index_path, "%s", index_arg ? index_arg : corpus_path);
-    if (!index_arg)
-        strncat(index_path, ".sbidx", sizeof index_path - strlen(index_path) - 1);
+    char index_path[PATH_SIZE], err[512];
+    if (snprintf(index_path, sizeof index_path, "%s%s", index_arg ? index_arg : corpus_path,
+                 index_arg ? "" : ".sbidx") >= (int)sizeof index_path) {
+        fprintf(stderr, "search: the index path is too long\n");
+        return 2;
+    }
     sbert_model *model = NULL;
     sbert_context *ctx = NULL;
     sbert_context_params cp = sbert_context_default_params();

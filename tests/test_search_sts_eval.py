@@ -152,6 +152,7 @@ class Search(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(parse_hits(r.stdout)), 2)
 
+    @unittest.skipIf(SANITIZED, "the sanitized build is checked on the tiny model (minutes saved)")
     def test_korean_query_over_korsts_with_the_bundled_model(self):
         corpus = os.path.join(self.tmp, "sts-test.tsv")
         shutil.copy(KORSTS_TEST, corpus)
@@ -183,6 +184,7 @@ class Search(unittest.TestCase):
 
 
 class StsEval(unittest.TestCase):
+    @unittest.skipIf(SANITIZED, "the sanitized build is checked on the tiny model (minutes saved)")
     def test_bundled_model_known_score(self):
         # models/ko-small-f16.sbert: KorSTS test Spearman 65.84 (tests/data/models/ko-small).
         r = run(STS_EVAL, "-m", BUNDLED, KORSTS_TEST)

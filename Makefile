@@ -30,9 +30,19 @@ ifeq ($(THREADS),0)
   THREAD_FLAGS = -DSBERT_NO_THREADS
 endif
 
-BASE_CFLAGS = -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -fvisibility=hidden \
-              -D_GNU_SOURCE -Iinclude -Ilibsbert $(THREAD_FLAGS) $(SANITIZE)
-LDLIBS      = -lm $(SANITIZE) -lpthread
+# CPPFLAGS, CFLAGS, LDFLAGS and LDLIBS from the command line or the environment are honoured (a
+# packager's hardening flags); the library's own flags come first. The library is C11 plus the
+# POSIX its few files ask for themselves (memory.c, model_file.c, threadpool.c define their
+# feature macros); the programs (examples, tests, bench) get POSIX 2008 and the BSD extras.
+BASE_CPPFLAGS = -Iinclude -Ilibsbert $(THREAD_FLAGS)
+BASE_CFLAGS   = -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fPIC -fvisibility=hidden \
+                $(SANITIZE)
+PROGRAM_FLAGS = -D_DEFAULT_SOURCE
+DEPFLAGS      = -MMD -MP
+SB_LIBS       = -lm $(SANITIZE) -lpthread
+# Target binutils: the compiler's prefix (aarch64-linux-gnu-gcc -> aarch64-linux-gnu-objcopy).
+CROSS   = $(patsubst %gcc,%,$(filter %-gcc,$(notdir $(CC))))
+OBJCOPY ?= $(CROSS)objcopy
 
 # Kernels for one instruction set live in files named *_avx2.c / *_avx512.c (*_avx512vnni.c and
 # *_avxvnni.c add VNNI); only those files are compiled for that ISA, and the dispatcher picks one
@@ -60,6 +70,9 @@ EXAMPLES = $(EXDIR)/encode $(EXDIR)/rerank $(EXDIR)/demo $(EXDIR)/quickstart $(E
 .PHONY: bench-rerank all demo test check-layers test-asan test-tsan test-arm64 check-fullsize bench bench-gemm fuzz clean help
 all: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXAMPLES)
 
+# Header dependencies, as the compiler found them (-MMD -MP).
+-include $(wildcard $(BUILD)/libsbert/*/*.d $(BUILD)/tests/*.d)
+
 help:
 	@sed -n '3,/^$$/s/^# \{0,1\}//p' Makefile
 
@@ -74,38 +87,53 @@ include mk/install.mk
 # The flags of a kernel file's instruction set, from its name (see above).
 ISA_FLAGS = $(if $(findstring _avx512vnni,$<),$(AVX512VNNI_FLAGS),$(if $(findstring _avx512,$<),$(AVX512_FLAGS)))$(if $(findstring _avx2,$<),$(AVX2_FLAGS))$(if $(findstring _avxvnni,$<),$(AVXVNNI_FLAGS))
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h libsbert/*.h libsbert/*/*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(ISA_FLAGS) -c $< -o $@
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) $(ISA_FLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/libsbert.a: $(LIB_OBJ)
+# The static library exports only the API: its objects are linked into one (ld -r) whose hidden
+# symbols (every sb_* function: -fvisibility=hidden, only SBERT_API is default) are made local,
+# so none of them can clash with a user's symbols. Tests, fuzzers and bench_gemm reach internals
+# through libsbert-internal.a, the same objects as they are.
+$(BUILD)/libsbert.o: $(LIB_OBJ)
+	$(CC) -r -nostdlib -o $@ $^
+	$(OBJCOPY) --localize-hidden $@
+$(BUILD)/libsbert.a: $(BUILD)/libsbert.o
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
+$(BUILD)/libsbert-internal.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
 $(BUILD)/libsbert.so: $(BUILD)/$(SHLIB_REAL)
 	ln -sf $(SHLIB_REAL) $(BUILD)/$(SHLIB_SONAME)
 	ln -sf $(SHLIB_SONAME) $@
 $(BUILD)/$(SHLIB_REAL): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,$(SHLIB_SONAME) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,$(SHLIB_SONAME) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SB_LIBS)
 
+# Examples link the public archive, as a user's program does.
 $(EXDIR)/%: examples/%.c $(wildcard examples/*.h) $(BUILD)/libsbert.a include/sbert.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PROGRAM_FLAGS) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $< \
+	    -o $@ $(BUILD)/libsbert.a $(LDLIBS) $(SB_LIBS)
 
 # Tests may include internal headers (libsbert/*/*.h) to reach internals, as llama2.c's tests do.
-$(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libsbert.a
+$(BUILD)/tests/%: tests/%.c tests/harness.h $(BUILD)/libsbert-internal.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PROGRAM_FLAGS) -Itests $(BASE_CFLAGS) $(CFLAGS) \
+	    $(DEPFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libsbert-internal.a $(LDLIBS) $(SB_LIBS)
 
 # The public header from C++ (tests/test_cxx_api.cpp): part of `make test` when make's C++ compiler
 # ($(CXX), g++ unless set) is found, since the library itself needs none.
 CXXFLAGS_TEST = -std=c++11 -Wall -Wextra -pedantic -Werror -Iinclude -Itests $(SANITIZE)
 ifneq ($(shell command -v $(CXX) 2>/dev/null),)
   TEST_BIN += $(BUILD)/tests/test_cxx_api
+else
+  NO_CXX = $(CXX)
 endif
 $(BUILD)/tests/test_cxx_api: tests/test_cxx_api.cpp tests/harness.h include/sbert.h $(BUILD)/libsbert.a
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS_TEST) $(OPT) -g $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+	$(CXX) $(CXXFLAGS_TEST) $(OPT) -g $(LDFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS) $(SB_LIBS)
 
 # test_alloc_failures fails the Nth allocation: the linker sends every allocator call of the
 # library and the test to the test's __wrap_ functions.
@@ -166,7 +194,8 @@ $(BUILD)/models/ko-tiny-f16.sbert: tests/data/models/ko-tiny/config.json tools/c
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/ko-tiny $@ --dtype f16 --quiet
 
 test: all check-layers $(TEST_BIN) $(TEST_MODELS)
-	@BUILD=$(BUILD) ENCODE=$(EXDIR)/encode RERANK=$(EXDIR)/rerank EXDIR=$(EXDIR) PYTHON=$(PYTHON) sh tests/run.sh
+	@BUILD=$(BUILD) ENCODE=$(EXDIR)/encode RERANK=$(EXDIR)/rerank EXDIR=$(EXDIR) PYTHON=$(PYTHON) \
+	    NO_CXX="$(NO_CXX)" sh tests/run.sh
 
 # The folders of libsbert/ are layers (README, "Layout"): no #include of a higher layer's header,
 # no call from an object to a higher layer's, no cycle between folders (tools/check_layers.py).
@@ -193,9 +222,10 @@ bench-gemm: $(BUILD)/bench/bench_gemm $(BUILD)/bench/fma_peak
 	@set -- $$(sed -n 's/.*avx512 \([0-9.]*\) GFLOP.*/\1/p' $(BUILD)/bench/fma_peak.txt); \
 	BENCH_GEMM_ROWS=$${BENCH_GEMM_ROWS:-4096} $(BUILD)/bench/bench_gemm $$1 $$2; \
 	BENCH_GEMM_ROWS=$${BENCH_GEMM_ROWS:-4096} $(BUILD)/bench/bench_gemm $$1 $$2 int8
-$(BUILD)/bench/bench_gemm: bench/bench_gemm.c $(BUILD)/libsbert.a
+$(BUILD)/bench/bench_gemm: bench/bench_gemm.c $(BUILD)/libsbert-internal.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PROGRAM_FLAGS) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ \
+	    $(BUILD)/libsbert-internal.a $(LDLIBS) $(SB_LIBS)
 # Independent FMA chains (OpenMP for its threads when the compiler has it).
 $(BUILD)/bench/fma_peak: bench/fma_peak.c
 	@mkdir -p $(dir $@)
@@ -204,14 +234,16 @@ $(BUILD)/bench/fma_peak: bench/fma_peak.c
 # sbert_rerank's timing program (bench/rerank.sh) and the reranker bench alone.
 $(BUILD)/bench/bench_rerank: bench/bench_rerank.c $(BUILD)/libsbert.a include/sbert.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PROGRAM_FLAGS) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ \
+	    $(BUILD)/libsbert.a $(LDLIBS) $(SB_LIBS)
 bench-rerank: all
 	sh bench/rerank.sh
 
 # The in-process timing program of bench/run.sh and bench/pairs.sh (public API only).
 $(BUILD)/bench/bench_encode: bench/bench_encode.c $(BUILD)/libsbert.a include/sbert.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PROGRAM_FLAGS) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ \
+	    $(BUILD)/libsbert.a $(LDLIBS) $(SB_LIBS)
 
 # ThreadSanitizer on the threading test: contexts sharing a model, and each context's own pool.
 test-tsan: $(TEST_MODELS)
@@ -260,8 +292,9 @@ fuzz: $(TEST_MODELS)
 	    fi; \
 	done
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libsbert.a
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< -o $@ $(BUILD)/libsbert.a $(LDLIBS)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libsbert-internal.a
+	$(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(PROGRAM_FLAGS) $(BASE_CFLAGS) $(CFLAGS) -fsanitize=fuzzer \
+	    -Itests/fuzz $< -o $@ $(BUILD)/libsbert-internal.a $(LDLIBS) $(SB_LIBS)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz build-serial build-arm64 examples/encode examples/rerank \

@@ -108,6 +108,8 @@ typedef struct {
     const char *path;
     int use_mmap;
     long failures_absorbed; /* injected failures after which the call still succeeded */
+    long failures_reported; /* injected failures the call returned as NO_MEMORY */
+    long runs;              /* runs with one allocation failed */
     long max_allocs;
 } config;
 
@@ -121,6 +123,7 @@ typedef struct {
         if (rc_ != SBERT_OK) {                                                            \
             CHECK(injected_ && rc_ == SBERT_ERR_NO_MEMORY, "%s, allocation %ld failed: %s", \
                   what, fail_at, sbert_strerror(rc_));                                    \
+            cfg->failures_reported++;                                                     \
             rc_ = (call);                                                                 \
         } else if (injected_) {                                                           \
             cfg->failures_absorbed++;                                                     \
@@ -187,7 +190,9 @@ static void fail_each_allocation(config *cfg)
     cfg->max_allocs = n_allocs;
     CHECK(live == 0, "%s: %ld allocations not freed", cfg->path, live);
     long failed_runs = 0;
+    CHECK(cfg->max_allocs > 0, "%s: the run made no allocation to fail", cfg->path);
     for (fail_at = 1; fail_at <= cfg->max_allocs; fail_at++) {
+        cfg->runs++;
         memset(&got, 0, sizeof got);
         n_allocs = 0;
         live = 0;
@@ -201,9 +206,15 @@ static void fail_each_allocation(config *cfg)
             break; /* enough to go on */
     }
     fail_at = 0;
-    printf("  %-50s mmap %d: %4ld allocations, each failed once: NO_MEMORY, no leak%s "
-           "(%ld absorbed)\n", cfg->path, cfg->use_mmap, cfg->max_allocs,
-           failed_runs ? " FAILED" : "", cfg->failures_absorbed);
+    /* every run failed exactly one allocation, which a call either reported or absorbed */
+    CHECK(failed_runs || cfg->runs == cfg->max_allocs, "%s: %ld runs for %ld allocations",
+          cfg->path, cfg->runs, cfg->max_allocs);
+    CHECK(failed_runs || cfg->failures_reported + cfg->failures_absorbed == cfg->runs,
+          "%s: %ld runs, but %ld failures reported and %ld absorbed", cfg->path, cfg->runs,
+          cfg->failures_reported, cfg->failures_absorbed);
+    printf("  %-50s mmap %d: %4ld allocations, each failed once: %ld NO_MEMORY, %ld absorbed, "
+           "no leak%s\n", cfg->path, cfg->use_mmap, cfg->max_allocs, cfg->failures_reported,
+           cfg->failures_absorbed, failed_runs ? " FAILED" : "");
 }
 
 int main(void)

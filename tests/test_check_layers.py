@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """tools/check_layers.py passes on the tree as it is and fails on each kind of planted violation:
 an upward #include, an include of another folder's inner header, a call to a higher layer (nm),
-and a cycle between two folders' objects."""
+and a cycle between two folders' objects. And the static library exports only the API (sbert_*):
+its internal sb_* functions cannot clash with a user's symbols."""
 import os
 import shutil
 import subprocess
@@ -84,6 +85,16 @@ class CheckLayers(unittest.TestCase):
         r = run_check("--objects", objs)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("cycle between folders: base -> text -> base", r.stderr)
+
+
+class PublicArchive(unittest.TestCase):
+    def test_only_the_api_is_exported(self):
+        nm = os.environ.get("NM", "nm")
+        out = subprocess.run([nm, "-g", "--defined-only", os.path.join(BUILD, "libsbert.a")],
+                             capture_output=True, text=True, check=True, cwd=ROOT).stdout
+        exported = [line.split()[2] for line in out.splitlines() if len(line.split()) == 3]
+        self.assertIn("sbert_encode", exported)
+        self.assertEqual([s for s in exported if not s.startswith("sbert_")], [])
 
 
 if __name__ == "__main__":

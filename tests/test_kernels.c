@@ -506,6 +506,18 @@ int main(void)
         test_softmax();
         test_dot_axpy();
     }
+    printf("kernels: instruction sets tested:");
+    for (int isa = SB_ISA_SCALAR; isa <= SB_ISA_NEON; isa++)
+        if (ran & 1 << isa)
+            printf(" %s", sb_isa_name((sb_isa)isa));
+    printf("; not tested (not on this CPU or capped by SBERT_ISA):");
+    for (int isa = SB_ISA_SCALAR; isa <= SB_ISA_NEON; isa++)
+        if (!(ran & 1 << isa))
+            printf(" %s", sb_isa_name((sb_isa)isa));
+    printf("\nkernels: I8 kernel tables tested:");
+    for (int q = SB_Q8_PORTABLE; q <= SB_Q8_AVX512_VNNI; q++)
+        printf(" %s%s", sb_q8_isa_name((sb_q8_isa)q), q8_tested & 1 << q ? "" : " (not here)");
+    printf("\n");
     /* at least the portable kernels and the best (SBERT_ISA may have capped it), and on x86 every
      * level below the best */
     const int expected = 1 << SB_ISA_SCALAR | 1 << best |

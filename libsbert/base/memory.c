@@ -1,4 +1,5 @@
 /* See memory.h. */
+#define _POSIX_C_SOURCE 200809L /* posix_memalign, sysconf */
 #include "memory.h"
 
 #include <stdlib.h>

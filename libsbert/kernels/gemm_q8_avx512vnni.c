@@ -3,9 +3,8 @@
  *
  * Full tile 12 x 32, as the fp32 kernel: 24 int32 accumulators, and per quad of k, 2 loads of W
  * (16 columns x 4 bytes each) and 12 broadcasts of 4 bytes of A feed 24 vpdpbusd, each 64
- * multiply-adds. Measured alone on this project's Zen 4 machine: 427-437 G multiply-adds/s on one
- * core, 4 times the fp32 kernel's FMA rate. Blocking as the fp32 kernel's (mc = 96 rows); the A
- * block is a quarter of the bytes. */
+ * multiply-adds: 4 times the fp32 kernel's multiply-add rate per core (docs/bench/README.md).
+ * Blocking as the fp32 kernel's (mc = 96 rows); the A block is a quarter of the bytes. */
 #include "kernels/kernels_impl.h"
 #ifdef SB_X86
 #include <math.h>

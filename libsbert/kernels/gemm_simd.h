@@ -109,7 +109,7 @@ tile_simd(const int R, const int P, const sb_weight_format F, int kn, const floa
                                     : v_zero();
     /* Rows 6.. of A through a second base pointer: 12 row offsets of their own left x86-64 short of
      * registers, and the compiler reloaded two of them from the stack at every k; a base per six
-     * rows needs five offsets (measured on W4, 11 alternating pairs: about 1% faster, median). */
+     * rows needs five offsets (docs/bench/README.md). */
     const float *a_hi = R > 6 ? a + 6 * lda : a; /* only rows that exist: no pointer past A */
     for (int k = 0; k < kn; k++) {
         VF b[TILE_VECS];

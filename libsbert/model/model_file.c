@@ -3,6 +3,7 @@
  * (model_file_tokenizer.c) and the tensors (model_file_tensors.c). Nothing read from the file is
  * used before it is checked, and every size is compared in 64 bits without additions that could
  * wrap, so a damaged or hostile file gets an error, never an out-of-bounds read. */
+#define _DEFAULT_SOURCE /* POSIX 2008 (O_CLOEXEC, pread) and MAP_ANONYMOUS, madvise */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -518,9 +519,9 @@ static int open_file(const char *path, int *fd_out, size_t *size_out, const sb_e
 
 /* The mapping starts on a 2 MB boundary and is advised to use huge pages, so that the kernel can
  * map the file's page cache 2 MB at a time where the cache holds 2 MB folios (as it does when the
- * file is read in through such a mapping, e.g. after the converter dropped it from the cache).
- * Measured on a 440 MB model: touching every page costs ~7 ms that way, ~130-200 ms through 4 KB
- * mappings (each first touch of a page is a fault, and a costly one on a virtual machine). */
+ * file is read in through such a mapping, e.g. after the converter dropped it from the cache):
+ * one fault per 2 MB instead of per 4 KB, and a fault is costly on a virtual machine
+ * (docs/bench/README.md). */
 #define HUGE_PAGE ((size_t)2 << 20)
 
 static void *map_aligned(int fd, size_t size, sbert_model *m)
@@ -544,8 +545,8 @@ static void *map_aligned(int fd, size_t size, sbert_model *m)
 }
 
 /* Faulting the mapping in is done by several threads, a slice of PREFAULT_SLICE bytes at a time:
- * when part of the file has left the page cache, it is read back from disk by concurrent requests
- * (measured with the cache dropped: 53 ms for 440 MB with 2 threads, ~200 ms with one). */
+ * when part of the file has left the page cache, it is read back from disk by concurrent requests,
+ * which the disk serves faster than one sequential reader (docs/bench/README.md). */
 #define PREFAULT_SLICE ((size_t)32 << 20)
 #define PREFAULT_MAX_THREADS 4
 
@@ -582,9 +583,8 @@ static void prefault_slice(void *arg, int slice, int thread)
  * The kernel is asked to read it in the background instead (MADV_WILLNEED: read-ahead, no wait).
  *
  * On a virtual machine faulting in is not the whole cost for pages just read from disk: their
- * first use may still cost about 1 us each outside the guest, which no madvise reaches (this
- * project's VM: the first 16-token encode after a cold load 45-93 ms, after a warm one 16-25 ms;
- * docs/bench/2026-11-27.md). */
+ * first use may still cost about 1 us each outside the guest, which no madvise reaches
+ * (docs/bench/README.md). */
 static void prefault_weights(const sbert_model *m)
 {
     const uint8_t *file = m->file_data, *end = file + m->file_size;

@@ -16,6 +16,10 @@
  *   build/bench/bench_gemm ... int8      int8 weights (SB_WEIGHTS_I8): GOP/s, 2 per multiply-add,
  *                                        A's quantization included; the fraction is of 4 x the
  *                                        FMA peak (vpdpbusd: 64 multiply-adds, vfmadd: 16)
+ *   build/bench/bench_gemm [I8_PEAK_1 I8_PEAK_2] int8 novnni
+ *                                        the int8 kernel without VNNI (AVX2 vpmaddubsw) on a
+ *                                        VNNI machine; the peaks are then fma_peak's "int8 avx2"
+ *                                        GOP/s as they are (no 4 x)
  *   make bench-gemm                      builds this and fma_peak, runs both */
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,20 +148,22 @@ static void print_load(const char *when)
 int main(int argc, char **argv)
 {
     double peak[3] = {0, 0, 0};
-    int hot = 0;
+    int hot = 0, novnni = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "hot") == 0) hot = 1;
         else if (strcmp(argv[i], "int8") == 0) int8_weights = 1;
+        else if (strcmp(argv[i], "novnni") == 0) sb_kernels_allow_vnni(0), novnni = 1;
         else if (!peak[1]) peak[1] = atof(argv[i]);
         else peak[2] = atof(argv[i]);
     }
-    if (int8_weights) /* vpdpbusd does 4 times the multiply-adds of vfmadd231ps */
+    if (int8_weights && !novnni) /* vpdpbusd does 4 times the multiply-adds of vfmadd231ps */
         peak[1] *= 4, peak[2] *= 4;
-    printf("isa %s, %s weights %s; G%s/s (fraction of %sthe FMA peak)\n",
+    printf("isa %s, %s weights %s; G%s/s (fraction of %s)\n",
            int8_weights ? sb_q8_isa_name(sb_kernels_q8())
                         : sb_isa_name(sb_kernels_isa()),
            int8_weights ? "int8" : "fp32", hot ? "hot (one copy)" : "cold (rotating copies)",
-           int8_weights ? "OP" : "FLOP", int8_weights ? "4 x " : "");
+           int8_weights ? "OP" : "FLOP",
+           novnni ? "the vpmaddubsw int8 peak" : int8_weights ? "4 x the FMA peak" : "the FMA peak");
     print_load("before:");
     printf("%-9s %5s %5s %5s  %13s  %13s  %13s\n", "gemm", "n", "k", "m", "1 thr (wall)", "1 thr (cpu)",
            "2 thr (wall)");

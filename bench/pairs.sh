@@ -8,9 +8,10 @@
 #   sh bench/pairs.sh [WORKLOAD (W4)] [ROUNDS (8)] [THREADS (2)] [REPEATS per process (5)]
 #   BENCH_MODEL=model-int8.sbert BENCH_ORT_MODEL=model-int8.onnx sh bench/pairs.sh ...
 #                                        (other model files of bench/work: int8 against int8)
-#   BENCH_PEERS="ort llama"              the peers (default: ort); llama is llama.cpp through
+#   BENCH_PEERS="ort llama avx2"         the peers (default: ort); llama is llama.cpp through
 #                                        bench/bench_llama.mjs on BENCH_LLAMA_MODEL (default
-#                                        model-f32.gguf; model-q8_0.gguf against int8)
+#                                        model-f32.gguf; model-q8_0.gguf against int8); avx2 is
+#                                        libsbert itself under SBERT_ISA=avx2
 #   SBERT_ISA=avx2 sh bench/pairs.sh ... libsbert capped to AVX2 (the peers pick their own)
 #
 # Needs bench/work from `make bench` (model.sbert, model.onnx, the GGUFs, workloads.json). Writes
@@ -33,14 +34,16 @@ for p in $PEERS; do
     case $p in
         ort) needed="$needed $ORT_MODEL" ;;
         llama) needed="$needed $LLAMA_MODEL" ;;
-        *) echo "pairs.sh: unknown peer $p (ort, llama)" >&2; exit 2 ;;
+        avx2) ;;
+        *) echo "pairs.sh: unknown peer $p (ort, llama, avx2)" >&2; exit 2 ;;
     esac
 done
 for f in $needed; do
     [ -f "$WORK/$f" ] || { echo "pairs.sh: $WORK/$f is missing: run make bench first" >&2; exit 1; }
 done
 mkdir -p "$DIR"
-cp "$WORK/W1.txt" "$WORK/$WL.txt" "$DIR/"
+cp "$WORK/W1.txt" "$DIR/"  # every engine's open ends with one W1 text
+[ "$WL" = W1 ] || cp "$WORK/$WL.txt" "$DIR/"
 # one warm-up, then exactly REPEATS timed runs, in every engine
 python3 - "$WORK/workloads.json" "$DIR" "$WL" "$REPEATS" <<'PY'
 import json, sys
@@ -65,6 +68,7 @@ while [ "$i" -le "$ROUNDS" ]; do
                      "$DIR" "$THREADS" ;;
             llama) env -u SBERT_ISA BENCH_ENGINE=llama node bench/bench_llama.mjs "$WORK/$LLAMA_MODEL" \
                        "$DIR" "$THREADS" ;;
+            avx2) SBERT_ISA=avx2 BENCH_ENGINE=avx2 build/bench/bench_encode "$WORK/$MODEL" "$DIR" "$THREADS" ;;
         esac | grep "\"$WL\"" >>"$DIR/pairs.jsonl"
     done
     i=$((i + 1))

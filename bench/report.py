@@ -102,7 +102,7 @@ def compute_rate(work, workloads, threads_list, med, metrics):
         config = json.load(f)
     peaks = {t: statistics.median(r["value"] for r in metrics.get(("machine", t, "fma_peak_gflops"), []))
              for t in threads_list if metrics.get(("machine", t, "fma_peak_gflops"))}
-    fp32 = [e for e in ("libsbert", "libsbert-bf16", "ort", "torch")
+    fp32 = [e for e in ("libsbert", "libsbert-bf16", "ort", "llama-f32", "torch")
             if any(k[0] == e for k in med)]
     rows = []
     for w, info in workloads.items():

@@ -130,7 +130,7 @@ function compare(a, b) {
 }
 
 async function agree(modelPath, goldenPath, maxSeq) {
-  const { model, ctx } = await open(modelPath, 2);
+  const { model, ctx } = await open(modelPath, 1); // one thread: ggml's spinning threads crawl on a busy machine
   const rows = fs.readFileSync(goldenPath, 'utf8').split('\n').filter((l) => l.trim()).map(JSON.parse);
   const groups = { korean: [], other: [] };
   for (const r of rows) {

@@ -212,6 +212,7 @@ int main(void)
     check_model("minilm-tiny");
     check_model("ko-small");
     check_model("xlmr-tiny");
+    check_model("mpnet-tiny");
     check_model_file("ko-small", "ko-small-int8", INT8_TOLERANCE, INT8_MIN_COSINE);
     return TEST_DONE();
 }

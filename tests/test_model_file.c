@@ -164,7 +164,10 @@ static bool aligned64(const void *p) { return p && (uintptr_t)p % 64 == 0; }
 /* What the engine and tokenizer rely on without checking, for any model that loads. */
 static bool usable(const sbert_model *m)
 {
-    bool ok = aligned64(m->word_emb) && aligned64(m->pos_emb) && aligned64(m->type_emb) &&
+    const bool types_ok = m->hp.type_vocab_size == 0 ? !m->type_emb : aligned64(m->type_emb);
+    const bool rel_ok = (m->hp.rel_buckets > 0) == (m->rel_bias != NULL) &&
+                        (!m->rel_bias || aligned64(m->rel_bias));
+    bool ok = aligned64(m->word_emb) && aligned64(m->pos_emb) && types_ok && rel_ok &&
               m->emb_ln_w && m->emb_ln_b && m->layers && m->dim > 0 && m->max_seq_length > 0 &&
               m->max_seq_length + (size_t)m->hp.position_offset <= (size_t)m->hp.max_positions;
     for (int l = 0; ok && l < m->hp.n_layers; l++) {
@@ -354,7 +357,9 @@ static void check_weights_against_checkpoint(const sbert_model *m, const char *m
     int H = m->hp.hidden, I = m->hp.intermediate, last = m->hp.n_layers - 1;
     const float *word = safetensors_data(&st, "embeddings.word_embeddings.weight");
     const float *pos = safetensors_data(&st, "embeddings.position_embeddings.weight");
-    const float *key = safetensors_data(&st, "encoder.layer.0.attention.self.key.weight");
+    const float *key = safetensors_data(&st, m->arch == SB_ARCH_MPNET
+                                                 ? "encoder.layer.0.attention.attn.k.weight"
+                                                 : "encoder.layer.0.attention.self.key.weight");
     char name[96];
     snprintf(name, sizeof name, "encoder.layer.%d.output.dense.weight", last);
     const float *down = safetensors_data(&st, name);
@@ -373,6 +378,11 @@ static void check_weights_against_checkpoint(const sbert_model *m, const char *m
             for (int k = 0; k < I; k++)
                 wrong += panel_at(m->layers[last].ffn_down.weight, I, n, k) != down[n * I + k];
         CHECK(wrong == 0, "%d PANEL16 elements differ from the checkpoint", wrong);
+    }
+    if (m->rel_bias) {
+        const float *rel = safetensors_data(&st, "encoder.relative_attention_bias.weight");
+        CHECK(rel && memcmp(m->rel_bias, rel, (size_t)m->hp.rel_buckets * m->hp.n_heads * 4) == 0,
+              "relative-position bias");
     }
     free(st.data);
 }
@@ -461,6 +471,28 @@ static void check_xlmr_tiny(const sbert_model *m)
     CHECK(c->pretokenizer == SB_PRETOK_METASPACE &&
           str_is(c->metaspace_replacement, "\xe2\x96\x81") &&
           c->metaspace_prepend == SB_PREPEND_ALWAYS && c->metaspace_split, "Metaspace");
+}
+
+static void check_mpnet_tiny(const sbert_model *m)
+{
+    const sb_hparams *hp = &m->hp;
+    CHECK(m->arch == SB_ARCH_MPNET && strcmp(m->arch_name, "mpnet") == 0, "%s", m->arch_name);
+    CHECK(hp->vocab_size == 30527 && hp->hidden == 32 && hp->n_layers == 2 && hp->n_heads == 2 &&
+          hp->intermediate == 64 && hp->max_positions == 514 && hp->type_vocab_size == 0 &&
+          !m->type_emb, "sizes, no token types");
+    CHECK(hp->rel_buckets == 32 && hp->rel_max_distance == 128 && m->rel_bias,
+          "relative positions: %d buckets, max distance %d", hp->rel_buckets,
+          hp->rel_max_distance);
+    CHECK(hp->pad_token_id == 1 && hp->position_offset == 2 && m->max_seq_length == 384 &&
+          m->dim == 32 && m->pooling.mean && m->normalize, "pad %d offset %d", hp->pad_token_id,
+          hp->position_offset);
+    const sb_tokenizer_config *c = &m->tok_cfg;
+    CHECK(c->model == SB_TOK_WORDPIECE && c->vocab_size == 30527 && c->unk_id == 104 &&
+          c->pad_id == 1 && c->prefix_ids[0] == 0 && c->suffix_ids[0] == 2, "<s> A </s>, [UNK]");
+    CHECK(c->n_added == 6 && str_is(c->added_content[5], "<mask>") && c->added_lstrip[5] == 1,
+          "<mask> strips its left");
+    CHECK(c->normalizer == SB_NORM_BERT && c->bert_lowercase && c->bert_strip_accents,
+          "BERT normalizer, uncased");
 }
 
 /* Every way in gives the same model; the weights are used in place when they can be. */
@@ -793,6 +825,11 @@ static void test_targeted(const file_buf *good)
         put32(b.data + at + 8, (uint32_t)-1);
         expect_refused(&b, good, "prefix id", SBERT_ERR_CORRUPT, "tokenizer.prefix_ids[0] is -1");
     }
+    if ((at = find_key(&b, "encoder.type_vocab_size"))) {
+        put32(b.data + at + 4, 0);
+        expect_refused(&b, good, "roberta without token types", SBERT_ERR_CORRUPT,
+                       "type_vocab_size is 0, which does not fit a roberta model");
+    }
     if ((at = find_key(&b, "encoder.position_offset"))) {
         put32(b.data + at + 4, 0);
         expect_refused(&b, good, "RoBERTa position offset", SBERT_ERR_CORRUPT,
@@ -817,6 +854,43 @@ static void test_targeted(const file_buf *good)
     b.data[data_offset(&b) - 1] = 1;
     if (get64(b.data + H_TABLE_OFFSET) + get64(b.data + H_TABLE_SIZE) < data_offset(&b))
         expect_refused(&b, good, "padding", SBERT_ERR_CORRUPT, "padding");
+    free(b.data);
+}
+
+/* MPNet: no token types, the relative-position settings and their table. */
+static void test_targeted_mpnet(const file_buf *good)
+{
+    file_buf b = {aligned_alloc(64, (good->size + 64) / 64 * 64), good->size};
+    memcpy(b.data, good->data, b.size);
+    tensor_fields t;
+    size_t at;
+    if ((at = find_key(&b, "encoder.type_vocab_size"))) {
+        put32(b.data + at + 4, 1);
+        expect_refused(&b, good, "mpnet with token types", SBERT_ERR_CORRUPT,
+                       "type_vocab_size is 1, which does not fit a mpnet model");
+    }
+    if ((at = find_key(&b, "encoder.relative_attention_num_buckets"))) {
+        put32(b.data + at + 4, 2);
+        expect_refused(&b, good, "2 buckets", SBERT_ERR_CORRUPT,
+                       "relative_attention_num_buckets is 2");
+        put32(b.data + at + 4, 64);
+        expect_refused(&b, good, "buckets against the table", SBERT_ERR_SHAPE,
+                       "tensor encoder.relative_attention_bias.weight: shape [32,2], expected "
+                       "[64,2]");
+        b.data[at - 1] = 'X';
+        expect_refused(&b, good, "no buckets", SBERT_ERR_CORRUPT,
+                       "required key encoder.relative_attention_num_buckets is missing");
+    }
+    if ((at = find_key(&b, "encoder.relative_attention_max_distance"))) {
+        put32(b.data + at + 4, 8);
+        expect_refused(&b, good, "max distance", SBERT_ERR_CORRUPT,
+                       "relative_attention_max_distance 8 must exceed a quarter of the 32");
+    }
+    if (find_tensor(&b, "encoder.relative_attention_bias.weight", &t)) {
+        b.data[t.name + 8] = 'X'; /* encoder.Xelative_...: the table is gone */
+        expect_refused(&b, good, "no relative-position table", SBERT_ERR_CORRUPT,
+                       "unknown tensor encoder.Xelative_attention_bias.weight");
+    }
     free(b.data);
 }
 
@@ -956,6 +1030,7 @@ int main(void)
     test_load_paths("ko-tiny", check_ko_tiny);
     test_load_paths("minilm-tiny", check_minilm_tiny);
     test_load_paths("xlmr-tiny", check_xlmr_tiny);
+    test_load_paths("mpnet-tiny", check_mpnet_tiny);
     test_seeds();
 
     printf("damaged files (each refused with a status and a message, none crashed):\n");
@@ -977,6 +1052,10 @@ int main(void)
         test_targeted(&ko);
     }
     test_garbage();
+    file_buf mpnet = read_model("mpnet-tiny");
+    if (mpnet.size)
+        test_targeted_mpnet(&mpnet);
+    free(mpnet.data);
     file_buf int8 = read_model("ko-small-int8");
     if (int8.size)
         test_targeted_int8(&int8);

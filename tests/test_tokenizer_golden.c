@@ -480,6 +480,7 @@ int main(void)
     check_model("ko-tiny", "klue-roberta-base", NULL);
     check_model("minilm-tiny", "all-MiniLM-L6-v2", NULL);
     check_model("xlmr-tiny", "xlmr-style", "8,3");
+    check_model("mpnet-tiny", "mpnet-style", NULL);
     check_unigram_variants();
     check_bare("bert-base-multilingual-cased", "bert-base-multilingual-cased", false, false, 128, true);
     check_bare("minilm-added-tokens", "all-MiniLM-L6-v2", true, true, 256, false);

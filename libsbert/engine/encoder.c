@@ -1,4 +1,4 @@
-/* The transformer forward pass of BERT / RoBERTa / XLM-RoBERTa (post-LayerNorm encoder).
+/* The transformer forward pass of BERT / RoBERTa / XLM-RoBERTa / MPNet (post-LayerNorm encoder).
  *
  * Read it from the bottom: sb_encoder_forward() is the whole model and encoder_layer() one layer,
  * one commented line a step with its shapes; the helpers above them split the work over the
@@ -7,8 +7,9 @@
  * Shapes: T tokens in the batch (all texts concatenated, no padding), H hidden, I intermediate,
  * n_heads heads of size D = H / n_heads; a group (see sb_batch_plan) has `rows` of the T tokens.
  *
- * Where model variants plug in: a bias on the attention scores before the softmax (relative
- * positions) goes into attention_head(); another attention algorithm for long texts (tiled, online
+ * Where model variants plug in: a bias on the attention scores before the softmax goes into
+ * attention_head() (MPNet's relative positions: `rel`, one row per head made once per context by
+ * relative_bias_table()); another attention algorithm for long texts (tiled, online
  * softmax) replaces attention_head() for one (text, head); a head after the encoder (a classifier)
  * reads the hidden states through sb_encoder_hidden(). */
 #include "encoder.h"
@@ -36,6 +37,7 @@
 #define SB_ATTN_ROWS 128
 
 static size_t attention_scratch_floats(int n, int D);
+static void relative_bias_table(const sbert_model *m, int L, float *rel);
 
 /* Row stride of an activation matrix with n floats per row: one cache line more than the row.
  * The GEMM micro-kernel reads 12 rows of A at once, and an L1 way is 4 KB (64 sets of 64 bytes):
@@ -79,13 +81,19 @@ int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int ma
     if (int8_qkv)
         st->xq = sb_alloc_aligned(sb_q8_rows_bytes((int)group_rows, (int)H));
     const bool xq_ok = !int8_qkv || st->xq;
+    if (model->rel_bias) {
+        st->rel_bias = alloc_floats((size_t)model->hp.n_heads * (2 * (size_t)max_text_tokens - 1));
+        if (st->rel_bias)
+            relative_bias_table(model, max_text_tokens, st->rel_bias);
+    }
+    const bool rel_ok = !model->rel_bias || st->rel_bias;
     sb_batch_plan *plan = &st->plan;
     plan->groups = malloc((size_t)max_texts * sizeof *plan->groups);
     plan->runs = malloc((size_t)max_texts * sizeof *plan->runs);
     plan->group_runs = malloc(((size_t)max_texts + 1) * sizeof *plan->group_runs);
     const bool plan_ok = plan->groups && plan->runs && plan->group_runs;
     if (!st->x || !st->attn || !st->ffn || !st->attn_scratch || !st->gemm_scratch || !xq_ok ||
-        !plan_ok) {
+        !rel_ok || !plan_ok) {
         sb_encoder_state_free(st);
         return SBERT_ERR_NO_MEMORY;
     }
@@ -102,6 +110,7 @@ void sb_encoder_state_free(sb_encoder_state *st)
     free(st->attn_scratch);
     free(st->gemm_scratch);
     free(st->xq);
+    free(st->rel_bias);
     free(st->plan.groups);
     free(st->plan.runs);
     free(st->plan.group_runs);
@@ -111,11 +120,12 @@ void sb_encoder_state_free(sb_encoder_state *st)
 
 /* ---- embeddings ---------------------------------------------------------------------------- */
 
-/* x[t] = LayerNorm(word[id_t] + position[p_t] + token_type[type_t]). BERT: p_t is the token's
- * index inside its own text. RoBERTa: transformers' create_position_ids_from_input_ids, pad_token_id
- * + the count of tokens so far that are not the padding id (so the first is pad_token_id + 1, the
- * model file's position_offset), and pad_token_id itself for a padding id inside the text (a
- * literal "<pad>"). type_t is 0 unless the batch gives types (a cross-encoder's pairs). */
+/* x[t] = LayerNorm(word[id_t] + position[p_t] + token_type[type_t]), without the token type for
+ * MPNet, which has none. BERT: p_t is the token's index inside its own text. RoBERTa and MPNet:
+ * transformers' create_position_ids_from_input_ids, pad_token_id + the count of tokens so far that
+ * are not the padding id (so the first is pad_token_id + 1, the model file's position_offset), and
+ * pad_token_id itself for a padding id inside the text (a literal "<pad>"). type_t is 0 unless the
+ * batch gives types (a cross-encoder's pairs). */
 typedef struct {
     const sbert_model *m;
     sb_encoder_state *st;
@@ -138,12 +148,17 @@ static void embed_text(void *arg, int text, int thread)
                              : ids[t] == pad        ? pad
                                                     : pad + counted;
         const float *pos = m->pos_emb + (size_t)position * H;        /* [H] */
-        const float *type = m->type_emb + (size_t)(types ? types[t] : 0) * H; /* [H] */
         float *x = job->st->x + (size_t)t * job->st->ld_x;
         sb_widen_to_f32((const char *)m->word_emb + (size_t)ids[t] * row_bytes,
                         m->word_emb_format, x, (size_t)H);           /* x = word[id], [H] */
-        for (int j = 0; j < H; j++)
-            x[j] = x[j] + pos[j] + type[j]; /* (word + pos) + type: PyTorch's order */
+        if (m->type_emb) {
+            const float *type = m->type_emb + (size_t)(types ? types[t] : 0) * H; /* [H] */
+            for (int j = 0; j < H; j++)
+                x[j] = x[j] + pos[j] + type[j]; /* (word + pos) + type: PyTorch's order */
+        } else {
+            for (int j = 0; j < H; j++)
+                x[j] = x[j] + pos[j];
+        }
         sb_layernorm(x, m->emb_ln_w, m->emb_ln_b, H, m->hp.layer_norm_eps);
     }
 }
@@ -228,12 +243,64 @@ static size_t attention_scratch_floats(int n, int D)
            sb_gemm_scratch_floats(1, 0, 0);
 }
 
-/* One head of one text: out = softmax(q k^T / sqrt(D)) v over the text's own n tokens. Texts
- * never see each other's tokens, which is what the padding mask achieves in a padded batch, so
- * no mask is needed. q, k, v are [n, D] with rows `stride` apart; out's rows are out_stride
- * apart. */
+/* ---- MPNet's relative-position bias --------------------------------------------------------- */
+
+/* The bucket of the key at offset n = i - j from query i: transformers'
+ * MPNetEncoder.relative_position_bucket (docs/FORMAT.md). Keys after the query take the upper half
+ * of the buckets; distances below a quarter of the buckets get one each, longer ones share
+ * log-spaced buckets up to max_distance, and beyond it the last one. The float32 steps and the
+ * truncation are PyTorch's, so the same distances land in the same buckets. */
+static int relative_position_bucket(int n, int buckets, int max_distance)
+{
+    const int half = buckets / 2, exact = half / 2;
+    const int base = n < 0 ? half : 0, m = n < 0 ? -n : n;
+    if (m < exact)
+        return base + m;
+    const float log_ratio = logf((float)m / (float)exact) /
+                            (float)log((double)max_distance / (double)exact);
+    const int large = exact + (int)(log_ratio * (float)(half - exact));
+    return base + (large < half - 1 ? large : half - 1);
+}
+
+/* rel[h][L - 1 + (j - i)] = the bias of head h for query i and key j, for texts of up to L tokens:
+ * the bias depends on j - i only, so one row of 2L - 1 values per head serves every layer, every
+ * text and every query (table: [B, n_heads], encoder.relative_attention_bias.weight). */
+static void relative_bias_table(const sbert_model *m, int L, float *rel)
+{
+    const int n_heads = m->hp.n_heads;
+    const size_t width = 2 * (size_t)L - 1;
+    for (int d = -(L - 1); d <= L - 1; d++) {
+        const int bucket = relative_position_bucket(-d, m->hp.rel_buckets, m->hp.rel_max_distance);
+        for (int h = 0; h < n_heads; h++)
+            rel[(size_t)h * width + (size_t)(L - 1 + d)] = m->rel_bias[bucket * n_heads + h];
+    }
+}
+
+/* The head's bias row, centred: rel[j - i] is the bias for query i and key j; NULL without one. */
+static const float *head_bias(const sb_encoder_state *st, int head)
+{
+    const size_t L = (size_t)st->max_text_tokens;
+    return st->rel_bias ? st->rel_bias + (size_t)head * (2 * L - 1) + (L - 1) : NULL;
+}
+
+/* row[0..n) = row * scale + bias[0..n): one query's scaled scores plus its keys' position biases,
+ * in PyTorch's order (scores / sqrt(D) + position_bias) */
+static void scale_add_bias(float *row, int n, float scale, const float *bias)
+{
+    for (int j = 0; j < n; j++)
+        row[j] = row[j] * scale + bias[j];
+}
+
+/* ---- attention per head -------------------------------------------------------------------- */
+
+/* One head of one text: out = softmax(q k^T / sqrt(D) + bias) v over the text's own n tokens.
+ * Texts never see each other's tokens, which is what the padding mask achieves in a padded batch,
+ * so no mask is needed. q, k, v are [n, D] with rows `stride` apart; out's rows are out_stride
+ * apart. rel: NULL, or MPNet's relative-position bias of this head, rel[j - i] for query i and key
+ * j (head_bias), added to the scores before the softmax. */
 static void attention_head(const float *q, const float *k, const float *v, float *out, int n,
-                           int D, size_t stride, size_t out_stride, float *scratch)
+                           int D, size_t stride, size_t out_stride, const float *rel,
+                           float *scratch)
 {
     const size_t ld_scores = padded_row(n);
     float *scores = scratch;                                  /* [n, n] */
@@ -247,9 +314,16 @@ static void attention_head(const float *q, const float *k, const float *v, float
     const sb_linear key_weight = { .weight = keys, .bias = NULL, .n_out = n, .n_in = D };
     sb_gemm(q, stride, n, &key_weight, scores, ld_scores, SB_ACT_IDENTITY, NULL, 0, gemm_scratch,
             NULL);
-    /* each row: softmax(scores / sqrt(D)) */
-    for (int i = 0; i < n; i++)
-        sb_softmax(scores + (size_t)i * ld_scores, n, scale);
+    /* each row i: softmax(scores / sqrt(D) + rel[j - i]) */
+    for (int i = 0; i < n; i++) {
+        float *row = scores + (size_t)i * ld_scores;
+        if (rel) {
+            scale_add_bias(row, n, scale, rel - i);
+            sb_softmax(row, n, 1.0f);
+        } else {
+            sb_softmax(row, n, scale);
+        }
+    }
     /* out[n, D] = scores v */
     pack_columns(v, stride, n, D, values);
     const sb_linear value_weight = { .weight = values, .bias = NULL, .n_out = D, .n_in = n };
@@ -351,7 +425,8 @@ static void attention_item(void *arg, int item, int thread)
         float *out = st->attn + (size_t)(text_start[t] - group_row0) * st->ld_attn +
                      (size_t)head * D;
         attention_head(qkv[0] + row, qkv[1] + row, qkv[2] + row, out,
-                       text_start[t + 1] - text_start[t], D, ld, st->ld_attn, rest);
+                       text_start[t + 1] - text_start[t], D, ld, st->ld_attn,
+                       head_bias(st, head), rest);
     }
 }
 
@@ -440,7 +515,8 @@ static void encoder_layer(const sbert_model *m, const sb_layer *layer, sb_encode
     float *x = st->x + (size_t)text_start[group.first] * st->ld_x;
     const int rows = text_start[group.end] - text_start[group.first];
 
-    /* attn[rows, H] = per text and head: softmax(q k^T / sqrt(D)) v, q | k | v = x Wqkv^T + bqkv */
+    /* attn[rows, H] = per text and head: softmax(q k^T / sqrt(D) [+ MPNet's position bias]) v,
+     * q | k | v = x Wqkv^T + bqkv */
     self_attention(m, layer, st, text_start, g);
     /* x[rows, H] = x + attn Wo^T + bo */
     linear_residual(st, st->attn, st->ld_attn, rows, &layer->attn_out, x);

@@ -55,6 +55,9 @@ typedef struct {
     float *ffn;            /* [SB_GROUP_ROWS, I] feed-forward activations for one chunk of rows */
     size_t ld_x, ld_attn, ld_ffn;
     float *attn_scratch;   /* per thread: one head's q, k, v, scores [n, n], packed keys, values */
+    float *rel_bias;       /* MPNet: [n_heads, 2 max_text_tokens - 1] each head's relative-position
+                              bias by key - query offset (encoder.c, relative_bias_table); made
+                              once per context, read by every layer and text. NULL otherwise */
     float *gemm_scratch;   /* sb_gemm_scratch_floats(n_threads, G, max(H, I)) */
     void *xq;              /* I8 models: a group's rows of x quantized once for all the heads'
                               projections (sb_q8_rows_bytes(G, H)); NULL otherwise */

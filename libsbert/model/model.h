@@ -19,7 +19,12 @@
 #include "tokenizer/tokenizer.h"
 
 #define SB_MAX_DENSE 8     /* Dense modules in one pipeline (real models use 0 or 1) */
-typedef enum { SB_ARCH_BERT = 0, SB_ARCH_ROBERTA = 1, SB_ARCH_XLM_ROBERTA = 2 } sb_arch;
+typedef enum {
+    SB_ARCH_BERT = 0,
+    SB_ARCH_ROBERTA = 1,
+    SB_ARCH_XLM_ROBERTA = 2,
+    SB_ARCH_MPNET = 3,  /* RoBERTa's positions, no token types, a relative-position bias */
+} sb_arch;
 
 /* One post-LayerNorm transformer layer. H hidden, I intermediate. */
 typedef struct {
@@ -40,11 +45,13 @@ typedef struct {
     int n_heads;              /* H / n_heads is the head size */
     int intermediate;         /* I */
     int max_positions;        /* P: rows of the position table */
-    int type_vocab_size;      /* T */
+    int type_vocab_size;      /* T (0: MPNet, no token types) */
     float layer_norm_eps;
     sb_activation act;        /* GELU_ERF, GELU_TANH or RELU */
     int pad_token_id;
     int position_offset;      /* position id of the first token: pad_token_id + 1 for RoBERTa */
+    int rel_buckets;          /* B: MPNet's relative-position buckets (0: no such bias) */
+    int rel_max_distance;     /* MPNet: the distance from which keys share the last bucket */
 } sb_hparams;
 
 typedef struct {
@@ -99,9 +106,11 @@ struct sbert_model {
                                  few rows, so a 2-byte table is widened row by row, not at load */
     sb_weight_format word_emb_format;
     const float *pos_emb;     /* [P, H] */
-    const float *type_emb;    /* [T, H] (row 0 is used: single-text encoding) */
+    const float *type_emb;    /* [T, H] (row 0 is used: single-text encoding); NULL when T = 0 */
     const float *emb_ln_w;    /* [H] */
     const float *emb_ln_b;    /* [H] */
+    const float *rel_bias;    /* [B, n_heads] MPNet's relative-position bias (shared by all layers),
+                                 else NULL */
     sb_layer *layers;         /* [L], owned array */
 
     /* what runs after the transformer: a SentenceTransformer's pipeline (pooling .. prompts) or

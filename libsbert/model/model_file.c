@@ -28,13 +28,15 @@
 #define MAX_INTERMEDIATE (1u << 17)
 #define MAX_POSITIONS (1u << 20)
 #define MAX_TOKEN_TYPES (1u << 10)
+#define MIN_REL_BUCKETS 4u /* so that a direction has an exact bucket, for distance 0 */
+#define MAX_REL_BUCKETS (1u << 10)
 #define MAX_DENSE_FEATURES (1u << 17)
 
 static const uint8_t k_magic[8] = SB_FORMAT_MAGIC;
 
 static const sb_kv_choice k_architectures[] = {
     {"bert", SB_ARCH_BERT}, {"roberta", SB_ARCH_ROBERTA}, {"xlm-roberta", SB_ARCH_XLM_ROBERTA},
-    {NULL, 0}};
+    {"mpnet", SB_ARCH_MPNET}, {NULL, 0}};
 static const sb_kv_choice k_hidden_activations[] = {
     {"gelu", SB_ACT_GELU_ERF}, {"gelu_new", SB_ACT_GELU_TANH},
     {"gelu_pytorch_tanh", SB_ACT_GELU_TANH}, {"relu", SB_ACT_RELU}, {NULL, 0}};
@@ -216,7 +218,7 @@ static int read_encoder_sizes(sb_hparams *hp, const sb_kv_table *kv)
         {"encoder.num_heads", &hp->n_heads, 1, MAX_HIDDEN},
         {"encoder.intermediate_size", &hp->intermediate, 1, MAX_INTERMEDIATE},
         {"encoder.max_position_embeddings", &hp->max_positions, 1, MAX_POSITIONS},
-        {"encoder.type_vocab_size", &hp->type_vocab_size, 1, MAX_TOKEN_TYPES},
+        {"encoder.type_vocab_size", &hp->type_vocab_size, 0, MAX_TOKEN_TYPES},
         {"encoder.position_offset", &hp->position_offset, 0, MAX_POSITIONS},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -226,6 +228,32 @@ static int read_encoder_sizes(sb_hparams *hp, const sb_kv_table *kv)
             return rc;
         *sizes[i].field = (int)v;
     }
+    return SBERT_OK;
+}
+
+/* MPNet's relative-position bias: B buckets and the distance from which keys share the last one
+ * (docs/FORMAT.md). The bucket function takes the logarithm of distance / (B / 4) over
+ * max_distance / (B / 4), which must exceed 1. An MPNet cross-encoder is not supported: it would
+ * need token types. */
+static int read_relative_positions(sbert_model *m, const sb_kv_table *kv)
+{
+    sb_hparams *hp = &m->hp;
+    uint32_t buckets, distance;
+    int rc = sb_kv_u32(kv, "encoder.relative_attention_num_buckets", MIN_REL_BUCKETS,
+                       MAX_REL_BUCKETS, &buckets);
+    if (rc == SBERT_OK)
+        rc = sb_kv_u32(kv, "encoder.relative_attention_max_distance", 1, MAX_POSITIONS, &distance);
+    if (rc != SBERT_OK)
+        return rc;
+    if (distance <= buckets / 4)
+        return sb_fail(&kv->err, SBERT_ERR_CORRUPT,
+                       "encoder.relative_attention_max_distance %u must exceed a quarter of the "
+                       "%u buckets" SB_DAMAGED, distance, buckets);
+    if (m->kind == SB_KIND_CROSS_ENCODER)
+        return sb_fail(&kv->err, SBERT_ERR_UNSUPPORTED,
+                       "an mpnet cross-encoder is not supported (it has no token types)");
+    hp->rel_buckets = (int)buckets;
+    hp->rel_max_distance = (int)distance;
     return SBERT_OK;
 }
 
@@ -254,16 +282,23 @@ static int read_encoder(sbert_model *m, const sb_kv_table *kv)
         return sb_fail(&kv->err, SBERT_ERR_CORRUPT,
                        "encoder.layer_norm_eps is %g, expected a small positive number" SB_DAMAGED,
                        (double)hp->layer_norm_eps);
-    /* RoBERTa numbers positions from pad_token_id + 1 (the padding row is never a position);
-     * the engine relies on that and on the first position existing. */
+    if ((m->arch == SB_ARCH_MPNET) != (hp->type_vocab_size == 0))
+        return sb_fail(&kv->err, SBERT_ERR_CORRUPT,
+                       "encoder.type_vocab_size is %d, which does not fit a %s model (mpnet has no "
+                       "token types: 0; the others at least 1)" SB_DAMAGED, hp->type_vocab_size,
+                       m->arch_name);
+    if (m->arch == SB_ARCH_MPNET && (rc = read_relative_positions(m, kv)) != SBERT_OK)
+        return rc;
+    /* RoBERTa and MPNet number positions from pad_token_id + 1 (the padding row is never a
+     * position); the engine relies on that and on the first position existing. */
     bool offset_fits = m->arch == SB_ARCH_BERT
                            ? hp->position_offset == 0
                            : pad >= 0 && pad < hp->max_positions && hp->position_offset == pad + 1;
     if (!offset_fits || hp->position_offset >= hp->max_positions)
         return sb_fail(&kv->err, SBERT_ERR_CORRUPT,
                        "encoder.position_offset is %d, which does not fit a %s model with "
-                       "pad_token_id %d and %d positions (bert needs 0, roberta and xlm-roberta "
-                       "pad_token_id + 1)" SB_DAMAGED, hp->position_offset, m->arch_name, pad,
+                       "pad_token_id %d and %d positions (bert needs 0, roberta, xlm-roberta and "
+                       "mpnet pad_token_id + 1)" SB_DAMAGED, hp->position_offset, m->arch_name, pad,
                        hp->max_positions);
     return SBERT_OK;
 }

@@ -204,21 +204,34 @@ static tensor_slot *set_linear_slot(tensor_slot *s, sb_linear *linear)
     return set_slot(s, &linear->scale, SB_LAYOUT_ROW_MAJOR, (uint64_t)linear->n_out, 0);
 }
 
+/* The embeddings' slots (no token-type table when T = 0), and MPNet's relative-position bias. */
 static tensor_slot *embedding_slots(tensor_slot *s, sbert_model *m)
 {
     const sb_hparams *hp = &m->hp;
-    const char *const names[N_EMBEDDING_TENSORS] = {
-        "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
-        "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight",
-        "embeddings.LayerNorm.bias"};
-    for (int i = 0; i < N_EMBEDDING_TENSORS; i++)
-        snprintf(s[i].name, sizeof s[i].name, "%s", names[i]);
+    snprintf(s->name, sizeof s->name, "embeddings.word_embeddings.weight");
     s = set_in_place_slot(s, &m->word_emb, &m->word_emb_format, SB_LAYOUT_ROW_MAJOR,
                           (uint64_t)hp->vocab_size, (uint64_t)hp->hidden);
+    snprintf(s->name, sizeof s->name, "embeddings.position_embeddings.weight");
     s = set_slot(s, &m->pos_emb, SB_LAYOUT_ROW_MAJOR, hp->max_positions, hp->hidden);
-    s = set_slot(s, &m->type_emb, SB_LAYOUT_ROW_MAJOR, hp->type_vocab_size, hp->hidden);
+    if (hp->type_vocab_size > 0) {
+        snprintf(s->name, sizeof s->name, "embeddings.token_type_embeddings.weight");
+        s = set_slot(s, &m->type_emb, SB_LAYOUT_ROW_MAJOR, hp->type_vocab_size, hp->hidden);
+    }
+    snprintf(s->name, sizeof s->name, "embeddings.LayerNorm.weight");
     s = set_slot(s, &m->emb_ln_w, SB_LAYOUT_ROW_MAJOR, hp->hidden, 0);
-    return set_slot(s, &m->emb_ln_b, SB_LAYOUT_ROW_MAJOR, hp->hidden, 0);
+    snprintf(s->name, sizeof s->name, "embeddings.LayerNorm.bias");
+    s = set_slot(s, &m->emb_ln_b, SB_LAYOUT_ROW_MAJOR, hp->hidden, 0);
+    if (hp->rel_buckets > 0) {
+        snprintf(s->name, sizeof s->name, "encoder.relative_attention_bias.weight");
+        s = set_slot(s, &m->rel_bias, SB_LAYOUT_ROW_MAJOR, hp->rel_buckets, hp->n_heads);
+    }
+    return s;
+}
+
+/* Slots embedding_slots() sets. */
+static size_t n_embedding_slots(const sb_hparams *hp)
+{
+    return N_EMBEDDING_TENSORS - (hp->type_vocab_size == 0) + (hp->rel_buckets > 0);
 }
 
 static tensor_slot *layer_slots(tensor_slot *s, sb_layer *ly, int l, const sb_hparams *hp)
@@ -288,7 +301,7 @@ static int build_slots(tensor_work *w, sbert_model *m, const bool dense_has_bias
                        const sb_err *err)
 {
     int n_layers = m->hp.n_layers;
-    w->n_slots = N_EMBEDDING_TENSORS + (size_t)n_layers * (N_LAYER_TENSORS + N_LAYER_LINEARS) +
+    w->n_slots = n_embedding_slots(&m->hp) + (size_t)n_layers * (N_LAYER_TENSORS + N_LAYER_LINEARS) +
                  (size_t)m->n_dense * (N_DENSE_TENSORS + 1) + /* + the Linears' scale slots */
                  (m->kind == SB_KIND_CROSS_ENCODER ? N_CLASSIFIER_SLOTS : 0);
     m->layers = calloc((size_t)n_layers, sizeof *m->layers);

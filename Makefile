@@ -10,7 +10,7 @@
 #   make bench      speed against ONNX Runtime and PyTorch (installs its peers; never part of test)
 #   make bench-gemm the GEMM alone (fp32 and int8) against the machine's FMA peak
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
-#   make install    header, libsbert.a/.so, sbert.pc, CMake package, sbert-encode under PREFIX
+#   make install    header, libsbert.a/.so, sbert.pc, CMake package, sbert-encode/-rerank under PREFIX
 #                   (/usr/local; also DESTDIR, LIBDIR, INCLUDEDIR, BINDIR: see mk/install.mk)
 #   make uninstall  removes what make install put there (give it the same variables)
 #   make clean      removes what the build made
@@ -211,9 +211,11 @@ check-fullsize: all
 	$(PYTHON) tests/check_fullsize.py
 
 # Speed against ONNX Runtime and PyTorch on the same random weights; installs its peers itself.
-# Never part of `make test`. Results: bench/work/results.md and bench/work/bench.png.
+# Never part of `make test`. Results: bench/work/results.md and bench/work/bench.png; then the
+# reranker (bench/rerank.sh, alone: make bench-rerank): bench/work/rerank.md.
 bench: all
 	sh bench/run.sh
+	sh bench/rerank.sh
 
 # The GEMM alone on a layer's shapes, fp32 and int8, against this machine's FMA peak
 # (bench/bench_gemm.c, bench/fma_peak.c; internal headers, like the tests).

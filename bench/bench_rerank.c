@@ -4,7 +4,8 @@
  *   make build/bench/bench_rerank
  *   build/bench/bench_rerank MODEL.sbert WORK_DIR THREADS [REPEATS (5)]
  *
- * Times query 0 against its passages (one warm-up, REPEATS timed runs) and prints, as
+ * Times query 0 against its passages (one warm-up, REPEATS timed runs; none when REPEATS is 0)
+ * and prints, as
  * bench_rerank_ort.js does,
  *   {"engine":"libsbert","threads":N,"workload":"rerank","times_ms":[...],"median_ms":...}
  * then scores the first BENCH_SCORE_QUERIES queries' passages (default all) and writes their
@@ -86,7 +87,9 @@ int main(int argc, char **argv)
     float *scores = malloc(p * sizeof *scores), *logits = malloc(q * p * sizeof *logits);
     double *times = malloc((size_t)repeats * sizeof *times);
     const char *const *passages = (const char *const *)lines + 1;
-    for (int r = -1; r < repeats; r++) { /* r = -1: the warm-up */
+    for (int r = -1; r < repeats; r++) { /* r = -1: the warm-up; none when repeats is 0 */
+        if (repeats == 0)
+            break;
         const double t = now_ms();
         if (sbert_rerank(ctx, lines[0], passages, NULL, p, NULL, scores, p, NULL, 0) != SBERT_OK) {
             fprintf(stderr, "bench_rerank: %s\n", sbert_context_errmsg(ctx));
@@ -95,14 +98,16 @@ int main(int argc, char **argv)
         if (r >= 0)
             times[r] = now_ms() - t;
     }
-    printf("{\"engine\":\"%s\",\"threads\":%d,\"workload\":\"rerank\",\"pairs\":%zu,\"times_ms\":[",
-           engine, threads, p);
-    for (int r = 0; r < repeats; r++)
-        printf(r ? ",%.3f" : "%.3f", times[r]);
-    qsort(times, (size_t)repeats, sizeof *times, cmp_double);
-    printf("],\"median_ms\":%.3f}\n", repeats % 2 ? times[repeats / 2]
-                                                  : (times[repeats / 2 - 1] + times[repeats / 2]) / 2);
-    fflush(stdout);
+    if (repeats > 0) {
+        printf("{\"engine\":\"%s\",\"threads\":%d,\"workload\":\"rerank\",\"pairs\":%zu,"
+               "\"times_ms\":[", engine, threads, p);
+        for (int r = 0; r < repeats; r++)
+            printf(r ? ",%.3f" : "%.3f", times[r]);
+        qsort(times, (size_t)repeats, sizeof *times, cmp_double);
+        printf("],\"median_ms\":%.3f}\n",
+               repeats % 2 ? times[repeats / 2] : (times[repeats / 2 - 1] + times[repeats / 2]) / 2);
+        fflush(stdout);
+    }
 
     const char *scored = getenv("BENCH_SCORE_QUERIES");
     if (scored && (size_t)atol(scored) < q)

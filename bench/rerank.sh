@@ -7,10 +7,11 @@
 # runs in each round too. Then the scores of every query: libsbert's fp32 logits against ONNX
 # Runtime's, and how often int8's top 1 and top 10 agree with fp32's.
 #
-#   sh bench/rerank.sh                    # from the repository root; ~15 min on 2 cores
-#   BENCH_RERANK_PAIRS=4                  # alternating rounds (default 4)
+#   sh bench/rerank.sh                    # from the repository root; 20-60 min on 2 shared cores
+#   BENCH_RERANK_PAIRS=3                  # alternating rounds (default 3)
 #   BENCH_RERANK_THREADS=2                # threads of every engine (default 2)
-#   BENCH_RERANK_REPEATS=3                # timed runs per process, after one warm-up (default 3)
+#   BENCH_RERANK_REPEATS=1                # timed runs per process, after one warm-up (default 1)
+#   BENCH_RERANK_QUERIES=10               # queries scored for the agreement figures (default 10)
 #
 # Steps (outputs in bench/work/, gitignored):
 #   python3 tools/make_random_model.py bench/work/rerank-hf --seed 2 --model-type xlm-roberta \
@@ -18,15 +19,17 @@
 #   python3 tools/convert_safetensors.py bench/work/rerank-hf bench/work/rerank.sbert [--dtype int8]
 #   /usr/bin/python3 bench/export_onnx.py bench/work/rerank-hf bench/work/rerank.onnx
 #   node bench/rerank_workload.js TOKENIZER corpus-public.jsonl bench/work       (rerank.txt)
-#   per round: build/bench/bench_rerank, node bench/bench_rerank_ort.js, bench_rerank (int8)
+#   per round: build/bench/bench_rerank, node bench/bench_rerank_ort.js, bench_rerank (int8);
+#   then each engine once more to write its logits (BENCH_SCORE_QUERIES)
 #   python3 bench/rerank_report.py bench/work     -> table, bench/work/rerank.md
 set -eu
 cd "$(dirname "$0")/.."
 WORK=bench/work
 PY=/usr/bin/python3
-PAIRS=${BENCH_RERANK_PAIRS:-4}
+PAIRS=${BENCH_RERANK_PAIRS:-3}
 THREADS=${BENCH_RERANK_THREADS:-2}
-REPEATS=${BENCH_RERANK_REPEATS:-3}
+REPEATS=${BENCH_RERANK_REPEATS:-1}
+QUERIES=${BENCH_RERANK_QUERIES:-10}
 TOKENIZER=tests/data/cross-encoders/ce-xlmr/tokenizer.json
 HF=$WORK/rerank-hf
 mkdir -p "$WORK"
@@ -62,13 +65,17 @@ ort() { BENCH_SCORE_QUERIES=$1 node bench/bench_rerank_ort.js "$WORK/rerank.onnx
             "$THREADS" "$REPEATS"; }
 i=1
 while [ "$i" -le "$PAIRS" ]; do
-    # the first round also writes the scores: every query for libsbert fp32 and int8, two for ORT
-    all=0; two=0
-    [ "$i" -eq 1 ] && all=1000 && two=2
     echo "rerank.sh: round $i/$PAIRS"
-    load; lib libsbert "$all" "$WORK/rerank.sbert" | tee -a "$OUT"
-    load; ort "$two" | tee -a "$OUT"
-    load; lib libsbert-int8 "$all" "$WORK/rerank-int8.sbert" | tee -a "$OUT"
+    load; lib libsbert 0 "$WORK/rerank.sbert" | tee -a "$OUT"
+    load; ort 0 | tee -a "$OUT"
+    load; lib libsbert-int8 0 "$WORK/rerank-int8.sbert" | tee -a "$OUT"
     i=$((i + 1))
 done
+# Then the logits, outside the timed rounds: QUERIES queries for libsbert fp32 and int8 (int8's
+# agreement with fp32), one for ONNX Runtime (its logits against libsbert's fp32).
+echo "rerank.sh: scoring $QUERIES queries"
+REPEATS=0
+lib libsbert "$QUERIES" "$WORK/rerank.sbert" >/dev/null
+lib libsbert-int8 "$QUERIES" "$WORK/rerank-int8.sbert" >/dev/null
+ort 1 >/dev/null
 python3 bench/rerank_report.py "$WORK"

@@ -6,8 +6,8 @@
 #
 # Installs sbert.h, libsbert.a, libsbert.so.$(VERSION) (SONAME libsbert.so.$(SOVERSION)) and its
 # two symlinks, sbert.pc for pkg-config, a CMake package (find_package(sbert) gives sbert::sbert,
-# the shared library, and sbert::sbert_static) and the encode tool as sbert-encode. The version
-# is SBERT_VERSION_STRING of include/sbert.h, the only place it is written.
+# the shared library, and sbert::sbert_static) and the tools as sbert-encode and sbert-rerank. The
+# version is SBERT_VERSION_STRING of include/sbert.h, the only place it is written.
 
 PREFIX       ?= /usr/local
 LIBDIR       ?= $(PREFIX)/lib
@@ -18,13 +18,13 @@ CMAKEDIR     ?= $(LIBDIR)/cmake/sbert
 INSTALL      ?= install
 
 INSTALL_HEADERS = include/sbert.h
-INSTALL_TOOL    = sbert-encode
+INSTALL_TOOLS   = sbert-encode sbert-rerank
 # The .pc file names its directories from ${prefix} when they are inside it.
 PC_LIBDIR     = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
 PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 
 .PHONY: install uninstall
-install: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXDIR)/encode
+install: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXDIR)/encode $(EXDIR)/rerank
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
 	$(INSTALL) -m 644 $(INSTALL_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
@@ -32,7 +32,8 @@ install: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXDIR)/encode
 	$(INSTALL) -m 755 $(BUILD)/$(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL)
 	ln -sf $(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME)
 	ln -sf $(SHLIB_SONAME) $(DESTDIR)$(LIBDIR)/libsbert.so
-	$(INSTALL) -m 755 $(EXDIR)/encode $(DESTDIR)$(BINDIR)/$(INSTALL_TOOL)
+	$(INSTALL) -m 755 $(EXDIR)/encode $(DESTDIR)$(BINDIR)/sbert-encode
+	$(INSTALL) -m 755 $(EXDIR)/rerank $(DESTDIR)$(BINDIR)/sbert-rerank
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PC_LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    mk/sbert.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/sbert.pc
@@ -47,6 +48,6 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(INSTALL_HEADERS))) \
 	    $(DESTDIR)$(LIBDIR)/libsbert.a $(DESTDIR)$(LIBDIR)/libsbert.so \
 	    $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME) $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL) \
-	    $(DESTDIR)$(BINDIR)/$(INSTALL_TOOL) $(DESTDIR)$(PKGCONFIGDIR)/sbert.pc \
+	    $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALL_TOOLS)) $(DESTDIR)$(PKGCONFIGDIR)/sbert.pc \
 	    $(DESTDIR)$(CMAKEDIR)/sbertConfig.cmake $(DESTDIR)$(CMAKEDIR)/sbertConfigVersion.cmake
 	rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null || true

@@ -102,6 +102,7 @@ typedef struct {
     float vectors[N_TEXTS * MAX_DIM], prompted[N_TEXTS * MAX_DIM];
     float states[MAX_IDS * MAX_DIM / 4];
     size_t n_tokens;
+    size_t ranked[N_TEXTS];  /* a cross-encoder's ranking */
 } results;
 
 typedef struct {
@@ -134,6 +135,28 @@ typedef struct {
             goto done;                                                                    \
     } while (0)
 
+/* A cross-encoder's calls: one pair's ids, the texts paired with the next one (logits and
+ * scores, then cut to 16 tokens), and texts[0] against all of them ranked. */
+static int run_pairs(config *cfg, sbert_context *ctx, results *r)
+{
+    const char *next[N_TEXTS];
+    for (int i = 0; i < N_TEXTS; i++)
+        next[i] = texts[(i + 1) % N_TEXTS];
+    sbert_rerank_options cut = sbert_rerank_default_options();
+    cut.max_length = 16;
+    STEP(sbert_tokenize_pair(ctx, texts[1], strlen(texts[1]), texts[4], strlen(texts[4]), 0,
+                             r->ids, NULL, MAX_IDS, &r->n_ids), "sbert_tokenize_pair");
+    STEP(sbert_predict(ctx, (const char *const *)texts, NULL, next, NULL, N_TEXTS, NULL,
+                       r->vectors, r->prompted, MAX_DIM), "sbert_predict");
+    STEP(sbert_predict(ctx, (const char *const *)texts, NULL, next, NULL, N_TEXTS, &cut, r->states,
+                       NULL, MAX_DIM), "sbert_predict with max_length");
+    STEP(sbert_rerank(ctx, texts[0], next, NULL, N_TEXTS, NULL, r->states + MAX_DIM, N_TEXTS,
+                      r->ranked, N_TEXTS), "sbert_rerank");
+    return SBERT_OK;
+done:
+    return SBERT_ERR_NO_MEMORY;
+}
+
 /* Load, context, tokenize, encode (with and without a prompt), token states; then free. */
 static void run(config *cfg, results *r)
 {
@@ -154,6 +177,10 @@ static void run(config *cfg, results *r)
     const size_t dim = sbert_model_dim(model), H = sbert_model_hidden_size(model);
     CHECK(dim <= MAX_DIM && H <= MAX_DIM, "dimensions %zu / %zu", dim, H);
     STEP(sbert_context_create(model, &cp, &ctx), "sbert_context_create");
+    if (sbert_model_n_labels(model) > 0) {
+        run_pairs(cfg, ctx, r);
+        goto done;
+    }
     STEP(sbert_tokenize(ctx, texts[1], strlen(texts[1]), SBERT_TOKENIZE_NO_TRUNCATE, r->ids, MAX_IDS,
                         &r->n_ids), "sbert_tokenize");
     STEP(sbert_encode(ctx, (const char *const *)texts, NULL, N_TEXTS, NULL, r->vectors,
@@ -174,7 +201,8 @@ static int same_results(const results *a, const results *b)
            memcmp(a->ids, b->ids, a->n_ids * sizeof *a->ids) == 0 &&
            memcmp(a->vectors, b->vectors, sizeof a->vectors) == 0 &&
            memcmp(a->prompted, b->prompted, sizeof a->prompted) == 0 &&
-           memcmp(a->states, b->states, sizeof a->states) == 0;
+           memcmp(a->states, b->states, sizeof a->states) == 0 &&
+           memcmp(a->ranked, b->ranked, sizeof a->ranked) == 0;
 }
 
 static results reference, got;
@@ -220,11 +248,13 @@ static void fail_each_allocation(config *cfg)
 int main(void)
 {
     const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
-    char ko_tiny[512];
+    char ko_tiny[512], reranker[512];
     snprintf(ko_tiny, sizeof ko_tiny, "%s/models/ko-tiny.sbert", build);
+    snprintf(reranker, sizeof reranker, "%s/models/ce-minilm.sbert", build);
     config configs[] = {
         { .path = ko_tiny, .use_mmap = 1 },
         { .path = ko_tiny, .use_mmap = 0 },
+        { .path = reranker, .use_mmap = 1 }, /* a cross-encoder: its loader and the pair calls */
         /* the loader's seeds (tests/fuzz/make_seed.py): a Dense module, Normalize and a prompt;
          * F16 weights converted at load, the Unigram model and the Precompiled normalizer */
         { .path = "tests/fuzz/corpus/loader/bert-wordpiece-f32.sbert", .use_mmap = 0 },

@@ -4,7 +4,7 @@
   under ASan in `make test-asan`).
 - `make install DESTDIR=<tmp> PREFIX=/usr/local` installs the header, libsbert.a,
   libsbert.so.VERSION with SONAME libsbert.so.MAJOR and its symlinks, sbert.pc, the CMake package
-  and sbert-encode; examples/quickstart.c is built against that copy through
+  and sbert-encode / sbert-rerank; examples/quickstart.c is built against that copy through
   `pkg-config --cflags --libs sbert` and through CMake's find_package(sbert), each with the .so and
   with the .a, and run; `make uninstall` leaves no file behind.
 A missing tool (pkg-config, cmake, readelf) is reported as SKIP with the reason, and the program
@@ -125,7 +125,8 @@ class Install(unittest.TestCase):
 
     def test_1_files_and_links(self):
         v, major = self.version, self.version.split(".")[0]
-        want = ["usr/local/bin/sbert-encode", "usr/local/include/sbert.h",
+        want = ["usr/local/bin/sbert-encode", "usr/local/bin/sbert-rerank",
+                "usr/local/include/sbert.h",
                 "usr/local/lib/cmake/sbert/sbertConfig.cmake",
                 "usr/local/lib/cmake/sbert/sbertConfigVersion.cmake", "usr/local/lib/libsbert.a",
                 "usr/local/lib/libsbert.so", "usr/local/lib/libsbert.so." + major,
@@ -134,8 +135,9 @@ class Install(unittest.TestCase):
         self.assertEqual(os.readlink(self.lib + "/libsbert.so"), "libsbert.so." + major)
         self.assertEqual(os.readlink(self.lib + "/libsbert.so." + major), "libsbert.so." + v)
         self.assertFalse(os.path.islink(self.lib + "/libsbert.so." + v))
-        out = check([self.prefix + "/bin/sbert-encode", "--version"])
-        self.assertTrue(out.startswith("libsbert %s (" % v), out)
+        for tool in ("sbert-encode", "sbert-rerank"):
+            out = check([self.prefix + "/bin/" + tool, "--version"])
+            self.assertTrue(out.startswith("libsbert %s (" % v), out)
         with open(self.lib + "/pkgconfig/sbert.pc") as f:
             pc = f.read()
         self.assertIn("\nVersion: %s\n" % v, pc)

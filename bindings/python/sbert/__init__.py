@@ -1,5 +1,6 @@
 """libsbert from Python: sentence-transformers models from one .sbert file, with the interface of
-sentence_transformers.SentenceTransformer.
+sentence_transformers.SentenceTransformer (sbert.Model) and of sentence_transformers.CrossEncoder
+(sbert.CrossEncoder: rerankers and NLI models).
 
     import sbert
     with sbert.Model("models/ko-small-f16.sbert") as model:
@@ -15,9 +16,10 @@ from ._library import LibraryNotFoundError
 from ._pool import ClosedError
 from ._quantize import PRECISIONS, quantize_embeddings
 from .model import Model, SbertError
+from .cross_encoder import CrossEncoder
 
 __version__ = _capi.VERSION_STRING
-__all__ = ["Model", "SbertError", "ClosedError", "LibraryNotFoundError", "quantize_embeddings",
+__all__ = ["Model", "CrossEncoder", "SbertError", "ClosedError", "LibraryNotFoundError", "quantize_embeddings",
            "PRECISIONS", "version", "system_info", "library_path"]
 
 

@@ -101,7 +101,7 @@ class Model:
         if lib.sbert_model_n_labels(handle):
             self.close()
             raise SbertError(_capi.SBERT_ERR_MODEL_KIND, "%s is a cross-encoder (it scores pairs of "
-                             "texts); sbert.Model is for embedding models" % self.path,
+                             "texts): open it with sbert.CrossEncoder" % self.path,
                              self._status_name(_capi.SBERT_ERR_MODEL_KIND))
         self._dim = lib.sbert_model_dim(handle)
         self._hidden = lib.sbert_model_hidden_size(handle)

@@ -1,0 +1,278 @@
+"""sbert.CrossEncoder: a reranker or NLI .sbert file with the interface of
+sentence_transformers.CrossEncoder (predict, rank)."""
+import array
+import ctypes
+import math
+import os
+
+from . import _capi, _library
+from ._pool import ContextPool
+from ._quantize import numpy
+from .model import SbertError, _check_type, _Progress, _utf8
+
+
+def _pairs(sentences):
+    """(list of (a, b) str pairs, was_a_single_pair). A single pair is a list or tuple of two
+    str, as predict() takes it."""
+    def is_pair(p):
+        return isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(t, str) for t in p)
+    if is_pair(sentences):
+        return [tuple(sentences)], True
+    if isinstance(sentences, (str, bytes, bytearray, dict, set, frozenset)) or \
+            not hasattr(sentences, "__iter__"):
+        raise TypeError("sentences must be a pair [a, b] of str or a list of pairs, not %s"
+                        % type(sentences).__name__)
+    pairs = list(sentences)
+    for i, p in enumerate(pairs):
+        if not is_pair(p):
+            raise TypeError("sentences[%d] must be a pair [a, b] of two str, not %r"
+                            % (i, p if len(repr(p)) < 80 else type(p).__name__))
+    return pairs, False
+
+
+def _softmax(row):
+    top = max(row)
+    e = [math.exp(x - top) for x in row]
+    total = sum(e)
+    return [x / total for x in e]
+
+
+class CrossEncoder:
+    """A loaded cross-encoder (.sbert file converted from a sentence-transformers CrossEncoder
+    folder). Thread-safe as sbert.Model: calls borrow contexts from a bounded pool.
+
+        with sbert.CrossEncoder("reranker.sbert") as model:
+            scores = model.predict([("what is a panda?", "The giant panda is a bear.")])
+            hits = model.rank("what is a panda?", passages, top_k=3, return_documents=True)
+    """
+
+    def __init__(self, path, *, max_length=None, n_threads=0, max_contexts=None,
+                 use_mmap=True, prefault=True, invalid_utf8="reject", library=None):
+        self._handle = None
+        self._pool = None
+        _check_type("path", path, (str, bytes, os.PathLike), "a path (str or os.PathLike)")
+        _check_type("n_threads", n_threads, (int,), "an int")
+        if max_contexts is None:
+            max_contexts = os.cpu_count() or 1
+        _check_type("max_contexts", max_contexts, (int,), "an int")
+        if max_contexts < 1 or n_threads < 0:
+            raise ValueError("max_contexts must be >= 1 and n_threads >= 0")
+        if invalid_utf8 not in ("reject", "replace"):
+            raise ValueError("invalid_utf8 must be 'reject' or 'replace'")
+        self._lib, self.library_path = _library.load(library)
+        lib = self._lib
+        params = lib.sbert_model_default_params()
+        params.use_mmap, params.prefault = int(bool(use_mmap)), int(bool(prefault))
+        handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(1024)
+        rc = lib.sbert_model_load(os.fsencode(path), ctypes.byref(params), ctypes.byref(handle),
+                                  err, len(err))
+        if rc != _capi.SBERT_OK:
+            raise SbertError(rc, err.value.decode("utf-8", "replace"),
+                             lib.sbert_strerror(rc).decode())
+        self._handle = handle
+        self.path = os.fspath(path)
+        self.num_labels = lib.sbert_model_n_labels(handle)
+        if self.num_labels == 0:
+            self.close()
+            raise SbertError(_capi.SBERT_ERR_MODEL_KIND, "%s is an embedding model, not a "
+                             "cross-encoder: open it with sbert.Model" % self.path,
+                             lib.sbert_strerror(_capi.SBERT_ERR_MODEL_KIND).decode())
+        self.id2label = {i: lib.sbert_model_label(handle, i).decode("utf-8", "replace")
+                         for i in range(self.num_labels)}
+        self.activation_fn_name = lib.sbert_model_activation(handle).decode()
+        self.model_type = lib.sbert_model_type(handle).decode()
+        self._model_max_length = lib.sbert_model_max_seq_length(handle)
+        self.max_length = self._model_max_length
+        if max_length is not None:
+            self.max_length = max_length
+        self._n_threads = n_threads
+        self._utf8 = _capi.SBERT_UTF8_REPLACE if invalid_utf8 == "replace" else \
+            _capi.SBERT_UTF8_REJECT
+        self._pool = ContextPool(self._create_context, lib.sbert_context_free, max_contexts)
+
+    # -- lifetime (as sbert.Model) ------------------------------------------------------------
+    def close(self):
+        """Waits for the calls in flight, then frees the contexts and the model. Idempotent."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            self._lib.sbert_model_free(handle)
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def __enter__(self):
+        self._open_pool()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone already
+            pass
+
+    def __repr__(self):
+        state = "closed" if self.closed else "num_labels=%d, max_length=%d, activation=%s" % (
+            self.num_labels, self.max_length, self.activation_fn_name)
+        return "sbert.CrossEncoder(%r, %s)" % (self.path, state)
+
+    def _open_pool(self):
+        pool = self._pool
+        if pool is None:
+            from ._pool import ClosedError
+            raise ClosedError("this CrossEncoder is closed")
+        pool.check_open()
+        return pool
+
+    def _create_context(self, batch_size):
+        params = self._lib.sbert_context_default_params()
+        params.n_threads, params.batch_size, params.utf8 = self._n_threads, batch_size, self._utf8
+        ctx = ctypes.c_void_p()
+        rc = self._lib.sbert_context_create(self._handle, ctypes.byref(params), ctypes.byref(ctx))
+        if rc != _capi.SBERT_OK:
+            name = self._lib.sbert_strerror(rc).decode()
+            raise SbertError(rc, "cannot create a context: %s" % name, name)
+        return ctx
+
+    def _check(self, rc, ctx):
+        if rc != _capi.SBERT_OK:
+            name = self._lib.sbert_strerror(rc).decode()
+            message = self._lib.sbert_context_errmsg(ctx).decode("utf-8", "replace")
+            raise SbertError(rc, message or name, name)
+
+    @property
+    def max_length(self):
+        """Tokens per pair, specials included (CrossEncoder.max_length); settable."""
+        return self._max_length
+
+    @max_length.setter
+    def max_length(self, value):
+        _check_type("max_length", value, (int,), "an int")
+        if value < 1:
+            raise ValueError("max_length must be >= 1, got %d" % value)
+        self._max_length = value
+
+    def _options(self, progress):
+        opts = self._lib.sbert_rerank_default_options()
+        if self._max_length != self._model_max_length:
+            opts.max_length = self._max_length
+        opts.progress = progress.callback
+        return opts
+
+    # -- predict ------------------------------------------------------------------------------
+    def predict(self, sentences, *, batch_size=32, show_progress_bar=None, activation_fn=None,
+                apply_softmax=False, convert_to_numpy=True):
+        """Scores of pairs, as CrossEncoder.predict gives them: a pair [a, b] gives its score (a
+        float, or a row of num_labels floats), a list of pairs one score (or row) per pair. The
+        model's default activation is applied (its file records it: sigmoid for one label unless
+        the config named another, none for several); activation_fn, a callable, replaces it and
+        gets each logit; apply_softmax turns each row of several labels into probabilities.
+        NumPy arrays when NumPy is installed and convert_to_numpy is true, else lists."""
+        pairs, single = _pairs(sentences)
+        self._check_batch(batch_size, show_progress_bar)
+        if activation_fn is not None and not callable(activation_fn):
+            raise TypeError("activation_fn must be callable or None")
+        _check_type("apply_softmax", apply_softmax, (bool, int), "a bool")
+        _check_type("convert_to_numpy", convert_to_numpy, (bool, int), "a bool")
+        raw = activation_fn is not None
+        rows = self._predict(pairs, batch_size, show_progress_bar, logits=raw)
+        if raw:
+            rows = [[float(activation_fn(x)) for x in row] for row in rows]
+        if apply_softmax and self.num_labels > 1:
+            rows = [_softmax(row) for row in rows]
+        out = [row[0] for row in rows] if self.num_labels == 1 else rows
+        if single:
+            return out[0]
+        if convert_to_numpy and numpy is not None:
+            return numpy.asarray(out, dtype=numpy.float32).reshape(
+                (len(pairs),) if self.num_labels == 1 else (len(pairs), self.num_labels))
+        return out
+
+    def _check_batch(self, batch_size, show_progress_bar):
+        _check_type("batch_size", batch_size, (int,), "an int")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1, got %d" % batch_size)
+        if show_progress_bar is not None:
+            _check_type("show_progress_bar", show_progress_bar, (bool,), "a bool or None")
+
+    def _predict(self, pairs, batch_size, show_progress_bar, logits):
+        """Rows of num_labels floats per pair: the logits, or the scores."""
+        n, labels = len(pairs), self.num_labels
+        pool = self._open_pool()
+        if n == 0:
+            return []
+        a = _utf8([p[0] for p in pairs])
+        b = _utf8([p[1] for p in pairs])
+        c_a, c_b = (ctypes.c_char_p * n)(*a), (ctypes.c_char_p * n)(*b)
+        len_a = (ctypes.c_size_t * n)(*[len(t) for t in a])
+        len_b = (ctypes.c_size_t * n)(*[len(t) for t in b])
+        out = array.array("f", bytes(4 * n * labels))
+        out_p = (ctypes.c_float * (n * labels)).from_buffer(out)
+        show = n > batch_size if show_progress_bar is None else show_progress_bar
+        opts = self._options(_Progress(n, show))
+        with pool.context(batch_size) as ctx:
+            rc = self._lib.sbert_predict(ctx, c_a, len_a, c_b, len_b, n, ctypes.byref(opts),
+                                         out_p if logits else None, None if logits else out_p,
+                                         n * labels)
+            self._check(rc, ctx)
+        return [out[i * labels:(i + 1) * labels].tolist() for i in range(n)]
+
+    def _rerank(self, query, documents, batch_size, show_progress_bar):
+        """The scores of (query, document) for every document, through sbert_rerank."""
+        n = len(documents)
+        pool = self._open_pool()
+        if n == 0:
+            return []
+        docs = _utf8(documents)
+        c_docs = (ctypes.c_char_p * n)(*docs)
+        c_lens = (ctypes.c_size_t * n)(*[len(d) for d in docs])
+        scores = (ctypes.c_float * n)()
+        show = n > batch_size if show_progress_bar is None else show_progress_bar
+        opts = self._options(_Progress(n, show))
+        with pool.context(batch_size) as ctx:
+            rc = self._lib.sbert_rerank(ctx, query.encode("utf-8", "surrogatepass"), c_docs, c_lens,
+                                        n, ctypes.byref(opts), scores, n, None, 0)
+            self._check(rc, ctx)
+        return list(scores)
+
+    # -- rank ---------------------------------------------------------------------------------
+    def rank(self, query, documents, *, top_k=None, return_documents=False, batch_size=32,
+             show_progress_bar=None, activation_fn=None):
+        """CrossEncoder.rank: the documents scored against the query, best first, as dicts
+        {"corpus_id": index, "score": float} (and "text" with return_documents), the top_k best
+        when top_k is given. Needs a one-label model."""
+        _check_type("query", query, (str,), "a str")
+        if isinstance(documents, (str, bytes)) or not hasattr(documents, "__iter__"):
+            raise TypeError("documents must be a list of str, not %s" % type(documents).__name__)
+        documents = list(documents)
+        for i, d in enumerate(documents):
+            if not isinstance(d, str):
+                raise TypeError("documents[%d] is %s; every document must be a str"
+                                % (i, type(d).__name__))
+        if top_k is not None:
+            _check_type("top_k", top_k, (int,), "an int or None")
+            if top_k < 1:
+                raise ValueError("top_k must be >= 1, got %d" % top_k)
+        if self.num_labels != 1:
+            raise ValueError("rank needs a model with one label; this one has %d (%s): use "
+                             "predict" % (self.num_labels, ", ".join(self.id2label.values())))
+        self._check_batch(batch_size, show_progress_bar)
+        if activation_fn is None:  # sbert_rerank: the query is tokenized once
+            scores = self._rerank(query, documents, batch_size, show_progress_bar)
+        else:
+            scores = self.predict([(query, d) for d in documents], batch_size=batch_size,
+                                  show_progress_bar=show_progress_bar,
+                                  activation_fn=activation_fn, convert_to_numpy=False)
+        order = sorted(range(len(documents)), key=lambda i: -scores[i])  # stable: ties by index
+        hits = [{"corpus_id": i, "score": float(scores[i])} for i in order[:top_k]]
+        if return_documents:
+            for h in hits:
+                h["text"] = documents[h["corpus_id"]]
+        return hits

@@ -1,0 +1,148 @@
+"""sbert.CrossEncoder (bindings/python): predict and rank with sentence-transformers' CrossEncoder
+names and results, against the golden CrossEncoder outputs of tests/data/cross-encoders, and its
+refusals. Runs from the repository root; BUILD names the build directory. Works with or without
+NumPy (lists without)."""
+import json
+import math
+import os
+import sys
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+import sbert  # noqa: E402
+from sbert import _capi  # noqa: E402
+
+try:
+    import numpy
+except ImportError:
+    numpy = None
+
+BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
+LIBRARY = os.path.join(BUILD, "libsbert.so")
+DATA = os.path.join(ROOT, "tests", "data", "cross-encoders")
+
+
+def model_path(name):
+    return os.path.join(BUILD, "models", name + ".sbert")
+
+
+def golden(name):
+    with open(os.path.join(DATA, name + ".golden.jsonl"), encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def rows_of(x):
+    return x.tolist() if hasattr(x, "tolist") else x
+
+
+class Predict(unittest.TestCase):
+    def check(self, name):
+        rows = golden(name)
+        with sbert.CrossEncoder(model_path(name), library=LIBRARY) as model:
+            pairs = [(r["a"], r["b"]) for r in rows]
+            scores = rows_of(model.predict(pairs, batch_size=8))
+            logits = rows_of(model.predict(pairs, activation_fn=lambda x: x))
+        flat = (lambda v: [v]) if model.num_labels == 1 else (lambda v: v)
+        worst = max(abs(x - y) for s, l, r in zip(scores, logits, rows)
+                    for got, want in ((flat(s), r["scores"]), (flat(l), r["logits"]))
+                    for x, y in zip(got, want))
+        self.assertEqual(len(scores), len(rows))
+        self.assertLessEqual(worst, 1e-5)
+
+    def test_bert_reranker_identity_activation(self):
+        self.check("ce-minilm")
+
+    def test_xlmr_reranker_sigmoid(self):
+        self.check("ce-xlmr")
+
+    def test_nli_three_labels(self):
+        self.check("ce-ko-nli")
+
+    def test_shapes_and_single_pair(self):
+        with sbert.CrossEncoder(model_path("ce-ko-nli"), library=LIBRARY) as nli, \
+                sbert.CrossEncoder(model_path("ce-xlmr"), library=LIBRARY) as reranker:
+            self.assertEqual((nli.num_labels, nli.id2label[1], nli.activation_fn_name),
+                             (3, "entailment", "identity"))
+            self.assertEqual((reranker.num_labels, reranker.activation_fn_name), (1, "sigmoid"))
+            self.assertIsInstance(reranker.predict(["a query", "a passage"]), float)
+            self.assertEqual(len(nli.predict(("premise", "hypothesis"))), 3)
+            probs = rows_of(nli.predict([("a", "b"), ("c", "d")], apply_softmax=True))
+            for row in probs:
+                self.assertAlmostEqual(sum(row), 1.0, places=5)
+            self.assertEqual(rows_of(nli.predict([])), [])
+            if numpy is not None:
+                self.assertEqual(nli.predict([("a", "b")] * 4).shape, (4, 3))
+                self.assertEqual(reranker.predict([("a", "b")] * 4).shape, (4,))
+                self.assertEqual(reranker.predict([("a", "b")] * 4).dtype, numpy.float32)
+
+    def test_max_length_cuts_the_pair(self):
+        rows = [r for r in golden("ce-xlmr") if len(r["ids"]) > 40][:3]
+        with sbert.CrossEncoder(model_path("ce-xlmr"), max_length=40, library=LIBRARY) as m, \
+                sbert.CrossEncoder(model_path("ce-xlmr"), library=LIBRARY) as full:
+            cut = rows_of(m.predict([(r["a"], r["b"]) for r in rows]))
+            whole = rows_of(full.predict([(r["a"], r["b"]) for r in rows]))
+        self.assertNotEqual(cut, whole)
+
+
+class Rank(unittest.TestCase):
+    def test_rank_is_predict_sorted(self):
+        rows = golden("ce-minilm")
+        query, docs = rows[0]["a"], [r["b"] for r in rows[:40]]
+        with sbert.CrossEncoder(model_path("ce-minilm"), library=LIBRARY) as model:
+            scores = rows_of(model.predict([(query, d) for d in docs]))
+            hits = model.rank(query, docs, top_k=5, return_documents=True)
+            every = model.rank(query, docs)
+        order = sorted(range(len(docs)), key=lambda i: -scores[i])
+        self.assertEqual([h["corpus_id"] for h in every], order)
+        self.assertEqual([h["corpus_id"] for h in hits], order[:5])
+        for h in hits:
+            self.assertEqual(h["text"], docs[h["corpus_id"]])
+            self.assertAlmostEqual(h["score"], scores[h["corpus_id"]], places=6)
+        self.assertNotIn("text", every[0])
+
+
+class Refusals(unittest.TestCase):
+    def test_wrong_kind_both_ways(self):
+        with self.assertRaises(sbert.SbertError) as e:
+            sbert.CrossEncoder(model_path("ko-tiny"), library=LIBRARY)
+        self.assertEqual(e.exception.code, _capi.SBERT_ERR_MODEL_KIND)
+        self.assertIn("embedding model", str(e.exception))
+        with self.assertRaises(sbert.SbertError) as e:
+            sbert.Model(model_path("ce-xlmr"), library=LIBRARY)
+        self.assertEqual(e.exception.code, _capi.SBERT_ERR_MODEL_KIND)
+        self.assertIn("cross-encoder", str(e.exception))
+
+    def test_bad_arguments(self):
+        with sbert.CrossEncoder(model_path("ce-ko-nli"), library=LIBRARY) as model:
+            for bad in ("one string", [("a", 1)], [("a", "b", "c")], 42, [["a"]]):
+                with self.assertRaises(TypeError):
+                    model.predict(bad)
+            with self.assertRaises(ValueError):
+                model.rank("q", ["a", "b"])          # three labels
+            with self.assertRaises(ValueError):
+                model.predict([("a", "b")], batch_size=0)
+            with self.assertRaises(TypeError):
+                model.predict([("a", "b")], activation_fn="sigmoid")
+            with self.assertRaises(sbert.SbertError) as e:
+                model.predict([("fine", "lone \ud800 surrogate")])
+            self.assertEqual(e.exception.code, _capi.SBERT_ERR_INVALID_UTF8)
+            self.assertIn("b[0]", str(e.exception))
+            model.max_length = 10_000
+            with self.assertRaises(sbert.SbertError) as e:
+                model.predict([("a", "b")])
+            self.assertEqual(e.exception.code, _capi.SBERT_ERR_INVALID_ARGUMENT)
+        with sbert.CrossEncoder(model_path("ce-xlmr"), library=LIBRARY) as model:
+            for bad in (dict(top_k=0), dict(top_k="3")):
+                with self.assertRaises((TypeError, ValueError)):
+                    model.rank("q", ["a"], **bad)
+            with self.assertRaises(TypeError):
+                model.rank("q", "not a list")
+            with self.assertRaises(TypeError):
+                model.rank(b"q", ["a"])
+        with self.assertRaises(sbert.ClosedError):
+            model.predict([("a", "b")])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -13,6 +13,8 @@
 #                                        model-f32.gguf; model-q8_0.gguf against int8); avx2 is
 #                                        libsbert itself under SBERT_ISA=avx2
 #   SBERT_ISA=avx2 sh bench/pairs.sh ... libsbert capped to AVX2 (the peers pick their own)
+#   BENCH_MODEL_TYPE=mpnet sh bench/pairs.sh ...  the MPNet model of bench/work-mpnet
+#                                        (bench/model_type.sh; after BENCH_MODEL_TYPE=mpnet make bench)
 #
 # Needs bench/work from `make bench` (model.sbert, model.onnx, the GGUFs, workloads.json). Writes
 # bench/work/pairs-WORKLOAD/ (its own plan.txt and workloads.json) and pairs.jsonl there.
@@ -22,13 +24,12 @@ WL=${1:-W4}
 ROUNDS=${2:-8}
 THREADS=${3:-2}
 REPEATS=${4:-5}
-WORK=bench/work
+. bench/model_type.sh
 MODEL=${BENCH_MODEL:-model.sbert}
 ORT_MODEL=${BENCH_ORT_MODEL:-model.onnx}
 LLAMA_MODEL=${BENCH_LLAMA_MODEL:-model-f32.gguf}
 PEERS=${BENCH_PEERS:-ort}
 DIR=$WORK/pairs-$WL
-TOKENIZER=tests/data/tokenizers/klue-roberta-base/tokenizer.json
 needed="$MODEL workloads.json"
 for p in $PEERS; do
     case $p in

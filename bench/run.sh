@@ -8,6 +8,9 @@
 #   BENCH_ROUNDS=2                       # run every engine N times, alternating the order;
 #                                        # medians pool all rounds (default 1)
 #   BENCH_SENTENCES=1024                 # W3 size (default 1024)
+#   BENCH_MODEL_TYPE=mpnet               # the same on a full-size all-mpnet-base-v2-shaped model
+#                                        # in bench/work-mpnet (bench/model_type.sh; without the
+#                                        # llama engines: llama.cpp has no MPNet)
 #   BENCH_ENGINES="libsbert libsbert-bf16 libsbert-int8 ort ort-int8 llama-f32 llama-q8_0 torch"
 #                                        # which engines (libsbert-bf16: the same weights converted
 #                                        # with --dtype bf16, computed in fp32; libsbert-int8:
@@ -45,13 +48,13 @@
 # bench_torch.py: torch's spinning OpenMP workers would starve OpenBLAS's threads).
 set -eu
 cd "$(dirname "$0")/.."
-WORK=bench/work
+. bench/model_type.sh
 PY=/usr/bin/python3
 THREADS=${BENCH_THREADS:-1 2}
 ROUNDS=${BENCH_ROUNDS:-1}
 SENTENCES=${BENCH_SENTENCES:-1024}
-ENGINES=${BENCH_ENGINES:-libsbert libsbert-bf16 libsbert-int8 ort ort-int8 llama-f32 llama-q8_0 torch}
-TOKENIZER=tests/data/tokenizers/klue-roberta-base/tokenizer.json
+LLAMA=$([ "${BENCH_MODEL_TYPE:-roberta}" = roberta ] && echo "llama-f32 llama-q8_0" || true)
+ENGINES=${BENCH_ENGINES:-libsbert libsbert-bf16 libsbert-int8 ort ort-int8 $LLAMA torch}
 mkdir -p "$WORK" build/bench
 
 sh bench/setup.sh
@@ -67,7 +70,23 @@ fi
 # The model: same seed, same bytes; rebuilt only when a tool changed.
 if [ ! -f "$WORK/hf/model.safetensors" ] || [ tools/make_random_model.py -nt "$WORK/hf/model.safetensors" ]; then
     echo "run.sh: making the random full-size model"
-    $PY tools/make_random_model.py "$WORK/hf" --seed 1
+    $PY tools/make_random_model.py "$WORK/hf" --seed 1 $MAKE_MODEL_OPTIONS
+fi
+if [ "$TOKENIZER" = "$WORK/tokenizer.json" ]; then
+    # The model's tokenizer.json as the peers use it: truncated to max_seq_length, batches padded
+    # to their longest text with the model's pad token.
+    $PY - "$WORK/hf" "$TOKENIZER" <<'PY'
+import json, sys
+hf, out = sys.argv[1], sys.argv[2]
+tok = json.load(open(f"{hf}/tokenizer.json", encoding="utf-8"))
+limit = json.load(open(f"{hf}/sentence_bert_config.json"))["max_seq_length"]
+pad = json.load(open(f"{hf}/special_tokens_map.json"))["pad_token"]
+tok["truncation"] = {"direction": "Right", "max_length": limit, "strategy": "LongestFirst",
+                     "stride": 0}
+tok["padding"] = {"strategy": "BatchLongest", "direction": "Right", "pad_to_multiple_of": None,
+                  "pad_id": tok["model"]["vocab"][pad], "pad_type_id": 0, "pad_token": pad}
+json.dump(tok, open(out, "w", encoding="utf-8"), ensure_ascii=False)
+PY
 fi
 if [ ! -f "$WORK/model.sbert" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/model.sbert" ] \
    || [ tools/convert_safetensors.py -nt "$WORK/model.sbert" ]; then
@@ -89,6 +108,7 @@ if [ ! -f "$WORK/model-int8.onnx" ] || [ "$WORK/model.onnx" -nt "$WORK/model-int
     node --max-old-space-size=8000 bench/quantize_onnx.js "$WORK/model.onnx" "$WORK/model-int8.onnx"
 fi
 for q in f32 q8_0; do
+    case " $ENGINES " in *" llama-"*) ;; *) break ;; esac  # only for the llama engines
     if [ ! -f "$WORK/model-$q.gguf" ] || [ "$WORK/hf/model.safetensors" -nt "$WORK/model-$q.gguf" ] \
        || [ bench/gguf.py -nt "$WORK/model-$q.gguf" ]; then
         echo "run.sh: writing the GGUF ($q) for llama.cpp"

@@ -3,7 +3,7 @@
  * Same vectors as Python sentence-transformers, from a single mapped model file made by
  * tools/convert_safetensors.py. C11, libc (with its pthreads) and libm only.
  *
- * Usage:
+ * Usage (the whole program, every return code checked: examples/quickstart.c):
  *
  *     sbert_model *model = NULL;
  *     char err[256];
@@ -12,14 +12,18 @@
  *         return 1;
  *     }
  *     sbert_context *ctx = NULL;
- *     sbert_context_create(model, NULL, &ctx);
+ *     int rc = sbert_context_create(model, NULL, &ctx);
  *
  *     const char *texts[2] = { "한 남자가 음식을 먹고 있다.", "한 남자가 말하고 있다." };
- *     size_t dim = sbert_model_dim(model);
+ *     size_t dim = sbert_model_dim(model);   // 384, 768, 1024...: never assume one
  *     float *vectors = malloc(2 * dim * sizeof(float));
- *     int rc = sbert_encode(ctx, texts, NULL, 2, NULL, vectors, 2 * dim);
- *     if (rc != SBERT_OK) fprintf(stderr, "%s\n", sbert_context_errmsg(ctx));
- *     float similarity = sbert_cosine(vectors, vectors + dim, dim);
+ *     if (rc == SBERT_OK)
+ *         rc = vectors ? sbert_encode(ctx, texts, NULL, 2, NULL, vectors, 2 * dim)
+ *                      : SBERT_ERR_NO_MEMORY;
+ *     if (rc != SBERT_OK)
+ *         fprintf(stderr, "%s: %s\n", sbert_strerror(rc), sbert_context_errmsg(ctx));
+ *     else
+ *         printf("%.4f\n", sbert_cosine(vectors, vectors + dim, dim));
  *
  *     free(vectors);
  *     sbert_context_free(ctx);

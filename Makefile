@@ -150,7 +150,7 @@ demo: all $(DEMO_MODEL)
 	examples/demo $(DEMO_MODEL) tests/data/seed_sentences.txt tests/data/korsts/sts-test.tsv
 
 # The test models are converted from the Hugging Face directories in tests/data/models (f32).
-TEST_MODELS = $(BUILD)/models/wide-1024.sbert $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert $(BUILD)/models/mpnet-tiny.sbert $(BUILD)/models/odd-heads.sbert \
+TEST_MODELS = $(BUILD)/models/wide-1024.sbert $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert $(BUILD)/models/mpnet-tiny.sbert $(BUILD)/models/xlmr-long.sbert $(BUILD)/models/odd-heads.sbert \
               $(BUILD)/models/odd-heads-bf16.sbert $(BUILD)/models/ko-tiny-f16.sbert \
               $(BUILD)/models/ko-small-int8.sbert $(BUILD)/models/odd-heads-int8.sbert \
               $(CE_MODELS)

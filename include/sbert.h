@@ -203,6 +203,16 @@ SBERT_API int sbert_context_create(const sbert_model *model, const sbert_context
                                    sbert_context **ctx_out);
 SBERT_API void sbert_context_free(sbert_context *ctx);
 
+/* The working memory, in bytes, that a context made with `params` (NULL: the defaults) holds once
+ * it has encoded texts of up to `tokens` tokens: its activations and scratch, not the model (the
+ * mapped file) and not the call's own token ids (4 bytes a token). A context starts small and
+ * grows to this on the first text that long (never reserving the model's maximum up front);
+ * attention works on tiles of keys, so it is linear in `tokens`. For bge-m3's shape (XLM-R large,
+ * 2 threads) about 15 MB at 512 tokens and 130 MB at 8,192 (docs/bench/long-texts.md). Returns 0
+ * for a NULL model or `tokens` of 0 or past the model's positions. */
+SBERT_API size_t sbert_context_memory(const sbert_model *model, const sbert_context_params *params,
+                                      size_t tokens);
+
 /* The detailed message of the context's last failed call ("" when none). Valid until the next
  * call on the context. */
 SBERT_API const char *sbert_context_errmsg(const sbert_context *ctx);
@@ -230,25 +240,46 @@ SBERT_API int sbert_tokenize(sbert_context *ctx, const char *text, size_t len, i
  * ------------------------------------------------------------------------------------------- */
 typedef void (*sbert_progress_fn)(size_t texts_done, size_t texts_total, void *user_data);
 
+/* Chunked pooling of texts longer than one window (off by default: sentence-transformers
+ * truncates). A text of at most `window` tokens (special tokens included) is encoded exactly as
+ * without chunking. A longer one is cut, without truncation, into windows: each holds the text's
+ * leading special tokens (and the prompt's tokens, when there is a prompt), up to
+ * window - (those + the trailing special tokens) of the text's own tokens, and the trailing
+ * special tokens; window k starts `stride` text tokens after window k - 1, and the last one
+ * reaches the text's end. Each window is encoded as the model encodes a text (pooling, Dense,
+ * Normalize when the model has it or opts.normalize asks), and the text's vector is the mean of
+ * its windows' vectors weighted by the number of text tokens each holds, L2-normalized when the
+ * model normalizes or opts.normalize is set. */
+typedef struct sbert_chunking {
+    size_t window;  /* 0 (default): off, texts are truncated to max_length; else tokens per window,
+                       special tokens included, at most max_length */
+    size_t stride;  /* text tokens from one window's start to the next's; 0 (default): the
+                       window's text tokens, so windows do not overlap; at most that */
+} sbert_chunking;
+
 typedef struct sbert_encode_options {
     int normalize;             /* 1: L2-normalize every output vector (normalize_embeddings=True) */
     size_t max_length;         /* 0: the model's max_seq_length; else truncate to this many tokens
-                                  (at most what the position table allows) */
+                                  (at most what the position table allows); with chunking, the
+                                  largest window, and nothing is truncated */
     const char *prompt_name;   /* a prompt the model defines (e.g. "query"); NULL: the model's
                                   default prompt if it names one */
     const char *prompt;        /* a literal prompt prepended to every text; overrides prompt_name.
                                   Must be valid UTF-8 whatever the context's utf8 policy (its
                                   tokens are counted apart from the text's): else INVALID_UTF8 */
     sbert_progress_fn progress;/* called after each batch when not NULL; it must not call into
-                                  the same context (that would overwrite the call's buffers) */
+                                  the same context (that would overwrite the call's buffers).
+                                  With chunking it counts windows, not texts */
     void *progress_user_data;
+    sbert_chunking chunking;   /* texts past one window (sbert_encode only): see above */
 } sbert_encode_options;
 
 SBERT_API sbert_encode_options sbert_encode_default_options(void);
 /* The ids sbert_encode feeds the model for this text with these options (opts may be NULL): the
  * prompt prepended, truncated to max_length, special tokens added. Same size negotiation as
  * sbert_tokenize. Fails as sbert_encode would on the options (an unknown prompt_name, a
- * max_length out of range) or on the text. */
+ * max_length out of range) or on the text. With chunking the model is fed windows, not one
+ * sequence: INVALID_ARGUMENT. */
 SBERT_API int sbert_encode_ids(sbert_context *ctx, const char *text, size_t len,
                                const sbert_encode_options *opts, int32_t *ids,
                                size_t capacity, size_t *n_ids);
@@ -264,10 +295,22 @@ SBERT_API int sbert_encode(sbert_context *ctx, const char *const *texts, const s
 
 /* Token-level embeddings: the transformer's last hidden state for one text, out[n x hidden_size]
  * for its n tokens (the ids sbert_encode_ids gives with the same options). When out_capacity
- * (floats) is too small, returns SBERT_ERR_BUFFER_TOO_SMALL with *n_tokens set. */
+ * (floats) is too small, returns SBERT_ERR_BUFFER_TOO_SMALL with *n_tokens set. Chunking does not
+ * apply (INVALID_ARGUMENT when opts asks for it). */
 SBERT_API int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t len,
                                   const sbert_encode_options *opts, float *out, size_t out_capacity,
                                   size_t *n_tokens);
+
+/* Encodes one sequence of token ids, taken as they are (special tokens included, nothing added,
+ * nothing truncated), into out[sbert_model_dim(model)]: the ids go through the transformer and
+ * the model's Pooling, Dense and Normalize modules exactly as a text's ids do, so sbert_encode()
+ * of a text equals sbert_encode_from_ids() of the ids sbert_encode_ids() gives for it. For
+ * callers that tokenize themselves. Of opts only normalize is read (a prompt is text; ids are not
+ * chunked). INVALID_ARGUMENT for n_ids of 0 or past the model's positions, or an id outside
+ * [0, sbert_model_vocab_size). */
+SBERT_API int sbert_encode_from_ids(sbert_context *ctx, const int32_t *ids, size_t n_ids,
+                                    const sbert_encode_options *opts, float *out,
+                                    size_t out_capacity);
 
 /* ---------------------------------------------------------------------------------------------
  * Similarity

@@ -19,7 +19,7 @@ typedef struct {
 } golden_row;
 
 /* Reads every row of `path` into *rows_out (malloc'd); returns the count. */
-static size_t read_golden(const char *path, golden_row **rows_out)
+static inline size_t read_golden(const char *path, golden_row **rows_out)
 {
     *rows_out = NULL;
     FILE *f = fopen(path, "r");
@@ -48,7 +48,7 @@ static size_t read_golden(const char *path, golden_row **rows_out)
     return n;
 }
 
-static void free_rows(golden_row *rows, size_t n)
+static inline void free_rows(golden_row *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(rows[i].text);
@@ -58,7 +58,7 @@ static void free_rows(golden_row *rows, size_t n)
     free(rows);
 }
 
-static double max_abs_diff(const float *a, const double *b, size_t n)
+static inline double max_abs_diff(const float *a, const double *b, size_t n)
 {
     double m = 0.0;
     for (size_t i = 0; i < n; i++)
@@ -66,7 +66,7 @@ static double max_abs_diff(const float *a, const double *b, size_t n)
     return m;
 }
 
-static double cosine_fd(const float *a, const double *b, size_t n)
+static inline double cosine_fd(const float *a, const double *b, size_t n)
 {
     double ab = 0, aa = 0, bb = 0;
     for (size_t i = 0; i < n; i++) {

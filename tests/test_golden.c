@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../examples/jsonl.h"
+#include "golden.h"
 #include "harness.h"
 #include "sbert.h"
 
@@ -24,71 +24,6 @@
 #define MIN_COSINE 0.99999
 #define INT8_TOLERANCE 0.05
 #define INT8_MIN_COSINE 0.999
-
-typedef struct {
-    char *text;
-    size_t len;
-    double *ids, *embedding;
-    size_t n_ids, dim;
-} golden_row;
-
-static size_t read_golden(const char *path, golden_row **rows_out)
-{
-    *rows_out = NULL;
-    FILE *f = fopen(path, "r");
-    CHECK(f != NULL, "cannot open %s", path);
-    if (!f)
-        return 0;
-    golden_row *rows = NULL;
-    size_t n = 0, cap = 0;
-    char *line = NULL;
-    size_t line_cap = 0;
-    while (getline(&line, &line_cap, f) > 0) {
-        if (n == cap)
-            rows = realloc(rows, (cap = cap ? 2 * cap : 64) * sizeof *rows);
-        golden_row *r = &rows[n];
-        int bad = jsonl_get_string(line, "text", &r->text, &r->len) ||
-                  jsonl_get_numbers(line, "ids", &r->ids, &r->n_ids) ||
-                  jsonl_get_numbers(line, "embedding", &r->embedding, &r->dim);
-        CHECK(!bad, "%s: malformed row %zu", path, n + 1);
-        if (bad)
-            break;
-        n++;
-    }
-    free(line);
-    fclose(f);
-    *rows_out = rows;
-    return n;
-}
-
-static void free_rows(golden_row *rows, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(rows[i].text);
-        free(rows[i].ids);
-        free(rows[i].embedding);
-    }
-    free(rows);
-}
-
-static double max_abs_diff(const float *a, const double *b, size_t n)
-{
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs((double)a[i] - b[i]));
-    return m;
-}
-
-static double cosine_fd(const float *a, const double *b, size_t n)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < n; i++) {
-        ab += a[i] * b[i];
-        aa += (double)a[i] * a[i];
-        bb += b[i] * b[i];
-    }
-    return ab / sqrt(aa * bb);
-}
 
 static void check_ids(sbert_context *ctx, const golden_row *r, size_t row)
 {

@@ -5,7 +5,8 @@
  *   GEMM        |got - ref| <= 2e-6 * sum_k |a_k w_k| (+ the same for bias and residual terms):
  *               float accumulation over K terms; 1 and 2 threads must agree bit for bit.
  *   activations |got - ref| <= 1e-6 |ref| + 1e-35 (the absolute part covers flushed underflows).
- *   layernorm, softmax, dot, axpy: 1e-5 relative to the row's scale. */
+ *   layernorm, softmax (whole rows and online, tile by tile), dot, axpy: 1e-5 relative to the
+ *               row's scale. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,6 +451,52 @@ static void test_softmax(void)
         }
 }
 
+/* sb_softmax_online tile by tile: the probabilities it implies (each tile's exponentials times the
+ * later tiles' corrections, over the final sum) against double precision; and one tile is
+ * sb_softmax's result bit for bit once multiplied by 1 / sum. */
+static void test_softmax_online(void)
+{
+    static const int sizes[] = {1, 17, 128, 300};
+    static const int tiles[] = {1, 16, 100, 512};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++) {
+            const int n = sizes[s], tile = tiles[t];
+            const float scale = 0.125f;
+            float *x = random_floats((size_t)n, -40, 40), *y = malloc((size_t)n * sizeof *y);
+            double *p = malloc((size_t)n * sizeof *p);
+            memcpy(y, x, (size_t)n * sizeof *y);
+            float max = -INFINITY, sum = 0.0f;
+            for (int j0 = 0; j0 < n; j0 += tile) {
+                const int nk = n - j0 < tile ? n - j0 : tile;
+                const float c = sb_softmax_online(y + j0, nk, scale, &max, &sum);
+                for (int j = 0; j < j0; j++) p[j] *= c; /* what out's rows get */
+                for (int j = j0; j < j0 + nk; j++) p[j] = y[j];
+            }
+            double ref_max = -INFINITY, ref_sum = 0, worst = 0;
+            for (int i = 0; i < n; i++) ref_max = x[i] > ref_max ? x[i] : ref_max;
+            for (int i = 0; i < n; i++) ref_sum += exp(((double)x[i] - ref_max) * scale);
+            for (int i = 0; i < n; i++) {
+                const double ref = exp(((double)x[i] - ref_max) * scale) / ref_sum;
+                const double err = fabs(p[i] / sum - ref) / (ref + 1e-30);
+                if (!(err <= worst) && ref > 1e-30) worst = err;
+            }
+            CHECK(worst <= 1e-5, "%s online softmax n=%d tile %d: relative error %.3g",
+                  sb_isa_name(sb_kernels_isa()), n, tile, worst);
+            if (tile >= n) { /* one tile: sb_softmax's bits */
+                float *whole = malloc((size_t)n * sizeof *whole);
+                memcpy(whole, x, (size_t)n * sizeof *whole);
+                sb_softmax(whole, n, scale);
+                const float inv = 1.0f / sum;
+                for (int i = 0; i < n; i++) y[i] *= inv;
+                CHECK(memcmp(whole, y, (size_t)n * sizeof *y) == 0,
+                      "%s online softmax n=%d in one tile differs from sb_softmax",
+                      sb_isa_name(sb_kernels_isa()), n);
+                free(whole);
+            }
+            free(x), free(y), free(p);
+        }
+}
+
 static void test_dot_axpy(void)
 {
     static const int sizes[] = {1, 3, 8, 16, 31, 64, 65, 768};
@@ -504,6 +551,7 @@ int main(void)
         test_activations();
         test_layernorm();
         test_softmax();
+        test_softmax_online();
         test_dot_axpy();
     }
     printf("kernels: instruction sets tested:");

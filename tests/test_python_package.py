@@ -92,6 +92,28 @@ class Encode(unittest.TestCase):
         self.assertLessEqual(max_abs_diff(rows_of(vectors), [r["embedding"] for r in self.rows]),
                              1e-5)
 
+    def test_chunk(self):
+        # texts that fit the window: exactly the unchunked vectors (ko-tiny: max_seq_length 128)
+        plain = rows_of(self.model.encode(self.texts[:20]))
+        lengths = [len(ids) for ids in self.model.tokenize(self.texts[:20])["input_ids"]]
+        for chunk, window in ((128, 128), ((128, 60), 128), ((30, 0), 30)):
+            fits = [i for i in range(20) if lengths[i] <= window]
+            self.assertGreater(len(fits), 3)
+            self.assertEqual(rows_of(self.model.encode([self.texts[i] for i in fits], chunk=chunk)),
+                             [plain[i] for i in fits])
+        # a text past max_seq_length is embedded whole, not cut
+        long_text = " ".join(self.texts[:40])
+        chunked = rows_of(self.model.encode([long_text], chunk=(64, 32)))[0]
+        self.assertNotEqual(chunked, rows_of(self.model.encode([long_text]))[0])
+        self.assertEqual(rows_of(self.model.encode([long_text], chunk=(64, 32)))[0], chunked)
+        for bad, error in (("64", TypeError), (64.0, TypeError), ((64, 32, 1), ValueError),
+                           (-1, ValueError), ((64, 100), sbert.SbertError),
+                           (1000, sbert.SbertError)):
+            with self.assertRaises(error, msg=repr(bad)):
+                self.model.encode([long_text], chunk=bad)
+        with self.assertRaises(ValueError):
+            self.model.encode(long_text, chunk=64, output_value="token_embeddings")
+
     def test_tokenize_matches_hugging_face(self):
         batch = self.model.tokenize(self.texts[:50])
         self.assertEqual(batch["input_ids"], [r["ids"] for r in self.rows[:50]])

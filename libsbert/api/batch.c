@@ -1,6 +1,7 @@
 /* sbert_encode's batching: tokenize every text (with its prompt), sort by length, cut batches of
- * at most batch_size texts and max_tokens tokens, run each through the encoder and pool each
- * text into its row of the output. */
+ * at most batch_size texts and SB_PASS_TOKENS tokens, run each through the encoder and pool each
+ * text into its row of the output. With chunking, the inputs batched are the texts' windows
+ * (chunk.c), whose vectors are then combined. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,8 @@ static int resolve_max_length(sbert_context *ctx, const sbert_encode_options *o,
     return SBERT_OK;
 }
 
-/* Appends the ids of prompt + text (text i of n_texts) to ctx->ids at ctx->id_start[i]. */
+/* Appends the ids of prompt + text (text i of n_texts) to ctx->ids at ctx->id_start[i], at most
+ * max_len of them, or all of them when max_len is 0 (chunking). */
 static int tokenize_text(sbert_context *ctx, size_t i, size_t n_texts, const char *prompt,
                          const char *text, size_t len, size_t max_len)
 {
@@ -88,11 +90,20 @@ static int tokenize_text(sbert_context *ctx, size_t i, size_t n_texts, const cha
         len += plen;
     }
     const size_t start = ctx->id_start[i];
-    int rc = GROW(ctx, ctx->ids, ctx->ids_cap, start + max_len);
-    if (rc != SBERT_OK)
-        return rc;
-    size_t n = 0;
-    rc = sb_ctx_tokenize(ctx, text ? text : "", len, 0, max_len, ctx->ids + start, max_len, &n);
+    /* untruncated, the room is a guess first (about a token per byte), then the count needed */
+    size_t room = max_len ? max_len : len + 16, n = 0;
+    int rc;
+    for (;;) {
+        rc = GROW(ctx, ctx->ids, ctx->ids_cap, start + room);
+        if (rc != SBERT_OK)
+            return rc;
+        rc = sb_ctx_tokenize(ctx, text ? text : "", len, max_len ? 0 : SBERT_TOKENIZE_NO_TRUNCATE,
+                             max_len, ctx->ids + start, room, &n);
+        if (rc != SBERT_ERR_BUFFER_TOO_SMALL || n <= room)
+            break;
+        room = n;
+        ctx->errmsg[0] = '\0';
+    }
     if (rc != SBERT_OK) {
         /* the tokenizer's message is in errmsg, which sb_ctx_fail() overwrites: copy it first */
                char detail[sizeof ctx->errmsg];
@@ -190,12 +201,39 @@ size_t sb_batch_count(const sbert_context *ctx, size_t first, size_t n_texts)
     while (first + count < n_texts && count < ctx->params.batch_size) {
         const size_t i = sb_order_index(ctx, first + count);
         const size_t n = ctx->id_start[i + 1] - ctx->id_start[i];
-        if (count > 0 && tokens + n > (size_t)ctx->enc.max_tokens)
+        if (count > 0 && tokens + n > SB_PASS_TOKENS)
             break;
         tokens += n;
         count++;
     }
     return count;
+}
+
+int sb_reserve_batches(sbert_context *ctx, size_t n)
+{
+    size_t most = 1, longest = 1; /* 1: room for a pass of empty texts too */
+    for (size_t first = 0; first < n;) {
+        const size_t count = sb_batch_count(ctx, first, n);
+        size_t tokens = 0;
+        for (size_t b = 0; b < count; b++) {
+            const size_t i = sb_order_index(ctx, first + b);
+            const size_t len = ctx->id_start[i + 1] - ctx->id_start[i];
+            tokens += len;
+            longest = len > longest ? len : longest;
+        }
+        most = tokens > most ? tokens : most;
+        first += count;
+    }
+    int rc = GROW(ctx, ctx->batch_ids, ctx->batch_ids_cap, most);
+    if (rc == SBERT_OK && ctx->model->kind == SB_KIND_CROSS_ENCODER) /* types only with pairs */
+        rc = GROW(ctx, ctx->batch_types, ctx->batch_types_cap, most);
+    if (rc != SBERT_OK)
+        return rc;
+    rc = sb_encoder_state_reserve(&ctx->enc, ctx->model, (int)most, (int)longest);
+    if (rc != SBERT_OK)
+        return sb_ctx_fail(ctx, rc, "no room for a forward pass of %zu tokens (%s)", most,
+                           sbert_strerror(rc));
+    return SBERT_OK;
 }
 
 /* Tokenizes every text of the call into ctx->ids. */
@@ -215,6 +253,75 @@ static int tokenize_all(sbert_context *ctx, const char *const *texts, const size
         rc = tokenize_text(ctx, i, n_texts, prompt, texts[i], len, max_len);
         if (rc != SBERT_OK)
             return rc;
+    }
+    return SBERT_OK;
+}
+
+/* The windows of o->chunking for this model and prompt (w->window 0: no chunking). */
+static int resolve_chunking(sbert_context *ctx, const sbert_encode_options *o, const char *prompt,
+                            size_t max_len, sb_windows *w)
+{
+    const sbert_chunking *c = &o->chunking;
+    memset(w, 0, sizeof *w);
+    if (!c->window) {
+        if (c->stride)
+            return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT,
+                               "chunking.stride %zu without chunking.window", c->stride);
+        return SBERT_OK;
+    }
+    if (c->window > max_len)
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT,
+                           "chunking.window %zu exceeds max_length %zu", c->window, max_len);
+    size_t prompt_ids = 0; /* the prompt's own tokens, which every window repeats */
+    if (prompt && *prompt) {
+        int rc = sb_ctx_tokenize(ctx, prompt, strlen(prompt),
+                                 SBERT_TOKENIZE_NO_SPECIAL | SBERT_TOKENIZE_NO_TRUNCATE, 0, NULL,
+                                 0, &prompt_ids);
+        if (rc != SBERT_OK && rc != SBERT_ERR_BUFFER_TOO_SMALL)
+            return rc;
+        ctx->errmsg[0] = '\0';
+    }
+    const sb_tokenizer_config *t = &ctx->model->tok_cfg;
+    w->head = t->n_prefix + prompt_ids;
+    w->tail = t->n_suffix;
+    if (c->window <= w->head + w->tail)
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT,
+                           "chunking.window %zu leaves no room for the text: the special tokens "
+                           "and the prompt take %zu", c->window, w->head + w->tail);
+    w->window = c->window;
+    w->body = c->window - w->head - w->tail;
+    w->stride = c->stride ? c->stride : w->body;
+    if (w->stride > w->body)
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT,
+                           "chunking.stride %zu exceeds the %zu text tokens of a window (tokens "
+                           "would be skipped)", c->stride, w->body);
+    return SBERT_OK;
+}
+
+/* A text's ids or token states are one sequence; chunking would feed the model several. */
+static int refuse_chunking(sbert_context *ctx, const sbert_encode_options *o, const char *fn)
+{
+    if (!o->chunking.window && !o->chunking.stride)
+        return SBERT_OK;
+    return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT,
+                       "%s: chunking applies to sbert_encode only (the model is fed windows)", fn);
+}
+
+/* Encodes the n inputs in ctx->ids (texts, or windows) into out[n, dim], in batches of similar
+ * lengths. */
+static int encode_inputs(sbert_context *ctx, size_t n, size_t max_len, int skip,
+                         const sbert_encode_options *o, float *out)
+{
+    sb_sort_by_length(ctx, n, max_len);
+    int rc = sb_reserve_batches(ctx, n);
+    if (rc != SBERT_OK)
+        return rc;
+    for (size_t first = 0; first < n;) {
+        const size_t count = sb_batch_count(ctx, first, n);
+        encode_batch(ctx, first, count, skip, o->normalize, out);
+        first += count;
+        if (o->progress)
+            o->progress(first, n, o->progress_user_data);
     }
     return SBERT_OK;
 }
@@ -259,20 +366,23 @@ int sbert_encode(sbert_context *ctx, const char *const *texts, const size_t *len
                            n_texts * dim);
 
     int skip = 0;
-    rc = tokenize_all(ctx, texts, lengths, n_texts, prompt, max_len);
+    sb_windows w;
+    rc = resolve_chunking(ctx, &o, prompt, max_len, &w);
+    if (rc == SBERT_OK) /* chunking: every id, no truncation */
+        rc = tokenize_all(ctx, texts, lengths, n_texts, prompt, w.window ? 0 : max_len);
     if (rc == SBERT_OK)
         rc = prompt_skip(ctx, prompt, max_len, &skip);
     if (rc != SBERT_OK)
         return rc;
-    sb_sort_by_length(ctx, n_texts, max_len);
-    for (size_t first = 0; first < n_texts;) {
-        const size_t count = sb_batch_count(ctx, first, n_texts);
-        encode_batch(ctx, first, count, skip, o.normalize, out);
-        first += count;
-        if (o.progress)
-            o.progress(first, n_texts, o.progress_user_data);
-    }
-    return SBERT_OK;
+    if (!w.window)
+        return encode_inputs(ctx, n_texts, max_len, skip, &o, out);
+    size_t n_windows = 0;
+    rc = sb_chunk_windows(ctx, n_texts, &w, &n_windows);
+    if (rc == SBERT_OK)
+        rc = encode_inputs(ctx, n_windows, w.window, skip, &o, ctx->win_out);
+    if (rc == SBERT_OK)
+        sb_chunk_combine(ctx, n_texts, &w, ctx->model->normalize || o.normalize, out);
+    return rc;
 }
 
 /* The start the one-text calls share: the options resolved, the arguments checked (args_ok: the
@@ -288,6 +398,8 @@ static int tokenize_one(sbert_context *ctx, const char *text, size_t len,
         return rc;
     if (!args_ok || (!text && len))
         return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
+    if ((rc = refuse_chunking(ctx, &o, fn)) != SBERT_OK)
+        return rc;
     return tokenize_all(ctx, &text, &len, 1, prompt, max_len);
 }
 
@@ -326,6 +438,9 @@ int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t len,
                            "out holds %zu floats, %zu tokens need %zu", out_capacity, n, n * H);
     if (n == 0) /* an empty text of a model without special tokens: nothing to run, out may be NULL */
         return SBERT_OK;
+    ctx->order[0] = 0; /* the one input, in a pass of its own */
+    if ((rc = sb_reserve_batches(ctx, 1)) != SBERT_OK)
+        return rc;
     ctx->batch_start[0] = 0;
     ctx->batch_start[1] = (int)n;
     const sb_encoder_batch batch = { ctx->ids, NULL, ctx->batch_start, 1 };
@@ -335,3 +450,43 @@ int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t len,
     return SBERT_OK;
 }
 
+
+int sbert_encode_from_ids(sbert_context *ctx, const int32_t *ids, size_t n_ids,
+                          const sbert_encode_options *opts, float *out, size_t out_capacity)
+{
+    if (!ctx)
+        return SBERT_ERR_INVALID_ARGUMENT;
+    ctx->errmsg[0] = '\0';
+    const sbert_model *m = ctx->model;
+    const sbert_encode_options o = opts ? *opts : sbert_encode_default_options();
+    const size_t limit = sb_max_positions_usable(m);
+    if (m->kind == SB_KIND_CROSS_ENCODER)
+        return sb_ctx_fail(ctx, SBERT_ERR_MODEL_KIND, "sbert_encode_from_ids needs an embedding "
+                           "model, and this one is a cross-encoder (reranker)");
+    if (!ids || !out)
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "sbert_encode_from_ids: %s is NULL",
+                           !ids ? "ids" : "out");
+    if (n_ids == 0 || n_ids > limit)
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT,
+                           "sbert_encode_from_ids: %zu ids (the model takes 1 to %zu)", n_ids,
+                           limit);
+    if (out_capacity < m->dim)
+        return sb_ctx_fail(ctx, SBERT_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu needed",
+                           out_capacity, m->dim);
+    for (size_t t = 0; t < n_ids; t++)
+        if (ids[t] < 0 || ids[t] >= m->hp.vocab_size)
+            return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT,
+                               "sbert_encode_from_ids: ids[%zu] = %d is not in [0, %d)", t,
+                               (int)ids[t], m->hp.vocab_size);
+    int rc = GROW(ctx, ctx->ids, ctx->ids_cap, n_ids);
+    if (rc == SBERT_OK)
+        rc = GROW(ctx, ctx->id_start, ctx->id_start_cap, 2);
+    if (rc == SBERT_OK)
+        rc = GROW(ctx, ctx->order, ctx->order_cap, 1);
+    if (rc != SBERT_OK)
+        return rc;
+    memcpy(ctx->ids, ids, n_ids * sizeof *ids);
+    ctx->id_start[0] = 0;
+    ctx->id_start[1] = n_ids;
+    return encode_inputs(ctx, 1, limit, 0, &o, out);
+}

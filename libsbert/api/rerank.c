@@ -156,12 +156,15 @@ static int tokenize_pairs(sbert_context *ctx, const char *query, const char *con
 /* ---- scoring ------------------------------------------------------------------------------- */
 
 /* logits[n x L] of the n pairs in ctx->ids, batched by length. */
-static void classify_all(sbert_context *ctx, size_t n, size_t max_len,
-                         const sbert_rerank_options *o, float *logits)
+static int classify_all(sbert_context *ctx, size_t n, size_t max_len,
+                        const sbert_rerank_options *o, float *logits)
 {
     const sbert_model *m = ctx->model;
     const size_t L = (size_t)m->classifier.n_labels;
     sb_sort_by_length(ctx, n, max_len);
+    const int rc = sb_reserve_batches(ctx, n);
+    if (rc != SBERT_OK)
+        return rc;
     for (size_t first = 0; first < n;) {
         const size_t count = sb_batch_count(ctx, first, n);
         sb_run_batch(ctx, first, count, ctx->types);
@@ -174,6 +177,7 @@ static void classify_all(sbert_context *ctx, size_t n, size_t max_len,
         if (o->progress)
             o->progress(first, n, o->progress_user_data);
     }
+    return SBERT_OK;
 }
 
 /* scores[n x L] = the model's activation of the logits (which they may be). */
@@ -213,7 +217,8 @@ int sbert_predict(sbert_context *ctx, const char *const *a, const size_t *a_leng
     if ((rc = tokenize_pairs(ctx, NULL, a, a_lengths, b, b_lengths, n_pairs, max_len)))
         return rc;
     float *out = logits ? logits : scores;
-    classify_all(ctx, n_pairs, max_len, &o, out);
+    if ((rc = classify_all(ctx, n_pairs, max_len, &o, out)))
+        return rc;
     if (scores)
         activate(ctx->model, out, scores, n_pairs);
     return SBERT_OK;
@@ -273,7 +278,8 @@ int sbert_rerank(sbert_context *ctx, const char *query, const char *const *docs,
                            "documents need %zu", scores_capacity, n_docs, n_docs);
     if ((rc = tokenize_pairs(ctx, query, NULL, NULL, docs, doc_lengths, n_docs, max_len)))
         return rc;
-    classify_all(ctx, n_docs, max_len, &o, scores);
+    if ((rc = classify_all(ctx, n_docs, max_len, &o, scores)))
+        return rc;
     activate(ctx->model, scores, scores, n_docs);
     if (ranked && top_k)
         rank(ctx, scores, n_docs, ranked, top_k);

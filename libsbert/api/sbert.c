@@ -169,31 +169,50 @@ sbert_context_params sbert_context_default_params(void)
     return p;
 }
 
+static size_t pool_scratch_floats(const sbert_model *m)
+{
+    const size_t pool = sb_pool_scratch_floats(m), classify = sb_classify_scratch_floats(m);
+    return pool > classify ? pool : classify;
+}
+
+/* The activations and batch buffers come later, sized by the texts (sb_reserve_batches). */
 static int context_init(sbert_context *ctx)
 {
     const sbert_model *m = ctx->model;
-    const size_t max_text = sb_max_positions_usable(m);
-    size_t max_tokens = ctx->params.batch_size * m->max_seq_length;
-    if (max_tokens < max_text)
-        max_tokens = max_text;
-    if (max_tokens > INT_MAX / 4)
-        return SBERT_ERR_TOO_LARGE;
-    int rc = sb_encoder_state_init(&ctx->enc, m, (int)max_tokens, (int)ctx->params.batch_size,
-                                   (int)max_text, ctx->params.n_threads);
+    int rc = sb_encoder_state_init(&ctx->enc, m, (int)ctx->params.batch_size,
+                                   ctx->params.n_threads);
     if (rc != SBERT_OK)
         return rc;
     ctx->tok_scratch = sb_tok_scratch_create();
-    const size_t pool = sb_pool_scratch_floats(m), classify = sb_classify_scratch_floats(m);
-    ctx->pool_scratch = malloc((pool > classify ? pool : classify) * sizeof(float));
-    ctx->batch_ids = malloc(max_tokens * sizeof(int32_t));
-    const bool pairs = m->kind == SB_KIND_CROSS_ENCODER; /* token types only come with pairs */
-    if (pairs)
-        ctx->batch_types = malloc(max_tokens * sizeof(int32_t));
+    ctx->pool_scratch = malloc(pool_scratch_floats(m) * sizeof(float));
     ctx->batch_start = malloc((ctx->params.batch_size + 1) * sizeof(int));
-    if (!ctx->tok_scratch || !ctx->pool_scratch || !ctx->batch_ids || !ctx->batch_start ||
-        (pairs && !ctx->batch_types))
+    if (!ctx->tok_scratch || !ctx->pool_scratch || !ctx->batch_start)
         return SBERT_ERR_NO_MEMORY;
     return SBERT_OK;
+}
+
+/* The tokens of the largest forward pass for texts of up to n tokens: batch_size of them, at
+ * most SB_PASS_TOKENS in all unless one text is longer (batch.c's sb_batch_count). */
+static size_t largest_pass(const sbert_context_params *p, size_t n)
+{
+    const size_t batch = p->batch_size > SB_PASS_TOKENS / n ? SB_PASS_TOKENS : p->batch_size * n;
+    return batch > n ? batch : n;
+}
+
+size_t sbert_context_memory(const sbert_model *model, const sbert_context_params *params,
+                            size_t tokens)
+{
+    if (!model || tokens == 0 || tokens > sb_max_positions_usable(model))
+        return 0;
+    sbert_context_params p = params ? *params : sbert_context_default_params();
+    if (p.n_threads <= 0)
+        p.n_threads = sb_available_cores();
+    if (p.batch_size == 0)
+        p.batch_size = SB_DEFAULT_BATCH;
+    const size_t T = largest_pass(&p, tokens);
+    const size_t types = model->kind == SB_KIND_CROSS_ENCODER ? T * sizeof(int32_t) : 0;
+    return sb_encoder_state_bytes(model, (int)T, (int)tokens, p.n_threads) +
+           T * sizeof(int32_t) + types + pool_scratch_floats(model) * sizeof(float);
 }
 
 int sbert_context_create(const sbert_model *model, const sbert_context_params *params,
@@ -240,6 +259,11 @@ void sbert_context_free(sbert_context *ctx)
     free(ctx->text_buf);
     free(ctx->batch_ids);
     free(ctx->batch_types);
+    free(ctx->text_ids);
+    free(ctx->text_start);
+    free(ctx->text_window);
+    free(ctx->win_out);
+    free(ctx->mean);
     free(ctx->batch_start);
     free(ctx->types);
     free(ctx->side_ids[0]);

@@ -8,10 +8,9 @@
  * n_heads heads of size D = H / n_heads; a group (see sb_batch_plan) has `rows` of the T tokens.
  *
  * Where model variants plug in: a bias on the attention scores before the softmax goes into
- * attention_head() (MPNet's relative positions: `rel`, one row per head made once per context by
- * relative_bias_table()); another attention algorithm for long texts (tiled, online
- * softmax) replaces attention_head() for one (text, head); a head after the encoder (a classifier)
- * reads the hidden states through sb_encoder_hidden(). */
+ * attention_head() (MPNet's relative positions: `rel`, one row per head made by
+ * relative_bias_table() whenever a context grows to longer texts), added tile by tile; a head
+ * after the encoder (a classifier) reads the hidden states through sb_encoder_hidden(). */
 #include "encoder.h"
 
 #include <math.h>
@@ -36,6 +35,15 @@
  * a run of its own): each weight slice it loads then serves about ten 12-row tiles. */
 #define SB_ATTN_ROWS 128
 
+/* Attention takes the keys of a text in tiles of this many, and its queries in blocks of this
+ * many: a block's scores against a tile ([96, 512], 200 KB) stay in L2 with the tile's keys and
+ * values (128 KB each at D = 64) from q k^T through the softmax to the product with v, and the
+ * scratch grows linearly with the text, not as its square. A text of up to 512 tokens is one
+ * tile, the whole softmax at once. Measured against other sizes and against whole score rows in
+ * docs/bench/long-texts.md. */
+#define SB_ATTN_KEYS 512
+#define SB_ATTN_QUERIES 96
+
 static size_t attention_scratch_floats(int n, int D);
 static void relative_bias_table(const sbert_model *m, int L, float *rel);
 
@@ -46,57 +54,106 @@ static void relative_bias_table(const sbert_model *m, int L, float *rel);
  * fall into different sets (measured: docs/bench/README.md). */
 static size_t padded_row(int n) { return ((size_t)n + 15) / 16 * 16 + 16; }
 
-/* 64-byte alignment: whole cache lines and aligned AVX-512 loads; huge pages for the big ones */
-static void *alloc_floats(size_t n) { return sb_alloc_aligned((uint64_t)n * sizeof(float)); }
 
-int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int max_tokens,
-                          int max_texts, int max_text_tokens, int n_threads)
+/* Bytes of each buffer for passes of up to `tokens` tokens with texts of up to text_tokens. */
+typedef struct {
+    size_t x, attn, ffn, attn_scratch, gemm_scratch, xq, rel_bias;
+} state_sizes;
+
+static bool int8_projections(const sbert_model *m)
+{
+    bool int8_qkv = false; /* any layer's: the loader lets each tensor have its own dtype */
+    for (int l = 0; l < m->hp.n_layers; l++)
+        int8_qkv |= m->layers[l].qkv.format == SB_WEIGHTS_I8;
+    return int8_qkv;
+}
+
+static state_sizes sizes_for(const sbert_model *m, int tokens, int text_tokens, int n_threads)
+{
+    const int H = m->hp.hidden, I = m->hp.intermediate, wide = I > H ? I : H;
+    const int group_rows = text_tokens > SB_GROUP_ROWS ? text_tokens : SB_GROUP_ROWS;
+    const size_t f = sizeof(float);
+    state_sizes s;
+    s.x = (size_t)tokens * padded_row(H) * f;
+    s.attn = (size_t)group_rows * padded_row(H) * f;
+    s.ffn = (size_t)SB_GROUP_ROWS * padded_row(wide) * f;
+    s.attn_scratch =
+        (size_t)n_threads * attention_scratch_floats(text_tokens, H / m->hp.n_heads) * f;
+    s.gemm_scratch = sb_gemm_scratch_floats(n_threads, group_rows, wide) * f;
+    s.xq = int8_projections(m) ? sb_q8_rows_bytes(group_rows, H) : 0;
+    s.rel_bias = m->rel_bias ? (size_t)m->hp.n_heads * (2 * (size_t)text_tokens - 1) * f : 0;
+    return s;
+}
+
+size_t sb_encoder_state_bytes(const sbert_model *model, int tokens, int text_tokens,
+                              int n_threads)
+{
+    const state_sizes s = sizes_for(model, tokens, text_tokens, n_threads);
+    return s.x + s.attn + s.ffn + s.attn_scratch + s.gemm_scratch + s.xq + s.rel_bias;
+}
+
+int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int max_texts,
+                          int n_threads)
 {
     memset(st, 0, sizeof *st);
-    const size_t H = (size_t)model->hp.hidden, I = (size_t)model->hp.intermediate;
-    if (max_tokens <= 0 || max_text_tokens <= 0 || max_tokens > (1 << 24) || max_texts <= 0 ||
-        max_texts > (1 << 24))
+    if (max_texts <= 0 || max_texts > (1 << 24))
         return SBERT_ERR_TOO_LARGE;
-    st->max_tokens = max_tokens;
     st->max_texts = max_texts;
-    st->max_text_tokens = max_text_tokens;
     if (n_threads > 1 && !(st->threads = sb_threadpool_create(n_threads)))
         return SBERT_ERR_NO_MEMORY;
     st->n_threads = n_threads;
+    const size_t H = (size_t)model->hp.hidden, I = (size_t)model->hp.intermediate;
     st->ld_x = padded_row((int)H);
     st->ld_attn = padded_row((int)H);
     st->ld_ffn = padded_row((int)(I > H ? I : H));
-    const size_t group_rows = max_text_tokens > SB_GROUP_ROWS ? max_text_tokens : SB_GROUP_ROWS;
-    st->x = alloc_floats((size_t)max_tokens * st->ld_x);
-    st->attn = alloc_floats(group_rows * st->ld_attn);
-    st->ffn = alloc_floats((size_t)SB_GROUP_ROWS * st->ld_ffn);
-    const int head_size = model->hp.hidden / model->hp.n_heads;
-    st->attn_scratch =
-        alloc_floats((size_t)n_threads * attention_scratch_floats(max_text_tokens, head_size));
-    st->gemm_scratch = alloc_floats(
-        sb_gemm_scratch_floats(n_threads, (int)group_rows, (int)(I > H ? I : H)));
-    bool int8_qkv = false; /* any layer's: the loader lets each tensor have its own dtype */
-    for (int l = 0; l < model->hp.n_layers; l++)
-        int8_qkv |= model->layers[l].qkv.format == SB_WEIGHTS_I8;
-    if (int8_qkv)
-        st->xq = sb_alloc_aligned(sb_q8_rows_bytes((int)group_rows, (int)H));
-    const bool xq_ok = !int8_qkv || st->xq;
-    if (model->rel_bias) {
-        st->rel_bias = alloc_floats((size_t)model->hp.n_heads * (2 * (size_t)max_text_tokens - 1));
-        if (st->rel_bias)
-            relative_bias_table(model, max_text_tokens, st->rel_bias);
-    }
-    const bool rel_ok = !model->rel_bias || st->rel_bias;
     sb_batch_plan *plan = &st->plan;
     plan->groups = malloc((size_t)max_texts * sizeof *plan->groups);
     plan->runs = malloc((size_t)max_texts * sizeof *plan->runs);
     plan->group_runs = malloc(((size_t)max_texts + 1) * sizeof *plan->group_runs);
-    const bool plan_ok = plan->groups && plan->runs && plan->group_runs;
-    if (!st->x || !st->attn || !st->ffn || !st->attn_scratch || !st->gemm_scratch || !xq_ok ||
-        !rel_ok || !plan_ok) {
+    if (!plan->groups || !plan->runs || !plan->group_runs) {
         sb_encoder_state_free(st);
         return SBERT_ERR_NO_MEMORY;
     }
+    return SBERT_OK;
+}
+
+/* *buffer holds `have` bytes and must hold `need`: a new one (the contents are not kept), 64-byte
+ * aligned (whole cache lines, aligned AVX-512 loads; huge pages for the big ones). */
+static bool grow(void **buffer, size_t have, size_t need)
+{
+    if (need <= have && (*buffer || need == 0))
+        return true;
+    void *p = sb_alloc_aligned(need);
+    if (!p)
+        return false;
+    free(*buffer);
+    *buffer = p;
+    return true;
+}
+
+int sb_encoder_state_reserve(sb_encoder_state *st, const sbert_model *model, int tokens,
+                             int text_tokens)
+{
+    if (tokens <= st->max_tokens && text_tokens <= st->max_text_tokens)
+        return SBERT_OK;
+    if (tokens <= 0 || text_tokens <= 0 || tokens > (1 << 24) || text_tokens > tokens)
+        return SBERT_ERR_TOO_LARGE;
+    const int new_tokens = tokens > st->max_tokens ? tokens : st->max_tokens;
+    const int new_text = text_tokens > st->max_text_tokens ? text_tokens : st->max_text_tokens;
+    const state_sizes have = sizes_for(model, st->max_tokens, st->max_text_tokens, st->n_threads);
+    const state_sizes need = sizes_for(model, new_tokens, new_text, st->n_threads);
+    /* a buffer grown before a later one fails is merely larger than recorded */
+    if (!grow((void **)&st->x, have.x, need.x) || !grow((void **)&st->attn, have.attn, need.attn) ||
+        !grow((void **)&st->ffn, have.ffn, need.ffn) ||
+        !grow((void **)&st->attn_scratch, have.attn_scratch, need.attn_scratch) ||
+        !grow((void **)&st->gemm_scratch, have.gemm_scratch, need.gemm_scratch) ||
+        !grow(&st->xq, have.xq, need.xq) ||
+        !grow((void **)&st->rel_bias, have.rel_bias, need.rel_bias))
+        return SBERT_ERR_NO_MEMORY;
+    if (model->rel_bias && new_text != st->max_text_tokens) /* its rows are centred on L - 1 */
+        relative_bias_table(model, new_text, st->rel_bias);
+    st->max_tokens = new_tokens;
+    st->max_text_tokens = new_text;
     return SBERT_OK;
 }
 
@@ -235,11 +292,18 @@ static size_t head_stride(int D) { return padded_row(round_up_panel(D) + SB_PANE
 /* Rows of q, k, v one attention work item projects at most, for texts of up to n tokens. */
 static int attention_rows(int n) { return n > SB_ATTN_ROWS ? n : SB_ATTN_ROWS; }
 
-/* Per-thread attention scratch for texts of up to n tokens and heads of size D, in floats. */
+/* The keys of one tile and the queries of one block for a text of n tokens (see SB_ATTN_KEYS). */
+static int tile_keys(int n) { return n < SB_ATTN_KEYS ? n : SB_ATTN_KEYS; }
+static int block_queries(int n) { return n < SB_ATTN_QUERIES ? n : SB_ATTN_QUERIES; }
+
+/* Per-thread attention scratch for texts of up to n tokens and heads of size D, in floats: q, k
+ * and v, the packed keys and values (linear in n), one block's scores against one tile and the
+ * block's running maxima, sums and corrections. */
 static size_t attention_scratch_floats(int n, int D)
 {
-    return 3 * (size_t)attention_rows(n) * head_stride(D) + (size_t)n * padded_row(n) +
-           (size_t)round_up_panel(n) * D + (size_t)round_up_panel(D) * n +
+    return 3 * (size_t)attention_rows(n) * head_stride(D) + (size_t)round_up_panel(n) * D +
+           (size_t)round_up_panel(D) * n +
+           (size_t)block_queries(n) * (padded_row(tile_keys(n)) + 3) +
            sb_gemm_scratch_floats(1, 0, 0);
 }
 
@@ -293,42 +357,80 @@ static void scale_add_bias(float *row, int n, float scale, const float *bias)
 
 /* ---- attention per head -------------------------------------------------------------------- */
 
+/* out[rows, D] *= factor[i], row by row */
+static void scale_rows(float *out, size_t ld, int rows, int D, const float *factor)
+{
+    for (int i = 0; i < rows; i++)
+        if (factor[i] != 1.0f)
+            for (int d = 0; d < D; d++)
+                out[(size_t)i * ld + d] *= factor[i];
+}
+
 /* One head of one text: out = softmax(q k^T / sqrt(D) + bias) v over the text's own n tokens.
  * Texts never see each other's tokens, which is what the padding mask achieves in a padded batch,
  * so no mask is needed. q, k, v are [n, D] with rows `stride` apart; out's rows are out_stride
  * apart. rel: NULL, or MPNet's relative-position bias of this head, rel[j - i] for query i and key
- * j (head_bias), added to the scores before the softmax. */
+ * j (head_bias), added to the scaled scores before the softmax.
+ *
+ * FlashAttention's online softmax, for memory linear in n: for a block of queries, the tiles of
+ * keys come one after the other; each tile's scores go through exp against the rows' running
+ * maxima, the rows' running sums take them in, and out accumulates exp(scores) v, rescaled
+ * whenever a row's maximum grows. out is divided by the sums at the end: the exact softmax up to
+ * fp32 rounding (one tile: the same exponentials as a whole-row softmax). */
 static void attention_head(const float *q, const float *k, const float *v, float *out, int n,
                            int D, size_t stride, size_t out_stride, const float *rel,
                            float *scratch)
 {
-    const size_t ld_scores = padded_row(n);
-    float *scores = scratch;                                  /* [n, n] */
-    float *keys = scores + (size_t)n * ld_scores;             /* PANEL16 [n, D] */
-    float *values = keys + (size_t)round_up_panel(n) * D;     /* PANEL16 [D, n] */
-    float *gemm_scratch = values + (size_t)round_up_panel(D) * n;
+    const int kt = tile_keys(n), qb = block_queries(n);
+    const size_t ld_scores = padded_row(kt), values_per_tile = (size_t)round_up_panel(D) * kt;
+    float *keys = scratch;                                    /* PANEL16 [n, D] */
+    float *values = keys + (size_t)round_up_panel(n) * D;     /* per tile PANEL16 [D, kt] */
+    float *scores = values + (size_t)round_up_panel(D) * n;   /* [qb, kt] */
+    float *row_max = scores + (size_t)qb * ld_scores;         /* [qb] */
+    float *row_sum = row_max + qb, *row_scale = row_sum + qb; /* [qb], [qb] */
+    float *gemm_scratch = row_scale + qb;
     const float scale = 1.0f / sqrtf((float)D);
 
-    /* scores[n, n] = q k^T */
     pack_rows(k, stride, n, D, keys);
-    const sb_linear key_weight = { .weight = keys, .bias = NULL, .n_out = n, .n_in = D };
-    sb_gemm(q, stride, n, &key_weight, scores, ld_scores, SB_ACT_IDENTITY, NULL, 0, gemm_scratch,
-            NULL);
-    /* each row i: softmax(scores / sqrt(D) + rel[j - i]) */
-    for (int i = 0; i < n; i++) {
-        float *row = scores + (size_t)i * ld_scores;
-        if (rel) {
-            scale_add_bias(row, n, scale, rel - i);
-            sb_softmax(row, n, 1.0f);
-        } else {
-            sb_softmax(row, n, scale);
+    for (int j0 = 0; j0 < n; j0 += kt)
+        pack_columns(v + (size_t)j0 * stride, stride, n - j0 < kt ? n - j0 : kt, D,
+                     values + (size_t)(j0 / kt) * values_per_tile);
+    for (int q0 = 0; q0 < n; q0 += qb) {
+        const int nq = n - q0 < qb ? n - q0 : qb;
+        float *o = out + (size_t)q0 * out_stride;
+        for (int i = 0; i < nq; i++) {
+            row_max[i] = -INFINITY;
+            row_sum[i] = 0.0f;
         }
+        for (int j0 = 0; j0 < n; j0 += kt) {
+            const int nk = n - j0 < kt ? n - j0 : kt;
+            /* scores[nq, nk] = q k^T over the tile's keys */
+            const sb_linear key_tile = { .weight = keys + (size_t)j0 * D, .n_out = nk, .n_in = D };
+            sb_gemm(q + (size_t)q0 * stride, stride, nq, &key_tile, scores, ld_scores,
+                    SB_ACT_IDENTITY, NULL, 0, gemm_scratch, NULL);
+            float exp_scale = scale;
+            if (rel) { /* scores / sqrt(D) + rel[j - i], then the softmax of that as it is */
+                for (int i = 0; i < nq; i++)
+                    scale_add_bias(scores + (size_t)i * ld_scores, nk, scale, rel + j0 - (q0 + i));
+                exp_scale = 1.0f;
+            }
+            /* scores = exp(scores / sqrt(D) - running max); the sums and maxima move on */
+            for (int i = 0; i < nq; i++)
+                row_scale[i] = sb_softmax_online(scores + (size_t)i * ld_scores, nk, exp_scale,
+                                                 &row_max[i], &row_sum[i]);
+            /* o[nq, D] = o * rescale + scores v over the tile's values */
+            const sb_linear value_tile = { .weight = values + (size_t)(j0 / kt) * values_per_tile,
+                                           .n_out = D, .n_in = nk };
+            if (j0 > 0)
+                scale_rows(o, out_stride, nq, D, row_scale);
+            sb_gemm(scores, ld_scores, nq, &value_tile, o, out_stride, SB_ACT_IDENTITY,
+                    j0 > 0 ? o : NULL, out_stride, gemm_scratch, NULL);
+        }
+        /* o /= the rows' sums */
+        for (int i = 0; i < nq; i++)
+            row_scale[i] = 1.0f / row_sum[i];
+        scale_rows(o, out_stride, nq, D, row_scale);
     }
-    /* out[n, D] = scores v */
-    pack_columns(v, stride, n, D, values);
-    const sb_linear value_weight = { .weight = values, .bias = NULL, .n_out = D, .n_in = n };
-    sb_gemm(scores, ld_scores, n, &value_weight, out, out_stride, SB_ACT_IDENTITY, NULL, 0,
-            gemm_scratch, NULL);
 }
 
 /* ---- the batch plan ------------------------------------------------------------------------ */

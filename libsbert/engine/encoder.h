@@ -38,13 +38,14 @@ typedef struct {
     sb_text_run *runs;       /* [max_texts] */
 } sb_batch_plan;
 
-/* Working memory for one context, sized once for at most max_tokens tokens and max_texts texts
- * per forward pass and max_text_tokens tokens per text; nothing is allocated during a forward
- * pass. */
+/* Working memory for one context: room for max_texts texts per forward pass from the start, and
+ * for the tokens grown on demand (sb_encoder_state_reserve) to the largest pass and the longest
+ * text seen; nothing is allocated during a forward pass. Attention works on tiles of keys, so
+ * every buffer is linear in the tokens (sb_encoder_state_bytes). */
 typedef struct {
-    int max_tokens;        /* T_max: rows of every activation matrix */
+    int max_tokens;        /* T_max: rows of every activation matrix (0 until reserved) */
     int max_texts;         /* texts in one forward pass */
-    int max_text_tokens;   /* longest text (attention score row length) */
+    int max_text_tokens;   /* longest text reserved for */
     int n_threads;
     sb_threadpool *threads;  /* the n_threads - 1 workers of this context (NULL: serial) */
     /* Activations, row-major; rows are ld_* floats apart (a little more than their width:
@@ -54,25 +55,36 @@ typedef struct {
                               or the longest text if longer) */
     float *ffn;            /* [SB_GROUP_ROWS, I] feed-forward activations for one chunk of rows */
     size_t ld_x, ld_attn, ld_ffn;
-    float *attn_scratch;   /* per thread: one head's q, k, v, scores [n, n], packed keys, values */
+    float *attn_scratch;   /* per thread: one head's q, k, v, packed keys and values, a tile of
+                              scores */
     float *rel_bias;       /* MPNet: [n_heads, 2 max_text_tokens - 1] each head's relative-position
                               bias by key - query offset (encoder.c, relative_bias_table); made
-                              once per context, read by every layer and text. NULL otherwise */
+                              again when the state grows to longer texts, read by every layer and
+                              text. NULL otherwise */
     float *gemm_scratch;   /* sb_gemm_scratch_floats(n_threads, G, max(H, I)) */
     void *xq;              /* I8 models: a group's rows of x quantized once for all the heads'
                               projections (sb_q8_rows_bytes(G, H)); NULL otherwise */
     sb_batch_plan plan;    /* the current forward pass's groups and attention runs */
 } sb_encoder_state;
 
-/* Returns SBERT_OK or SBERT_ERR_NO_MEMORY / SBERT_ERR_TOO_LARGE. */
-int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int max_tokens,
-                          int max_texts, int max_text_tokens, int n_threads);
+/* Returns SBERT_OK or SBERT_ERR_NO_MEMORY / SBERT_ERR_TOO_LARGE. Allocates the thread pool and
+ * the per-text plan only; the activations come with sb_encoder_state_reserve. */
+int sb_encoder_state_init(sb_encoder_state *st, const sbert_model *model, int max_texts,
+                          int n_threads);
+/* Makes room for a forward pass of `tokens` tokens whose longest text has `text_tokens`: grows
+ * (never shrinks) the buffers that are too small. SBERT_OK, NO_MEMORY or TOO_LARGE (on failure
+ * the state is as before). */
+int sb_encoder_state_reserve(sb_encoder_state *st, const sbert_model *model, int tokens,
+                             int text_tokens);
+/* The bytes of working memory a state with n_threads threads holds after reserving `tokens`
+ * tokens with texts of up to text_tokens. */
+size_t sb_encoder_state_bytes(const sbert_model *model, int tokens, int text_tokens,
+                              int n_threads);
 void sb_encoder_state_free(sb_encoder_state *st);
 
 /* Runs the transformer on the batch's texts. The result: sb_encoder_hidden(st, t) is the last
- * hidden state of token t (counted over the whole batch). Requires at most max_texts texts,
- * text_start[n_texts] <= max_tokens and every text at most max_text_tokens long (the caller
- * batches accordingly). */
+ * hidden state of token t (counted over the whole batch). Requires at most max_texts texts and a
+ * reservation for text_start[n_texts] tokens and the batch's longest text. */
 void sb_encoder_forward(const sbert_model *model, sb_encoder_state *st,
                         const sb_encoder_batch *batch);
 

@@ -162,6 +162,13 @@ void sb_activate(float *x, int n, sb_activation act);
 /* x[0..n) = softmax(scale * x) for scale > 0, numerically stable (max subtracted); exactly the
  * result of multiplying by scale first (each product rounded), in one pass less. */
 void sb_softmax(float *x, int n, float scale);
+/* One step of the online softmax (FlashAttention's running maximum and sum) over a row that comes
+ * in tiles: with m = max(*max, scale * max(x)), x[0..n) = exp(scale * x - m); *sum becomes
+ * *sum * c + sum(x) and *max becomes m, where c = exp(old *max - m) is returned: the factor by
+ * which whatever was accumulated from earlier tiles must be scaled. Start a row with
+ * *max = -INFINITY and *sum = 0 (c is then 0). Over one tile, x[i] * (1 / *sum) is bit for bit
+ * what sb_softmax gives. */
+float sb_softmax_online(float *x, int n, float scale, float *max, float *sum);
 float sb_dot(const float *a, const float *b, int n);
 /* y[0..n) += alpha * x */
 void sb_axpy(float *y, float alpha, const float *x, int n);

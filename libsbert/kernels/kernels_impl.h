@@ -110,6 +110,7 @@ typedef struct {
     void (*layernorm)(float *x, const float *w, const float *b, int n, float eps);
     void (*activate)(float *x, int n, sb_activation act);
     void (*softmax)(float *x, int n, float scale);
+    float (*softmax_online)(float *x, int n, float scale, float *max, float *sum);
     float (*dot)(const float *a, const float *b, int n);
     void (*axpy)(float *y, float alpha, const float *x, int n);
 } sb_vec_ops;

@@ -53,6 +53,22 @@ static void softmax_scalar(float *x, int n, float scale)
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
+static float softmax_online_scalar(float *x, int n, float scale, float *max, float *sum)
+{
+    float m = -INFINITY;
+    for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    m = fmaxf(m * scale, *max);
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] * scale - m);
+        s += x[i];
+    }
+    const float c = expf(*max - m);
+    *sum = *sum * c + s;
+    *max = m;
+    return c;
+}
+
 static float dot_scalar(const float *a, const float *b, int n)
 {
     float sum = 0.0f;
@@ -66,7 +82,8 @@ static void axpy_scalar(float *y, float alpha, const float *x, int n)
 }
 
 const sb_vec_ops sb_vec_ops_scalar = {
-    layernorm_scalar, activate_scalar, softmax_scalar, dot_scalar, axpy_scalar,
+    layernorm_scalar, activate_scalar, softmax_scalar, softmax_online_scalar, dot_scalar,
+    axpy_scalar,
 };
 
 static const sb_vec_ops *ops(void)
@@ -97,6 +114,11 @@ void sb_activate(float *x, int n, sb_activation act)
 void sb_softmax(float *x, int n, float scale)
 {
     if (n > 0) ops()->softmax(x, n, scale);
+}
+
+float sb_softmax_online(float *x, int n, float scale, float *max, float *sum)
+{
+    return n > 0 ? ops()->softmax_online(x, n, scale, max, sum) : 1.0f;
 }
 
 float sb_dot(const float *a, const float *b, int n)

@@ -101,6 +101,30 @@ static void softmax_simd(float *x, int n, float scale)
     if (i < n) v_store_n(x + i, v_mul(v_load_n(x + i, n - i, 0.0f), inv), n - i);
 }
 
+/* The exponentials as softmax_simd takes them (same max, same sum order), so that one tile is
+ * its result before the division. */
+static float softmax_online_simd(float *x, int n, float scale, float *max, float *sum)
+{
+    const float m = fmaxf(max_simd(x, n) * scale, *max);
+    const VF s = v_set1(scale), vm = v_set1(m);
+    VF acc = v_zero();
+    int i = 0;
+    for (; i + V_LANES <= n; i += V_LANES) {
+        const VF e = v_exp(v_sub(v_mul(v_loadu(x + i), s), vm));
+        v_storeu(x + i, e);
+        acc = v_add(acc, e);
+    }
+    if (i < n) { /* exp(-inf) = 0 for the lanes past n */
+        const VF e = v_exp(v_sub(v_mul(v_load_n(x + i, n - i, -INFINITY), s), vm));
+        v_store_n(x + i, e, n - i);
+        acc = v_add(acc, e);
+    }
+    const float c = expf(*max - m);
+    *sum = *sum * c + v_reduce_add(acc);
+    *max = m;
+    return c;
+}
+
 static float dot_simd(const float *a, const float *b, int n)
 {
     VF s0 = v_zero(), s1 = v_zero(), s2 = v_zero(), s3 = v_zero();
@@ -125,6 +149,7 @@ static void axpy_simd(float *y, float alpha, const float *x, int n)
         v_store_n(y + i, v_fmadd(a, v_load_n(x + i, n - i, 0.0f), v_load_n(y + i, n - i, 0.0f)), n - i);
 }
 
-#define SB_VEC_OPS_SIMD { layernorm_simd, activate_simd, softmax_simd, dot_simd, axpy_simd }
+#define SB_VEC_OPS_SIMD { layernorm_simd, activate_simd, softmax_simd, softmax_online_simd, dot_simd, \
+                          axpy_simd }
 
 #endif

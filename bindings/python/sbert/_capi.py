@@ -75,6 +75,14 @@ class ContextParams(ctypes.Structure):
 PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p)
 
 
+class Chunking(ctypes.Structure):
+    """struct sbert_chunking"""
+    _fields_ = [
+        ("window", ctypes.c_size_t),
+        ("stride", ctypes.c_size_t),
+    ]
+
+
 class EncodeOptions(ctypes.Structure):
     """struct sbert_encode_options"""
     _fields_ = [
@@ -84,6 +92,7 @@ class EncodeOptions(ctypes.Structure):
         ("prompt", ctypes.c_char_p),
         ("progress", PROGRESS_FN),
         ("progress_user_data", ctypes.c_void_p),
+        ("chunking", Chunking),
     ]
 
 
@@ -128,6 +137,7 @@ SIGNATURES = {
     "sbert_context_create": (_int, [_p, ctypes.POINTER(ContextParams), ctypes.POINTER(_p)]),
     "sbert_context_free": (None, [_p]),
     "sbert_context_errmsg": (_str, [_p]),
+    "sbert_context_memory": (_size, [_p, ctypes.POINTER(ContextParams), _size]),
     "sbert_tokenize": (_int, [_p, _str, _size, _int, ctypes.POINTER(ctypes.c_int32), _size,
                               _size_p]),
     "sbert_encode_default_options": (EncodeOptions, []),
@@ -137,6 +147,8 @@ SIGNATURES = {
                             ctypes.POINTER(EncodeOptions), _float_p, _size]),
     "sbert_encode_tokens": (_int, [_p, _str, _size, ctypes.POINTER(EncodeOptions), _float_p,
                                    _size, _size_p]),
+    "sbert_encode_from_ids": (_int, [_p, ctypes.POINTER(ctypes.c_int32), _size,
+                                     ctypes.POINTER(EncodeOptions), _float_p, _size]),
     "sbert_cosine": (ctypes.c_float, [_float_p, _float_p, _size]),
     "sbert_dot": (ctypes.c_float, [_float_p, _float_p, _size]),
     "sbert_similarity_matrix": (_int, [_int, _float_p, _size, _float_p, _size, _size, _float_p,

@@ -26,6 +26,21 @@ def _check_type(name, value, types, what):
         raise TypeError("%s must be %s, not %s" % (name, what, type(value).__name__))
 
 
+def _chunking(chunk):
+    """chunk= of encode(): None (texts truncated to max_seq_length), WINDOW or (WINDOW, STRIDE)
+    in tokens -> (window, stride), 0 meaning off / adjacent windows."""
+    if chunk is None:
+        return 0, 0
+    parts = chunk if isinstance(chunk, tuple) else (chunk,)
+    if not 1 <= len(parts) <= 2:
+        raise ValueError("chunk must be WINDOW or (WINDOW, STRIDE), got %r" % (chunk,))
+    for name, value in zip(("chunk window", "chunk stride"), parts):
+        _check_type(name, value, (int,), "an int")
+        if value < 0:
+            raise ValueError("%s must be >= 0, got %d" % (name, value))
+    return parts[0], parts[1] if len(parts) == 2 else 0
+
+
 def _sentences(sentences):
     """(list of str, was_a_single_str). TypeError names the first item that is not a str."""
     if isinstance(sentences, str):
@@ -56,7 +71,7 @@ class _Progress:
         self.enabled = enabled and sys.stderr is not None and sys.stderr.isatty()
         self.callback = _capi.PROGRESS_FN(self._update) if self.enabled else _capi.PROGRESS_FN()
 
-    def _update(self, done, total, _user):
+    def _update(self, done, total, _user):  # with chunk=, the library counts windows
         sys.stderr.write("\rEncoding: %d/%d texts" % (done, total))
         if done >= total:
             sys.stderr.write("\n")
@@ -229,7 +244,7 @@ class Model:
     # -- encode -------------------------------------------------------------------------------
     def encode(self, sentences, *, prompt_name=None, prompt=None, batch_size=32,
                show_progress_bar=None, output_value="sentence_embedding", precision="float32",
-               convert_to_numpy=True, normalize_embeddings=False, truncate_dim=None):
+               convert_to_numpy=True, normalize_embeddings=False, truncate_dim=None, chunk=None):
         """Embeddings of sentences, as SentenceTransformer.encode gives them.
 
         A str gives one vector (1-D), a list of str a matrix with one row per sentence, in order.
@@ -243,6 +258,11 @@ class Model:
         token. Results are NumPy arrays when NumPy is installed and convert_to_numpy is true,
         else lists. Progress goes to standard error when it is a terminal (show_progress_bar:
         None = when there is more than one batch, False = never).
+        chunk=WINDOW or (WINDOW, STRIDE) embeds texts longer than WINDOW tokens whole instead of
+        truncating them: in windows of WINDOW tokens STRIDE text tokens apart (default: adjacent),
+        each encoded as a text, averaged weighted by their text tokens and normalized when the
+        model normalizes (sbert_encode_options.chunking); a text that fits one window gets exactly
+        its unchunked vector.
         """
         texts, single = _sentences(sentences)
         _check_type("batch_size", batch_size, (int,), "an int")
@@ -259,6 +279,9 @@ class Model:
         if output_value not in _OUTPUT_VALUES:
             raise ValueError("output_value must be one of %s, got %r"
                              % (", ".join(_OUTPUT_VALUES), output_value))
+        chunking = _chunking(chunk)
+        if chunk is not None and output_value == "token_embeddings":
+            raise ValueError("chunk applies to sentence embeddings, not token_embeddings")
         _quantize.check_precision(precision)
         if truncate_dim is not None:
             truncate_dim = self._check_truncate_dim(truncate_dim)
@@ -272,14 +295,16 @@ class Model:
                    for t in texts]
         else:
             out = self._sentence_embeddings(texts, prompt_name, prompt, batch_size, show,
-                                            normalize_embeddings, truncate_dim, as_numpy)
+                                            normalize_embeddings, truncate_dim, as_numpy,
+                                            chunking)
         if precision != "float32" and texts:
             out = (_quantize._quantize_numpy if as_numpy else _quantize.quantize_lists)(
                 out, precision)
         return out[0] if single else out
 
-    def _options(self, prompt_name, prompt, normalize, progress=None):
+    def _options(self, prompt_name, prompt, normalize, progress=None, chunking=(0, 0)):
         opts = self._lib.sbert_encode_default_options()
+        opts.chunking.window, opts.chunking.stride = chunking
         opts.normalize = int(bool(normalize))
         if self._max_seq_length != self._model_max_seq_length:
             opts.max_length = self._max_seq_length
@@ -290,7 +315,7 @@ class Model:
         return opts
 
     def _sentence_embeddings(self, texts, prompt_name, prompt, batch_size, show, normalize,
-                             truncate_dim, as_numpy):
+                             truncate_dim, as_numpy, chunking):
         n, dim = len(texts), self._dim
         data = _utf8(texts)
         c_texts = (ctypes.c_char_p * max(n, 1))(*data)
@@ -305,7 +330,7 @@ class Model:
         # The library normalizes the whole vector; a truncated one is normalized after the cut.
         c_normalize = normalize and truncate_dim is None
         progress = _Progress(n, show)
-        opts = self._options(prompt_name, prompt, c_normalize, progress)
+        opts = self._options(prompt_name, prompt, c_normalize, progress, chunking)
         if n:
             with self._open_pool().context(batch_size) as ctx:
                 rc = self._lib.sbert_encode(ctx, c_texts, c_lens, n, ctypes.byref(opts), out_p,

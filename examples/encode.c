@@ -39,8 +39,8 @@ typedef enum { FORMAT_TSV, FORMAT_JSON, FORMAT_NPY } output_format;
 /* The options, in the order --help lists them. */
 typedef enum {
     OPT_MODEL, OPT_JSONL, OPT_FORMAT, OPT_NORMALIZE, OPT_SIMILARITY, OPT_IDS, OPT_PROMPT,
-    OPT_PROMPT_NAME, OPT_MAX_LENGTH, OPT_THREADS, OPT_BATCH_SIZE, OPT_QUIET, OPT_HELP, OPT_VERSION,
-    N_OPTIONS
+    OPT_PROMPT_NAME, OPT_MAX_LENGTH, OPT_CHUNK, OPT_THREADS, OPT_BATCH_SIZE, OPT_QUIET, OPT_HELP,
+    OPT_VERSION, N_OPTIONS
 } option_id;
 
 static const struct {
@@ -51,7 +51,8 @@ static const struct {
     [OPT_FORMAT] = { "--format", NULL, 1 },     [OPT_NORMALIZE] = { "--normalize", NULL, 0 },
     [OPT_SIMILARITY] = { "--similarity", NULL, 0 }, [OPT_IDS] = { "--ids", NULL, 0 },
     [OPT_PROMPT] = { "--prompt", NULL, 1 },     [OPT_PROMPT_NAME] = { "--prompt-name", NULL, 1 },
-    [OPT_MAX_LENGTH] = { "--max-length", NULL, 1 }, [OPT_THREADS] = { "--threads", NULL, 1 },
+    [OPT_MAX_LENGTH] = { "--max-length", NULL, 1 }, [OPT_CHUNK] = { "--chunk", NULL, 1 },
+    [OPT_THREADS] = { "--threads", NULL, 1 },
     [OPT_BATCH_SIZE] = { "--batch-size", NULL, 1 }, [OPT_QUIET] = { "--quiet", "-q", 0 },
     [OPT_HELP] = { "--help", "-h", 0 },         [OPT_VERSION] = { "--version", NULL, 0 },
 };
@@ -62,7 +63,7 @@ typedef struct {
     const char *model_path;
     output_format format;
     int normalize, similarity, ids, jsonl, threads, quiet;
-    size_t batch_size, max_length;
+    size_t batch_size, max_length, chunk_window, chunk_stride;
     const char *prompt, *prompt_name;
     int given[N_OPTIONS]; /* each option at most once */
     char **texts;         /* from the command line, or NULL: read stdin */
@@ -90,14 +91,19 @@ static void usage(FILE *f)
             "  --prompt-name NAME      prepend the model's prompt NAME (e.g. query)\n"
             "  --max-length N          truncate to N tokens, special tokens included: 2 up to the\n"
             "                          model's position table\n"
+            "  --chunk WINDOW[:STRIDE] a text longer than WINDOW tokens is not truncated but\n"
+            "                          encoded in windows of WINDOW tokens (at most --max-length),\n"
+            "                          each STRIDE text tokens after the last (default: adjacent),\n"
+            "                          and their vectors averaged, weighted by their text tokens\n"
             "  --threads N             threads inside each call: 1 to %d\n"
             "  --batch-size N          texts per forward pass: 1 to %d\n"
             "  -q, --quiet             no progress on standard error\n"
             "  -h, --help              this help\n"
             "  --version               print the library version and the kernels it uses here\n\n"
             "A number N of 0 means the default: for --max-length the model's max_seq_length, for\n"
-            "--threads every core this process may use, for --batch-size 32.\n"
-            "--ids prints ids only: --format, --normalize, --similarity, --threads and --batch-size\n"
+            "--threads every core this process may use, for --batch-size 32, for --chunk no chunks.\n"
+            "--ids prints ids only: --format, --normalize, --similarity, --threads, --batch-size\n"
+            "and --chunk\n"
             "are refused with it, as are --format npy|json with --similarity, --prompt with\n"
             "--prompt-name, and --jsonl with texts on the command line.\n"
             "Exit status: 0 done, 1 an error (named with its input line or text when it is about\n"
@@ -135,6 +141,25 @@ static int parse_format(const char *s, output_format *f)
     return 0;
 }
 
+/* --chunk WINDOW[:STRIDE]: two counts; the library says whether they fit the model. */
+static int parse_chunk(const char *s, options *o)
+{
+    char window[32];
+    const char *colon = strchr(s, ':');
+    const size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    if (n >= sizeof window) {
+        complain("--chunk takes WINDOW or WINDOW:STRIDE, whole numbers, not \"%s\"\n", s);
+        return -1;
+    }
+    memcpy(window, s, n);
+    window[n] = '\0';
+    o->chunk_stride = 0;
+    return parse_count(window, "--chunk WINDOW", SIZE_MAX, &o->chunk_window) ||
+                   (colon && parse_count(colon + 1, "--chunk STRIDE", SIZE_MAX, &o->chunk_stride))
+               ? -1
+               : 0;
+}
+
 /* The option an argument names ("--format" or "--format=npy"), or -1. *value points after '='. */
 static int find_option(const char *arg, const char **value)
 {
@@ -161,6 +186,7 @@ static int set_option(options *o, int id, const char *name, const char *v)
     case OPT_PROMPT: o->prompt = v; return 0;
     case OPT_PROMPT_NAME: o->prompt_name = v; return 0;
     case OPT_MAX_LENGTH: return parse_count(v, name, SIZE_MAX, &o->max_length);
+    case OPT_CHUNK: return parse_chunk(v, o);
     case OPT_BATCH_SIZE: return parse_count(v, name, SBERT_MAX_BATCH_SIZE, &o->batch_size);
     case OPT_THREADS:
         if (parse_count(v, name, MAX_THREADS, &n)) return -1;
@@ -179,7 +205,7 @@ static int set_option(options *o, int id, const char *name, const char *v)
 static int check_combination(const options *o)
 {
     static const option_id not_with_ids[] = { OPT_FORMAT, OPT_NORMALIZE, OPT_SIMILARITY, OPT_THREADS,
-                                              OPT_BATCH_SIZE };
+                                              OPT_BATCH_SIZE, OPT_CHUNK };
     for (size_t k = 0; o->ids && k < sizeof not_with_ids / sizeof *not_with_ids; k++)
         if (o->given[not_with_ids[k]]) {
             complain("--ids prints token ids; %s does not apply to them\n",
@@ -534,8 +560,10 @@ static int open_session(session *s, const options *o)
     s->enc.prompt = o->prompt;
     s->enc.prompt_name = o->prompt_name;
     s->enc.max_length = o->max_length;
-    /* Options that do not fit this model (--max-length, --prompt-name) fail before any text is
-     * read: a call with no texts checks them. */
+    s->enc.chunking.window = o->chunk_window;
+    s->enc.chunking.stride = o->chunk_stride;
+    /* Options that do not fit this model (--max-length, --prompt-name, --chunk) fail before any
+     * text is read: a call with no texts checks them. */
     rc = sbert_encode(s->ctx, NULL, NULL, 0, &s->enc, NULL, 0);
     if (rc != SBERT_OK) {
         complain("%s: %s\n", sbert_strerror(rc), sbert_context_errmsg(s->ctx));

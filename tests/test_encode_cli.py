@@ -245,6 +245,28 @@ class IdsAreWhatTheModelIsFed(unittest.TestCase):
             self.assertEqual(ids_of(texts, "--max-length", str(m)), want)
         self.assertTrue(any(len(r["ids"]) > 3 for r in self.rows))
 
+    def test_chunk(self):
+        # windows of at most max_seq_length 128; a text that fits keeps its unchunked vector
+        short = [r["text"] for r in self.rows]
+        plain = run(short)
+        for chunk in ("0", "128", "128:50"):
+            self.assertEqual(run(["--chunk", chunk] + short).stdout, plain.stdout, chunk)
+        long_text = " ".join(short * 4)
+        self.assertGreater(len(ids_of([long_text], "--max-length", "0")[0]), 127)
+        truncated = vectors_of(run([long_text]))
+        chunked = vectors_of(run(["--chunk=64:32", long_text]))
+        self.assertEqual(len(chunked), 1)
+        self.assertNotEqual(chunked, truncated)
+        # options the model cannot take fail before any text is read; malformed ones are usage
+        for bad, code, word in (("64:100", 1, b"stride"), ("200", 1, b"max_length"),
+                                ("2", 1, b"room"), ("x", 2, b"--chunk"), ("64:", 2, b"--chunk"),
+                                ("-1", 2, b"--chunk")):
+            out = run(["--chunk", bad], b"never read\n")
+            self.assertEqual(out.returncode, code, (bad, out.stderr))
+            self.assertIn(word, out.stderr, bad)
+        out = run(["--ids", "--chunk", "64", "x"])
+        self.assertEqual(out.returncode, 2)
+
     def test_prompt(self):
         texts = [r["text"] for r in self.rows]
         # sentence-transformers prepends the prompt to the text

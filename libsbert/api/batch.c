@@ -351,7 +351,10 @@ int sbert_encode(sbert_context *ctx, const char *const *texts, const size_t *len
         return sb_ctx_fail(ctx, SBERT_ERR_MODEL_KIND, "sbert_encode needs an embedding model, and "
                            "this one is a cross-encoder (reranker): use sbert_rerank or "
                            "sbert_predict");
+    sb_windows w; /* chunking's options are checked with the others, texts or none */
     int rc = begin_encode(ctx, opts, &o, &prompt, &max_len);
+    if (rc == SBERT_OK)
+        rc = resolve_chunking(ctx, &o, prompt, max_len, &w);
     if (rc != SBERT_OK || n_texts == 0)
         return rc;
     const size_t dim = ctx->model->dim;
@@ -366,10 +369,8 @@ int sbert_encode(sbert_context *ctx, const char *const *texts, const size_t *len
                            n_texts * dim);
 
     int skip = 0;
-    sb_windows w;
-    rc = resolve_chunking(ctx, &o, prompt, max_len, &w);
-    if (rc == SBERT_OK) /* chunking: every id, no truncation */
-        rc = tokenize_all(ctx, texts, lengths, n_texts, prompt, w.window ? 0 : max_len);
+    rc = tokenize_all(ctx, texts, lengths, n_texts, prompt, w.window ? 0 : max_len); /* chunks:
+                                                                           every id, untruncated */
     if (rc == SBERT_OK)
         rc = prompt_skip(ctx, prompt, max_len, &skip);
     if (rc != SBERT_OK)

@@ -207,9 +207,11 @@ SBERT_API void sbert_context_free(sbert_context *ctx);
  * it has encoded texts of up to `tokens` tokens: its activations and scratch, not the model (the
  * mapped file) and not the call's own token ids (4 bytes a token). A context starts small and
  * grows to this on the first text that long (never reserving the model's maximum up front);
- * attention works on tiles of keys, so it is linear in `tokens`. For bge-m3's shape (XLM-R large,
- * 2 threads) about 15 MB at 512 tokens and 130 MB at 8,192 (docs/bench/long-texts.md). Returns 0
- * for a NULL model or `tokens` of 0 or past the model's positions. */
+ * attention works on tiles of keys, so it is linear in `tokens` (and in the tokens of one forward
+ * pass: up to batch_size texts, at most 16,384 tokens unless one text is longer). For bge-m3's
+ * shape (XLM-R large, fp32, 2 threads): 18 MB for texts of 512 tokens and 139 MB for 8,192 with
+ * batch_size 1; 84 and 173 MB with the default 32 (docs/bench/long-texts.md). Returns 0 for a
+ * NULL model or `tokens` of 0 or past the model's positions. */
 SBERT_API size_t sbert_context_memory(const sbert_model *model, const sbert_context_params *params,
                                       size_t tokens);
 

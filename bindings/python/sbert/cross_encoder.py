@@ -8,7 +8,7 @@ import os
 from . import _capi, _library
 from ._pool import ContextPool
 from ._quantize import numpy
-from .model import SbertError, _check_type, _Progress, _utf8
+from .model import SbertError, _check_type, _Handle, _Progress, _utf8
 
 
 def _pairs(sentences):
@@ -37,7 +37,7 @@ def _softmax(row):
     return [x / total for x in e]
 
 
-class CrossEncoder:
+class CrossEncoder(_Handle):
     """A loaded cross-encoder (.sbert file converted from a sentence-transformers CrossEncoder
     folder). Thread-safe as sbert.Model: calls borrow contexts from a bounded pool.
 
@@ -91,55 +91,10 @@ class CrossEncoder:
         self._pool = ContextPool(self._create_context, lib.sbert_context_free, max_contexts)
 
     # -- lifetime (as sbert.Model) ------------------------------------------------------------
-    def close(self):
-        """Waits for the calls in flight, then frees the contexts and the model. Idempotent."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            self._lib.sbert_model_free(handle)
-
-    @property
-    def closed(self):
-        return self._handle is None
-
-    def __enter__(self):
-        self._open_pool()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may be gone already
-            pass
-
     def __repr__(self):
         state = "closed" if self.closed else "num_labels=%d, max_length=%d, activation=%s" % (
             self.num_labels, self.max_length, self.activation_fn_name)
         return "sbert.CrossEncoder(%r, %s)" % (self.path, state)
-
-    def _open_pool(self):
-        pool = self._pool
-        if pool is None:
-            from ._pool import ClosedError
-            raise ClosedError("this CrossEncoder is closed")
-        pool.check_open()
-        return pool
-
-    def _create_context(self, batch_size):
-        params = self._lib.sbert_context_default_params()
-        params.n_threads, params.batch_size, params.utf8 = self._n_threads, batch_size, self._utf8
-        ctx = ctypes.c_void_p()
-        rc = self._lib.sbert_context_create(self._handle, ctypes.byref(params), ctypes.byref(ctx))
-        if rc != _capi.SBERT_OK:
-            name = self._lib.sbert_strerror(rc).decode()
-            raise SbertError(rc, "cannot create a context: %s" % name, name)
-        return ctx
 
     def _check(self, rc, ctx):
         if rc != _capi.SBERT_OK:

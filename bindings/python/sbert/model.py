@@ -78,7 +78,58 @@ class _Progress:
         sys.stderr.flush()
 
 
-class Model:
+class _Handle:
+    """What Model and CrossEncoder share: the model handle, its pool of contexts, and their
+    lifetime (close, with, use after close)."""
+
+    def close(self):
+        """Waits for the calls in flight, then frees the contexts and the model. Using the
+        model afterwards raises sbert.ClosedError (a ValueError). Idempotent."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            self._lib.sbert_model_free(handle)
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def __enter__(self):
+        self._open_pool()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone already
+            pass
+
+    def _open_pool(self):
+        pool = self._pool
+        if pool is None:
+            from ._pool import ClosedError
+            raise ClosedError("this %s is closed" % type(self).__name__)
+        pool.check_open()
+        return pool
+
+    def _create_context(self, batch_size):
+        params = self._lib.sbert_context_default_params()
+        params.n_threads, params.batch_size, params.utf8 = self._n_threads, batch_size, self._utf8
+        ctx = ctypes.c_void_p()
+        rc = self._lib.sbert_context_create(self._handle, ctypes.byref(params), ctypes.byref(ctx))
+        if rc != _capi.SBERT_OK:
+            name = self._lib.sbert_strerror(rc).decode()
+            raise SbertError(rc, "cannot create a context: %s" % name, name)
+        return ctx
+
+
+class Model(_Handle):
     """A loaded .sbert model. Safe to share between threads: each call borrows a context from a
     bounded pool (at most max_contexts, default the number of CPUs), so any number of threads,
     short-lived or not, use a bounded amount of memory.
@@ -136,56 +187,10 @@ class Model:
         self._pool = ContextPool(self._create_context, lib.sbert_context_free, max_contexts)
 
     # -- lifetime -----------------------------------------------------------------------------
-    def close(self):
-        """Waits for the calls in flight, then frees the contexts and the model. Using the
-        model afterwards raises sbert.ClosedError (a ValueError). Idempotent."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            self._lib.sbert_model_free(handle)
-
-    @property
-    def closed(self):
-        return self._handle is None
-
-    def __enter__(self):
-        self._open_pool()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may be gone already
-            pass
-
     def __repr__(self):
         state = "closed" if self.closed else "dim=%d, max_seq_length=%d, similarity=%s" % (
             self._dim, self._max_seq_length, self.similarity_fn_name)
         return "sbert.Model(%r, %s)" % (self.path, state)
-
-    def _open_pool(self):
-        pool = self._pool
-        if pool is None:
-            from ._pool import ClosedError
-            raise ClosedError("this Model is closed")
-        pool.check_open()
-        return pool
-
-    def _create_context(self, batch_size):
-        params = self._lib.sbert_context_default_params()
-        params.n_threads, params.batch_size, params.utf8 = self._n_threads, batch_size, self._utf8
-        ctx = ctypes.c_void_p()
-        rc = self._lib.sbert_context_create(self._handle, ctypes.byref(params), ctypes.byref(ctx))
-        if rc != _capi.SBERT_OK:
-            raise SbertError(rc, "cannot create a context: %s" % self._status_name(rc),
-                             self._status_name(rc))
-        return ctx
 
     @property
     def contexts_alive(self):

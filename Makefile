@@ -203,7 +203,7 @@ check-layers: $(LIB_OBJ)
 	$(PYTHON) tools/check_layers.py --src libsbert --objects $(BUILD)/libsbert
 
 test-asan:
-	SBERT_SANITIZED=1 $(MAKE) BUILD=build-asan EXDIR=build-asan/examples OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+	SBERT_SANITIZED=1 SANITIZER_PRELOAD="$$($(CC) -print-file-name=libasan.so):$$($(CC) -print-file-name=libubsan.so)" $(MAKE) BUILD=build-asan EXDIR=build-asan/examples OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 # The 12 x 768 ko-sroberta-shaped model (random weights) against an independent PyTorch reference
 # (Debian python3-torch); prints SKIP when torch is absent.

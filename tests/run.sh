@@ -26,9 +26,14 @@ done
 # The golden models again on the AVX2 kernels (fp32, and int8 on AVX-VNNI where the CPU has it):
 # test_kernels checks each kernel against the portable ones, this the whole model on them.
 [ -x "$BUILD/tests/test_golden" ] && run "test_golden (SBERT_ISA=avx2)" env SBERT_ISA=avx2 "$BUILD/tests/test_golden"
+# A sanitized libsbert.so loads into Python only after its sanitizer runtimes (make test-asan names
+# them in SANITIZER_PRELOAD); Python's own allocations are not ours to check for leaks.
+python_env="BUILD=$BUILD"
+[ -n "${SANITIZER_PRELOAD:-}" ] &&
+    python_env="$python_env LD_PRELOAD=$SANITIZER_PRELOAD ASAN_OPTIONS=detect_leaks=0"
 for t in tests/test_*.py; do
     [ -f "$t" ] || continue
-    run "$(basename "$t")" env BUILD="$BUILD" "$PYTHON" "$t"
+    run "$(basename "$t")" env $python_env "$PYTHON" "$t"
 done
 # The Python package again under an interpreter with NumPy (Debian's python3-numpy) when $PYTHON
 # has none, so that both its NumPy results and its plain lists are tested.
@@ -38,7 +43,7 @@ if ! "$PYTHON" -c 'import numpy' 2>/dev/null; then
         if "$p" -c 'import numpy' 2>/dev/null; then PYTHON_NUMPY=$p; break; fi
     done
     if [ -n "$PYTHON_NUMPY" ]; then
-        run "test_python_package.py ($PYTHON_NUMPY, NumPy)" env BUILD="$BUILD" "$PYTHON_NUMPY" tests/test_python_package.py
+        run "test_python_package.py ($PYTHON_NUMPY, NumPy)" env $python_env "$PYTHON_NUMPY" tests/test_python_package.py
     else
         echo "SKIP: the Python package with NumPy: no interpreter here has NumPy (apt-get install python3-numpy)"
         skipped_names="$skipped_names test_python_package.py(NumPy)"

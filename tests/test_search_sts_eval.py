@@ -99,7 +99,6 @@ class Search(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.tmp)
 
-    @unittest.skipIf(SANITIZED, "python cannot load the sanitized library")
     def test_top_k_as_semantic_search(self):
         queries = ["한 남자가 기타를 치고 있다.", "여자가 양파를 썰고 있다.", "개가 공을 쫓고 있다."]
         r = run(SEARCH, "-m", TINY, "-c", self.corpus, "-k", "5", *queries)
@@ -194,7 +193,6 @@ class StsEval(unittest.TestCase):
         self.assertIn("Spearman x 100: 65.84\n", r.stdout)
         self.assertEqual(r.stderr, "")  # no progress when standard error is not a terminal
 
-    @unittest.skipIf(SANITIZED, "python cannot load the sanitized library")
     def test_correlations_against_an_independent_computation(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "sts.tsv")

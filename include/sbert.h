@@ -86,9 +86,9 @@ SBERT_API int sbert_format_version(void);
  * "fp32: avx512, int8: avx512-vnni, threads: yes". fp32 (and bf16 / f16 weights): avx512, avx2,
  * neon (AArch64) or scalar; int8: avx512-vnni, avx-vnni, avx2 or portable; the same vectors from
  * each up to
- * rounding (int8: the same integer sums). The environment variable SBERT_ISA=avx2 or scalar, read
- * once, caps the choice (avx2 still lets int8 use AVX-VNNI, a 256-bit extension). Static storage;
- * safe from any thread. */
+ * rounding (int8: the same integer sums). The environment variable SBERT_ISA, read once, caps the
+ * choice: avx512, avx-vnni (AVX2 with AVX-VNNI's int8), avx2 (as a CPU with AVX2 + FMA and no
+ * VNNI: Intel to 11th gen, AMD to Zen 3) or scalar. Static storage; safe from any thread. */
 SBERT_API const char *sbert_system_info(void);
 
 /* ---------------------------------------------------------------------------------------------

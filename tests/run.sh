@@ -23,9 +23,12 @@ for t in "$BUILD"/tests/test_*; do
 done
 # make leaves test_cxx_api out when it finds no C++ compiler (NO_CXX names the one it looked for).
 [ -n "${NO_CXX:-}" ] && skip test_cxx_api "no C++ compiler ($NO_CXX) found, include/sbert.h not compiled as C++"
-# The golden models again on the AVX2 kernels (fp32, and int8 on AVX-VNNI where the CPU has it):
-# test_kernels checks each kernel against the portable ones, this the whole model on them.
-[ -x "$BUILD/tests/test_golden" ] && run "test_golden (SBERT_ISA=avx2)" env SBERT_ISA=avx2 "$BUILD/tests/test_golden"
+# The golden models again on the AVX2 kernels (int8: vpmaddubsw, then AVX-VNNI where the CPU has
+# it): test_kernels checks each kernel against the portable ones, this the whole model on them.
+if [ -x "$BUILD/tests/test_golden" ]; then
+    run "test_golden (SBERT_ISA=avx2)" env SBERT_ISA=avx2 "$BUILD/tests/test_golden"
+    run "test_golden (SBERT_ISA=avx-vnni)" env SBERT_ISA=avx-vnni "$BUILD/tests/test_golden"
+fi
 # A sanitized libsbert.so loads into Python only after its sanitizer runtimes (make test-asan names
 # them in SANITIZER_PRELOAD); Python's own allocations are not ours to check for leaks.
 python_env="BUILD=$BUILD"

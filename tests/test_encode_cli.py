@@ -5,6 +5,7 @@ tested for content, not just shape. ENCODE names the binary, BUILD the build dir
 import json
 import math
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -104,6 +105,25 @@ class EncodeCommand(unittest.TestCase):
         self.assertEqual(out.returncode, 0)
         self.assertRegex(out.stdout.decode(), r"^libsbert \d+\.\d+\.\d+ \(fp32: \w+, int8: [\w-]+, "
                                               r"threads: (yes|no)\)\n$")
+
+    def test_isa_caps(self):
+        def kernels(isa):
+            env = {k: v for k, v in os.environ.items() if k != "SBERT_ISA"}
+            if isa:
+                env["SBERT_ISA"] = isa
+            out = subprocess.run([ENCODE, "--version"], capture_output=True, env=env)
+            return re.search(r"fp32: ([\w-]+), int8: ([\w-]+)", out.stdout.decode()).groups()
+        best = kernels(None)
+        self.assertEqual(kernels("scalar"), ("scalar", "portable"))
+        if best[0] not in ("avx2", "avx512"):
+            self.skipTest("not an x86 CPU with AVX2: the x86 caps do not apply")
+        # avx2 is a CPU with AVX2 + FMA and no VNNI of either width, whatever this one has
+        self.assertEqual(kernels("avx2"), ("avx2", "avx2"))
+        fp32, int8 = kernels("avx-vnni")
+        self.assertEqual(fp32, "avx2")
+        self.assertIn(int8, ("avx2", "avx-vnni"))
+        self.assertNotEqual(int8, "avx512-vnni")
+        self.assertEqual(kernels("avx512"), best)
 
     def test_zero_texts(self):
         out = run([], b"")

@@ -72,15 +72,24 @@ static sb_isa capped(sb_isa wanted, sb_isa hw)
     return wanted < hw ? wanted : hw; /* the x86 order: AVX2 < AVX512 */
 }
 
-/* SBERT_ISA, or the hardware's best when it is unset or names no instruction set. */
+/* SBERT_ISA, or the hardware's best when it is unset or names no instruction set. "avx2" stands
+ * for a CPU with AVX2 + FMA and nothing newer (Intel to 11th gen, AMD to Zen 3): its int8 kernels
+ * are the vpmaddubsw ones even where the CPU has AVX-VNNI, which "avx-vnni" adds back. */
 static sb_isa env_wanted(sb_isa hw)
 {
     const char *s = getenv("SBERT_ISA");
     if (!s) return hw;
     if (strcmp(s, "scalar") == 0) return SB_ISA_SCALAR;
-    if (strcmp(s, "avx2") == 0) return SB_ISA_AVX2;
+    if (strcmp(s, "avx2") == 0 || strcmp(s, "avx-vnni") == 0) return SB_ISA_AVX2;
     if (strcmp(s, "avx512") == 0) return SB_ISA_AVX512;
     return hw;
+}
+
+/* Whether SBERT_ISA leaves the VNNI extensions to the int8 kernels. */
+static int env_allows_vnni(void)
+{
+    const char *s = getenv("SBERT_ISA");
+    return !s || strcmp(s, "avx2") != 0;
 }
 
 /* -1 until detected. Detection is idempotent, so two threads racing here store the same value. */
@@ -115,12 +124,13 @@ sb_isa sb_kernels_set_isa(sb_isa isa)
     return isa;
 }
 
-static atomic_int allow_vnni = 1;
+static atomic_int allow_vnni = -1; /* -1: as SBERT_ISA says */
 
 void sb_kernels_allow_vnni(int allow) { atomic_store_explicit(&allow_vnni, allow != 0, memory_order_relaxed); }
 
-/* The machine's best I8 kernels, capped by the instruction set in use (SBERT_ISA=avx2 leaves AVX-VNNI,
- * which is 256-bit, but not AVX512-VNNI) and by sb_kernels_allow_vnni. */
+/* The machine's best I8 kernels, capped by the instruction set in use (an AVX2 cap leaves AVX-VNNI,
+ * which is 256-bit, but not AVX512-VNNI), by SBERT_ISA=avx2 (no VNNI) and by
+ * sb_kernels_allow_vnni. */
 sb_q8_isa sb_kernels_q8(void)
 {
     static atomic_int detected = -1; /* idempotent detection, as above */
@@ -131,7 +141,12 @@ sb_q8_isa sb_kernels_q8(void)
     }
     const sb_isa isa = sb_kernels_isa();
     if (isa != SB_ISA_AVX2 && isa != SB_ISA_AVX512) return SB_Q8_PORTABLE; /* x86 only */
-    if (!atomic_load_explicit(&allow_vnni, memory_order_relaxed)) return SB_Q8_AVX2;
+    int allowed = atomic_load_explicit(&allow_vnni, memory_order_relaxed);
+    if (allowed < 0) {
+        allowed = env_allows_vnni();
+        atomic_store_explicit(&allow_vnni, allowed, memory_order_relaxed);
+    }
+    if (!allowed) return SB_Q8_AVX2;
     if (isa == SB_ISA_AVX512 && (vnni & VNNI_512)) return SB_Q8_AVX512_VNNI;
     if (vnni & VNNI_256) return SB_Q8_AVX_VNNI;
     return SB_Q8_AVX2;

@@ -3,8 +3,8 @@
  *
  * Every kernel has a portable C version; AVX2+FMA and AVX-512 versions live in *_avx2.c and
  * *_avx512.c and are chosen once at run time from CPUID (sb_kernels_isa()); on AArch64 the NEON
- * versions (*_neon.c) always apply. The environment variable SBERT_ISA=scalar|avx2|avx512 caps
- * the choice (tests run every path on one machine).
+ * versions (*_neon.c) always apply. The environment variable SBERT_ISA=scalar|avx2|avx-vnni|avx512
+ * caps the choice (tests run every path on one machine; avx2 is a CPU without any VNNI).
  *
  * Threading: sb_gemm() splits its work over the threads of a pool (threadpool.h; NULL runs it in
  * the calling thread). The vector ops are single-threaded; the caller parallelises over rows or
@@ -146,12 +146,12 @@ void sb_gemm_q8(const sb_q8_rows *A, int m, const sb_linear *W, float *C, size_t
 void sb_q8_column_sums(const sb_linear *W, int32_t *sums);
 /* The I8 kernels in use (same results from each): AVX512-VNNI, else AVX-VNNI (256-bit, on AVX2
  * CPUs that have it), else AVX2, else portable; capped by the instruction set in use
- * (sb_kernels_isa) and by sb_kernels_allow_vnni. */
+ * (sb_kernels_isa), by SBERT_ISA=avx2 (no VNNI) and by sb_kernels_allow_vnni. */
 typedef enum { SB_Q8_PORTABLE = 0, SB_Q8_AVX2, SB_Q8_AVX_VNNI, SB_Q8_AVX512_VNNI } sb_q8_isa;
 sb_q8_isa sb_kernels_q8(void);
 const char *sb_q8_isa_name(sb_q8_isa isa);
 /* allow = 0 keeps the I8 kernels off VNNI (tests reach the AVX2 kernel that way on a VNNI
- * machine); 1 (the default) lets them use it. */
+ * machine); 1 lets them use it (until called: as SBERT_ISA says). */
 void sb_kernels_allow_vnni(int allow);
 
 /* ---- vector ops (one row / one vector) ----------------------------------------------------- */

@@ -12,7 +12,7 @@
  *   make && cc -O2 -D_GNU_SOURCE -Iinclude -Ilibsbert bench/bench_gemm.c build/libsbert.a -lm -lpthread \
  *       -o build/bench/bench_gemm
  *   build/bench/bench_gemm [PEAK_1_THREAD PEAK_2_THREADS] [hot]      (SBERT_ISA=avx2 to compare)
- *   BENCH_GEMM_ROWS=128 build/bench/bench_gemm ...                   (one batch size only)
+ *   BENCH_GEMM_ROWS=128 build/bench/bench_gemm ...                   (one batch size only, any m)
  *   build/bench/bench_gemm ... int8      int8 weights (SB_WEIGHTS_I8): GOP/s, 2 per multiply-add,
  *                                        A's quantization included; the fraction is of 4 x the
  *                                        FMA peak (vpdpbusd: 64 multiply-adds, vfmadd: 16)
@@ -167,12 +167,14 @@ int main(int argc, char **argv)
     print_load("before:");
     printf("%-9s %5s %5s %5s  %13s  %13s  %13s\n", "gemm", "n", "k", "m", "1 thr (wall)", "1 thr (cpu)",
            "2 thr (wall)");
+    /* BENCH_GEMM_ROWS=N: that batch size only (any N >= 1, e.g. 24 to time 16 rows' edge tile
+     * computed as a full one) */
+    const int only_rows = getenv("BENCH_GEMM_ROWS") ? atoi(getenv("BENCH_GEMM_ROWS")) : 0;
+    const int n_sizes = only_rows > 0 ? 1 : (int)(sizeof batch_rows / sizeof batch_rows[0]);
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
-        for (size_t mi = 0; mi < sizeof batch_rows / sizeof batch_rows[0]; mi++) {
+        for (int mi = 0; mi < n_sizes; mi++) {
             const shape *s = &shapes[si];
-            const int m = batch_rows[mi];
-            if (getenv("BENCH_GEMM_ROWS") && atoi(getenv("BENCH_GEMM_ROWS")) != m)
-                continue; /* BENCH_GEMM_ROWS=128: only that batch size */
+            const int m = only_rows > 0 ? only_rows : batch_rows[mi];
             printf("%-9s %5d %5d %5d", s->name, s->n, s->k, m);
             print_rate(bench_one(s, m, 1, hot, CLOCK_MONOTONIC), peak[1]);
             print_rate(bench_one(s, m, 1, hot, CLOCK_PROCESS_CPUTIME_ID), peak[1]);

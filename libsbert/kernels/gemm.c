@@ -80,54 +80,37 @@ static inline void tile_scalar(int rows, sb_weight_format format, int kn, const 
         tile_scalar(R, F, kn, a, lda, w, c, ldc, n_valid, ep);                               \
     }
 
-/* An A block of 64 rows x k = 768 is 192 KB (L2). */
-#define SCALAR_TABLE(F, NAME)                                                                \
+#define SCALAR_TILES(F, NAME)                                                                \
     SCALAR_TILE(1, F, NAME) SCALAR_TILE(2, F, NAME)                                          \
-    SCALAR_TILE(3, F, NAME) SCALAR_TILE(4, F, NAME)                                          \
-    const sb_gemm_kernels sb_gemm_kernels_scalar_##NAME = {                                  \
+    SCALAR_TILE(3, F, NAME) SCALAR_TILE(4, F, NAME)
+/* An A block of 64 rows x k = 768 is 192 KB (L2). */
+#define SCALAR_TABLE(NAME)                                                                   \
+    {                                                                                        \
         .mr = SCALAR_MR, .panels = 1, .mc = 64, .kc = 768,                                   \
         .tile = {{ tile_scalar_1_##NAME, tile_scalar_2_##NAME, tile_scalar_3_##NAME,         \
                    tile_scalar_4_##NAME }},                                                  \
-    };
+    }
 
-SCALAR_TABLE(SB_WEIGHTS_F32, f32)
-SCALAR_TABLE(SB_WEIGHTS_BF16, bf16)
-SCALAR_TABLE(SB_WEIGHTS_F16, f16)
+SCALAR_TILES(SB_WEIGHTS_F32, f32)
+SCALAR_TILES(SB_WEIGHTS_BF16, bf16)
+SCALAR_TILES(SB_WEIGHTS_F16, f16)
+static const sb_gemm_kernels kernels_scalar[SB_FLOAT_FORMATS] = SB_FLOAT_TABLES(SCALAR_TABLE);
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
 /* The micro-kernels for a weight format on the best ISA that has them. Every format must have a
  * portable table, so that a model the loader accepted always runs. */
 static const sb_gemm_kernels *kernels_for(sb_isa isa, sb_weight_format format)
 {
+    switch (isa) {
 #ifdef SB_X86
-    static const sb_gemm_kernels *const avx512[] = {
-        [SB_WEIGHTS_F32] = &sb_gemm_kernels_avx512_f32,
-        [SB_WEIGHTS_BF16] = &sb_gemm_kernels_avx512_bf16,
-        [SB_WEIGHTS_F16] = &sb_gemm_kernels_avx512_f16,
-    };
-    static const sb_gemm_kernels *const avx2[] = {
-        [SB_WEIGHTS_F32] = &sb_gemm_kernels_avx2_f32,
-        [SB_WEIGHTS_BF16] = &sb_gemm_kernels_avx2_bf16,
-        [SB_WEIGHTS_F16] = &sb_gemm_kernels_avx2_f16,
-    };
-    if (isa == SB_ISA_AVX512) return avx512[format];
-    if (isa == SB_ISA_AVX2) return avx2[format];
+    case SB_ISA_AVX512: return &sb_gemm_kernels_avx512[format];
+    case SB_ISA_AVX2: return &sb_gemm_kernels_avx2[format];
 #endif
 #ifdef SB_ARM64
-    static const sb_gemm_kernels *const neon[] = {
-        [SB_WEIGHTS_F32] = &sb_gemm_kernels_neon_f32,
-        [SB_WEIGHTS_BF16] = &sb_gemm_kernels_neon_bf16,
-        [SB_WEIGHTS_F16] = &sb_gemm_kernels_neon_f16,
-    };
-    if (isa == SB_ISA_NEON) return neon[format];
+    case SB_ISA_NEON: return &sb_gemm_kernels_neon[format];
 #endif
-    static const sb_gemm_kernels *const scalar[] = {
-        [SB_WEIGHTS_F32] = &sb_gemm_kernels_scalar_f32,
-        [SB_WEIGHTS_BF16] = &sb_gemm_kernels_scalar_bf16,
-        [SB_WEIGHTS_F16] = &sb_gemm_kernels_scalar_f16,
-    };
-    (void)isa;
-    return scalar[format];
+    default: return &kernels_scalar[format];
+    }
 }
 
 /* Per thread: the parked sums of a unit's tiles between blocks of k (A is read in place). */

@@ -28,15 +28,15 @@
       tile_5x##P##_##NAME, tile_6x##P##_##NAME, tile_7x##P##_##NAME, tile_8x##P##_##NAME,    \
       tile_9x##P##_##NAME, tile_10x##P##_##NAME, tile_11x##P##_##NAME, tile_12x##P##_##NAME }
 
-#define KERNEL_TABLE(F, NAME)                                                                \
-    TILES_FOR_PANELS(1, F, NAME)                                                             \
-    TILES_FOR_PANELS(2, F, NAME)                                                             \
-    const sb_gemm_kernels sb_gemm_kernels_avx512_##NAME = {                                  \
+#define TILES(F, NAME) TILES_FOR_PANELS(1, F, NAME) TILES_FOR_PANELS(2, F, NAME)
+#define TABLE(NAME)                                                                          \
+    {                                                                                        \
         .mr = 12, .panels = 2, .mc = 96, .kc = 768,                                          \
         .tile = { TILE_ROW(1, NAME), TILE_ROW(2, NAME) },                                    \
-    };
+    }
 
-KERNEL_TABLE(SB_WEIGHTS_F32, f32)
-KERNEL_TABLE(SB_WEIGHTS_BF16, bf16)
-KERNEL_TABLE(SB_WEIGHTS_F16, f16)
+TILES(SB_WEIGHTS_F32, f32)
+TILES(SB_WEIGHTS_BF16, bf16)
+TILES(SB_WEIGHTS_F16, f16)
+const sb_gemm_kernels sb_gemm_kernels_avx512[SB_FLOAT_FORMATS] = SB_FLOAT_TABLES(TABLE);
 #endif

@@ -13,7 +13,8 @@
 #include "kernels/vecmath.h"
 #include "kernels/gemm_simd.h"
 
-SB_KERNEL_TABLE_6X16(neon, SB_WEIGHTS_F32, f32)
-SB_KERNEL_TABLE_6X16(neon, SB_WEIGHTS_BF16, bf16)
-SB_KERNEL_TABLE_6X16(neon, SB_WEIGHTS_F16, f16)
+SB_TILES_6X16(SB_WEIGHTS_F32, f32)
+SB_TILES_6X16(SB_WEIGHTS_BF16, bf16)
+SB_TILES_6X16(SB_WEIGHTS_F16, f16)
+const sb_gemm_kernels sb_gemm_kernels_neon[SB_FLOAT_FORMATS] = SB_FLOAT_TABLES(SB_TABLE_6X16);
 #endif

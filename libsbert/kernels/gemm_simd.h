@@ -173,15 +173,16 @@ tile_simd(const int R, const int P, const sb_weight_format F, int kn, const floa
         tile_simd(R, P, F, kn, a, lda, w, panel_stride, c, ldc, n_valid, ep);                \
     }
 
-/* sb_gemm_kernels_<ISA>_<NAME>: the table of a one-panel tile of up to 6 rows (AVX2's 16 ymm and
- * NEON's 32 q registers both hold its accumulators), blocked as gemm.c describes. */
-#define SB_KERNEL_TABLE_6X16(ISA, F, NAME)                                                   \
+/* The one-panel tiles of up to 6 rows (AVX2's 16 ymm and NEON's 32 q registers both hold their
+ * accumulators) for weight format F, and their table's initializer, blocked as gemm.c describes. */
+#define SB_TILES_6X16(F, NAME)                                                               \
     SB_TILE(1, 1, F, NAME) SB_TILE(2, 1, F, NAME) SB_TILE(3, 1, F, NAME)                     \
-    SB_TILE(4, 1, F, NAME) SB_TILE(5, 1, F, NAME) SB_TILE(6, 1, F, NAME)                     \
-    const sb_gemm_kernels sb_gemm_kernels_##ISA##_##NAME = {                                 \
+    SB_TILE(4, 1, F, NAME) SB_TILE(5, 1, F, NAME) SB_TILE(6, 1, F, NAME)
+#define SB_TABLE_6X16(NAME)                                                                  \
+    {                                                                                        \
         .mr = 6, .panels = 1, .mc = 96, .kc = 768,                                           \
         .tile = {{ tile_1x1_##NAME, tile_2x1_##NAME, tile_3x1_##NAME, tile_4x1_##NAME,       \
                    tile_5x1_##NAME, tile_6x1_##NAME }},                                      \
-    };
+    }
 
 #endif

@@ -52,8 +52,8 @@ typedef void (*sb_tile_kernel)(int k, const float *a, size_t lda, const void *w,
 #define SB_MAX_PANELS 2
 #define SB_TILE_COLS (SB_MAX_PANELS * SB_PANEL) /* row stride of parked sums */
 
-/* One ISA's kernels for one weight format (gemm.c's kernels_for() picks the table) and the cache
- * blocking tuned for them (see gemm.c for the loop nest). */
+/* One ISA's kernels for one weight format and the cache blocking tuned for them (see gemm.c for
+ * the loop nest). */
 typedef struct {
     int mr;         /* rows of a full tile */
     int panels;     /* 16-column panels of a full tile */
@@ -62,18 +62,21 @@ typedef struct {
     sb_tile_kernel tile[SB_MAX_PANELS][SB_MAX_MR]; /* [panels - 1][rows - 1]: every edge tile */
 } sb_gemm_kernels;
 
-/* sb_gemm_kernels_<isa>_<format> */
-extern const sb_gemm_kernels sb_gemm_kernels_scalar_f32, sb_gemm_kernels_scalar_bf16,
-    sb_gemm_kernels_scalar_f16;
+/* Each instruction set's table, indexed by weight format (the formats computed in fp32; I8 has
+ * its own tables below). gemm.c picks the portable table when none of these runs. */
+#define SB_FLOAT_FORMATS (SB_WEIGHTS_F16 + 1)
+/* The initializer of such a table from TABLE(NAME), NAME the format's short name. */
+#define SB_FLOAT_TABLES(TABLE)                                                               \
+    {                                                                                        \
+        [SB_WEIGHTS_F32] = TABLE(f32), [SB_WEIGHTS_BF16] = TABLE(bf16),                      \
+        [SB_WEIGHTS_F16] = TABLE(f16),                                                       \
+    }
 #ifdef SB_X86
-extern const sb_gemm_kernels sb_gemm_kernels_avx2_f32, sb_gemm_kernels_avx2_bf16,
-    sb_gemm_kernels_avx2_f16;
-extern const sb_gemm_kernels sb_gemm_kernels_avx512_f32, sb_gemm_kernels_avx512_bf16,
-    sb_gemm_kernels_avx512_f16;
+extern const sb_gemm_kernels sb_gemm_kernels_avx2[SB_FLOAT_FORMATS];
+extern const sb_gemm_kernels sb_gemm_kernels_avx512[SB_FLOAT_FORMATS];
 #endif
 #ifdef SB_ARM64
-extern const sb_gemm_kernels sb_gemm_kernels_neon_f32, sb_gemm_kernels_neon_bf16,
-    sb_gemm_kernels_neon_f16;
+extern const sb_gemm_kernels sb_gemm_kernels_neon[SB_FLOAT_FORMATS];
 #endif
 
 /* I8 micro-kernels: a is the tile's first quantized row (ldq bytes apart), w its first PANEL16_Q4

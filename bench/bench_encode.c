@@ -19,7 +19,9 @@
  * BENCH_OPEN_ONLY=1 stops after open_ms (run.sh times a cold open that way); BENCH_ENGINE=NAME
  * names the engine in the output and the vectors' file (run.sh: libsbert-bf16 for a bf16 model).
  */
-#define _DEFAULT_SOURCE /* POSIX 2008 and mincore */
+#ifndef _DEFAULT_SOURCE /* POSIX 2008 and mincore (the Makefile may define it already) */
+#define _DEFAULT_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -296,6 +296,28 @@ static void check_gemm_q8_case(int m, int n, int k, sb_activation act, int resid
     }
     CHECK(rows_ok, "%s q8 m=%d k=%d: quantized rows differ from the reference",
           sb_q8_isa_name(sb_kernels_q8()), m, k);
+    if (rows.prep) { /* AVX2 without VNNI: per quad, q - 128 as int8 bytes, then their magnitudes */
+        int prep_ok = 1;
+        for (int i = 0; i < m; i++)
+            for (int kk = 0; kk < k; kk++) {
+                const int s = qa[(size_t)i * k + kk] - 128;
+                const uint8_t *p = rows.prep + (size_t)i * rows.ldp + 8 * (kk / 4) + kk % 4;
+                prep_ok &= (int8_t)p[0] == s && p[4] == (uint8_t)(s < 0 ? -s : s);
+            }
+        CHECK(prep_ok, "%s q8 m=%d k=%d: prepared rows", sb_q8_isa_name(sb_kernels_q8()), m, k);
+        /* rows quantized without it (for other kernels) take the portable tiles: the same sums
+         * (compared without the activation, whose vector and scalar forms may differ) */
+        sb_q8_rows plain = rows;
+        plain.prep = NULL;
+        float *with = calloc((size_t)m * ldc, sizeof(float));
+        float *without = calloc((size_t)m * ldc, sizeof(float));
+        sb_gemm_q8(&rows, m, &lin, with, ldc, SB_ACT_IDENTITY, NULL, 0, NULL);
+        sb_gemm_q8(&plain, m, &lin, without, ldc, SB_ACT_IDENTITY, NULL, 0, NULL);
+        CHECK(memcmp(with, without, (size_t)m * ldc * sizeof(float)) == 0,
+              "q8 m=%d k=%d: rows without the prepared form give other results", m, k);
+        free(with);
+        free(without);
+    }
     free(buf);
 
     float *scratch = aligned_alloc(64, sb_gemm_scratch_floats(2, 256, 4096) * sizeof(float));

@@ -487,8 +487,7 @@ static int project_head(const attention_job *job, int first, int rows, int c0, f
     const sb_linear slice = column_slice(&job->layer->qkv, c0, job->m->hp.hidden /
                                          job->m->hp.n_heads, &offset);
     if (job->xq) {
-        const sb_q8_rows run = { job->xq->q + (size_t)first * job->xq->ldq, job->xq->ldq,
-                                 job->xq->scale + first, job->xq->zero + first };
+        const sb_q8_rows run = sb_q8_rows_from(job->xq, first);
         sb_gemm_q8(&run, rows, &slice, proj, ld, SB_ACT_IDENTITY, NULL, 0, NULL);
     } else {
         const float *x = st->x + (size_t)(job->text_start[job->group.first] + first) * st->ld_x;

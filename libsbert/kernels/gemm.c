@@ -127,6 +127,8 @@ typedef struct {
     const float *a;             /* F32/BF16/F16 weights: A as it is */
     size_t lda;
     const sb_q8_rows *qa;       /* I8 weights: A quantized */
+    const uint8_t *qa_bytes;    /* the rows the I8 tiles read: qa->q, or qa->prep */
+    size_t qa_ld;
     int m;
     const sb_linear *w;
     float *c;
@@ -186,7 +188,8 @@ static void run_q8_columns(const gemm_job *job, int i0, int i1, int j, int n_val
             .col_scale = w->scale + j,
             .col_sum = w->col_sum + j,
         };
-        tiles[min_int(job->mr, i1 - i) - 1](k4, qa->q + (size_t)i * qa->ldq, qa->ldq, panel,
+        tiles[min_int(job->mr, i1 - i) - 1](k4, job->qa_bytes + (size_t)i * job->qa_ld,
+                                             job->qa_ld, panel,
                                              sb_panel_bytes(w), job->c + (size_t)i * job->ldc + j,
                                              job->ldc, n_valid, &ep);
     }
@@ -253,9 +256,13 @@ void sb_gemm_q8(const sb_q8_rows *A, int m, const sb_linear *W, float *C, size_t
 {
     if (m <= 0 || W->n_out <= 0) return;
     const sb_gemm_q8_kernels *q8 = sb_q8_kernels();
+    if (q8->prepare_row && !A->prep) /* rows quantized for other kernels: the same sums here */
+        q8 = &sb_gemm_q8_kernels_scalar;
     gemm_job job = {
-        .qa = A, .m = m, .w = W, .c = C, .ldc = ldc, .act = act, .residual = residual,
-        .ldr = ldr, .q8 = q8, .mr = q8->mr, .width = q8->panels * SB_PANEL, .mc = q8->mc,
+        .qa = A, .qa_bytes = q8->prepare_row ? A->prep : A->q,
+        .qa_ld = q8->prepare_row ? A->ldp : A->ldq, .m = m, .w = W, .c = C, .ldc = ldc,
+        .act = act, .residual = residual, .ldr = ldr, .q8 = q8, .mr = q8->mr,
+        .width = q8->panels * SB_PANEL, .mc = q8->mc,
         .kc_max = SB_Q8_MAX_IN, /* one block: the int32 sums cannot overflow (model.h) */
     };
     run_job(&job, threads);

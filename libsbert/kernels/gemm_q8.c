@@ -42,17 +42,25 @@ void sb_q8_quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale, 
 
 #define ALIGN64(n) (((n) + 63) / 64 * 64)
 
+static size_t prep_row_bytes(int k)
+{
+    return sb_q8_kernels()->prepare_row ? ALIGN64(SB_Q8_PREP_BYTES * sb_q8_padded_k(k)) : 0;
+}
+
 size_t sb_q8_rows_bytes(int m, int k)
 {
-    return ALIGN64((size_t)m * ALIGN64(sb_q8_padded_k(k))) + 2 * ALIGN64((size_t)m * 4);
+    return ALIGN64((size_t)m * ALIGN64(sb_q8_padded_k(k))) + 2 * ALIGN64((size_t)m * 4) +
+           (size_t)m * prep_row_bytes(k);
 }
 
 sb_q8_rows sb_q8_rows_in(void *buffer, int m, int k)
 {
-    const size_t ldq = ALIGN64(sb_q8_padded_k(k));
+    const size_t ldq = ALIGN64(sb_q8_padded_k(k)), ldp = prep_row_bytes(k);
     char *scales = (char *)buffer + ALIGN64((size_t)m * ldq);
+    char *prep = scales + 2 * ALIGN64((size_t)m * 4);
     return (sb_q8_rows){ .q = buffer, .ldq = ldq, .scale = (float *)scales,
-                         .zero = (int32_t *)(scales + ALIGN64((size_t)m * 4)) };
+                         .zero = (int32_t *)(scales + ALIGN64((size_t)m * 4)),
+                         .prep = ldp ? (uint8_t *)prep : NULL, .ldp = ldp };
 }
 
 typedef struct {
@@ -71,10 +79,14 @@ static void quantize_task(void *arg, int task, int thread)
     const quantize_job *job = arg;
     const int first = task * QUANTIZE_ROWS_PER_TASK;
     const int last = first + QUANTIZE_ROWS_PER_TASK < job->m ? first + QUANTIZE_ROWS_PER_TASK : job->m;
-    for (int i = first; i < last; i++)
-        job->kern->quantize_row(job->a + (size_t)i * job->lda, job->k,
-                                job->dst->q + (size_t)i * job->dst->ldq, &job->dst->scale[i],
-                                &job->dst->zero[i]);
+    const sb_q8_rows *dst = job->dst;
+    for (int i = first; i < last; i++) {
+        uint8_t *q = dst->q + (size_t)i * dst->ldq;
+        job->kern->quantize_row(job->a + (size_t)i * job->lda, job->k, q, &dst->scale[i],
+                                &dst->zero[i]);
+        if (job->kern->prepare_row && dst->prep)
+            job->kern->prepare_row(q, sb_q8_padded_k(job->k), dst->prep + (size_t)i * dst->ldp);
+    }
 }
 
 void sb_quantize_rows(const float *A, size_t lda, int m, int k, const sb_q8_rows *dst,

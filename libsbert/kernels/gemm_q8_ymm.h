@@ -9,11 +9,12 @@
  *
  * AVX2 alone: vpmaddubsw multiplies unsigned by signed bytes and adds pairs into int16, saturating:
  * with A's bytes as stored (q + 128, up to 255) a pair can reach 2 * 255 * 127, past int16. So the
- * kernel takes A back to signed (q in [-127, 127]) and moves its sign onto W (vpsignb): |q_a| *
- * (q_w sign(q_a)) pairs stay within 2 * 128 * 127 < 2^15, exact; vpmaddwd with ones then adds the
+ * kernel takes A back to signed (s = q - 128) and moves its sign onto W (vpsignb): |s| *
+ * (q_w sign(s)) pairs stay within 2 * 128 * 127 < 2^15, exact; vpmaddwd with ones then adds the
  * pairs of pairs into int32. The sums are sum (q_a - 128) q_w; the epilogue adds (128 - zero)
- * sum q_w. (A byte 0 gives -128, whose vpsignb magnitude wraps to 0x80: read as unsigned by
- * vpmaddubsw, 128, as it should be.)
+ * sum q_w. (A byte 0 gives -128, whose magnitude wraps to 0x80: read as unsigned by vpmaddubsw,
+ * 128, as it should be.) s and |s| are made once per row by prepare_row_ymm (sb_quantize_rows),
+ * not once per 16-column tile: per quad of k, each row's 4 bytes of s then its 4 bytes of |s|.
  *
  * Full tile 6 x 16 (one panel, 2 ymm of 8 columns x 4 k): 12 accumulators + 2 W + the broadcast
  * (and AVX2's temporaries) fit the 16 ymm registers. The quantizer is the portable one's rule on
@@ -33,24 +34,56 @@
 #define A_OFFSET 128
 #endif
 
-/* acc[0..1] += the products of four bytes of one row of A (broadcast) with a quad of W's panel */
-static inline __attribute__((always_inline)) void dot_quad(__m256i acc[2], int32_t four, __m256i w0,
-                                                           __m256i w1)
-{
 #ifdef __AVXVNNI__
+#define A_QUAD_BYTES 4 /* a row of A as quantized: 4 bytes per quad */
+/* acc[0..1] += the products of one row's quad of A (a) with a quad of W's panel */
+static inline __attribute__((always_inline)) void dot_quad(__m256i acc[2], const uint8_t *a,
+                                                           __m256i w0, __m256i w1)
+{
+    int32_t four;
+    memcpy(&four, a, 4);
     const __m256i q = _mm256_set1_epi32(four);
     acc[0] = _mm256_dpbusd_avx_epi32(acc[0], q, w0);
     acc[1] = _mm256_dpbusd_avx_epi32(acc[1], q, w1);
+}
 #else
+#define A_QUAD_BYTES 8 /* a prepared row of A: 4 bytes of s, 4 of |s| per quad */
+static inline __attribute__((always_inline)) void dot_quad(__m256i acc[2], const uint8_t *a,
+                                                           __m256i w0, __m256i w1)
+{
+    int32_t signed_four, magnitude_four;
+    memcpy(&signed_four, a, 4);
+    memcpy(&magnitude_four, a + 4, 4);
     const __m256i ones = _mm256_set1_epi16(1);
-    const __m256i q = _mm256_xor_si256(_mm256_set1_epi32(four), _mm256_set1_epi8((char)0x80));
-    const __m256i magnitude = _mm256_sign_epi8(q, q);
-    const __m256i p0 = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w0, q));
-    const __m256i p1 = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w1, q));
+    const __m256i s = _mm256_set1_epi32(signed_four), magnitude = _mm256_set1_epi32(magnitude_four);
+    const __m256i p0 = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w0, s));
+    const __m256i p1 = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w1, s));
     acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(p0, ones));
     acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(p1, ones));
-#endif
 }
+
+/* prep = per quad of q: the 4 bytes s = q - 128 (as int8: q ^ 0x80), then their 4 magnitudes. */
+static void prepare_row_ymm(const uint8_t *q, size_t padded_k, uint8_t *prep)
+{
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    size_t i = 0;
+    for (; i + 32 <= padded_k; i += 32) { /* 8 quads */
+        const __m256i s = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + i)), flip);
+        const __m256i magnitude = _mm256_sign_epi8(s, s);
+        /* per 128-bit lane: quads (0, 1) and (2, 3) of the lane, each s then |s| */
+        const __m256i lo = _mm256_unpacklo_epi32(s, magnitude);
+        const __m256i hi = _mm256_unpackhi_epi32(s, magnitude);
+        _mm256_storeu_si256((__m256i *)(prep + 2 * i), _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_storeu_si256((__m256i *)(prep + 2 * i + 32),
+                            _mm256_permute2x128_si256(lo, hi, 0x31));
+    }
+    for (; i < padded_k; i++) {
+        const int8_t s = (int8_t)(q[i] ^ 0x80);
+        prep[2 * (i & ~(size_t)3) + (i & 3)] = (uint8_t)s;
+        prep[2 * (i & ~(size_t)3) + 4 + (i & 3)] = (uint8_t)(s < 0 ? -s : s); /* -128 -> 0x80 */
+    }
+}
+#endif
 
 static inline __attribute__((always_inline)) void
 dot_tile_q8(const int R, int k4, const uint8_t *a, size_t ldq, const int8_t *w, int32_t *out)
@@ -64,11 +97,8 @@ dot_tile_q8(const int R, int k4, const uint8_t *a, size_t ldq, const int8_t *w, 
         const __m256i w0 = _mm256_loadu_si256((const __m256i *)wq);
         const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wq + 32));
 #pragma GCC unroll 8
-        for (int i = 0; i < R; i++) {
-            int32_t four;
-            memcpy(&four, a + (size_t)i * ldq + 4 * quad, 4);
-            dot_quad(acc[i], four, w0, w1);
-        }
+        for (int i = 0; i < R; i++)
+            dot_quad(acc[i], a + (size_t)i * ldq + A_QUAD_BYTES * quad, w0, w1);
     }
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++) {
@@ -144,11 +174,11 @@ static void quantize_row_ymm(const float *x, int k, uint8_t *q, float *scale, in
 }
 
 /* Each column's four bytes of a quad into its int32 lane, through dot_quad() with A's bytes all
- * standing for 1 (stored as 1 with VNNI, 129 without: dot_quad subtracts 128 there). */
+ * standing for 1 (with VNNI the byte 1; without, s = 1 and |s| = 1). */
 static void column_sums_ymm(const int8_t *panel, size_t quads, int32_t sums[SB_PANEL])
 {
-    int32_t one;
-    memset(&one, A_OFFSET + 1, sizeof one);
+    uint8_t one[8];
+    memset(one, 1, sizeof one);
     __m256i acc[2] = { _mm256_setzero_si256(), _mm256_setzero_si256() };
     for (size_t q = 0; q < quads; q++) {
         const int8_t *wq = panel + q * SB_PANEL * SB_Q8_QUAD;
@@ -174,4 +204,7 @@ const sb_gemm_q8_kernels Q8_YMM_TABLE = {
     .tile = {{ tile_q8_1, tile_q8_2, tile_q8_3, tile_q8_4, tile_q8_5, tile_q8_6 }},
     .quantize_row = quantize_row_ymm,
     .column_sums = column_sums_ymm,
+#ifndef __AVXVNNI__
+    .prepare_row = prepare_row_ymm,
+#endif
 };

@@ -125,10 +125,22 @@ typedef struct {
     size_t ldq;    /* bytes, at least sb_q8_padded_k(k) */
     float *scale;  /* [m] */
     int32_t *zero; /* [m] the byte that stands for 0, in 0 .. 255 */
+    uint8_t *prep; /* the same rows in the form the I8 kernels in use read, when it is not q's
+                    * (AVX2 without VNNI), made by sb_quantize_rows; else NULL */
+    size_t ldp;
 } sb_q8_rows;
 
+/* Rows first.. of `rows`. */
+static inline sb_q8_rows sb_q8_rows_from(const sb_q8_rows *rows, int first)
+{
+    return (sb_q8_rows){ rows->q + (size_t)first * rows->ldq, rows->ldq, rows->scale + first,
+                         rows->zero + first,
+                         rows->prep ? rows->prep + (size_t)first * rows->ldp : NULL, rows->ldp };
+}
+
 /* Bytes for m rows of k quantized values with their scales and zero points (64-byte aligned
- * pieces). */
+ * pieces), and their prepared form when the I8 kernels in use need one: call this and
+ * sb_q8_rows_in under the same kernel choice (sb_kernels_allow_vnni, SBERT_ISA). */
 size_t sb_q8_rows_bytes(int m, int k);
 /* Lays out (q, ldq, scale, zero) for m rows of k in `buffer` of sb_q8_rows_bytes(m, k) bytes. */
 sb_q8_rows sb_q8_rows_in(void *buffer, int m, int k);

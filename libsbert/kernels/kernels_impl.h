@@ -93,7 +93,11 @@ typedef struct {
     void (*quantize_row)(const float *x, int k, uint8_t *q, float *scale, int32_t *zero);
     /* sums[c] = the sum of column c's weights in one PANEL16_Q4 panel of `quads` quads of k */
     void (*column_sums)(const int8_t *panel, size_t quads, int32_t sums[SB_PANEL]);
+    /* When not NULL, the tiles read A in this form (SB_Q8_PREP_BYTES per byte of q) instead of q:
+     * prep = the form of one row of padded_k bytes q */
+    void (*prepare_row)(const uint8_t *q, size_t padded_k, uint8_t *prep);
 } sb_gemm_q8_kernels;
+#define SB_Q8_PREP_BYTES 2
 
 extern const sb_gemm_q8_kernels sb_gemm_q8_kernels_scalar;
 void sb_q8_quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale, int32_t *zero);

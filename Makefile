@@ -77,9 +77,11 @@ help:
 	@sed -n '3,/^$$/s/^# \{0,1\}//p' Makefile
 
 # The version (include/sbert.h, the only place it is written) names the shared library:
-# libsbert.so.$(VERSION) with SONAME libsbert.so.$(SOVERSION), and the usual two symlinks.
+# libsbert.so.$(VERSION) with SONAME libsbert.so.$(SOVERSION), and the usual two symlinks. The
+# SONAME changes with the ABI: with the major version, and before 1.0 with each minor (0.3).
 VERSION      := $(shell sed -n 's/^\#define SBERT_VERSION_STRING "\(.*\)"/\1/p' include/sbert.h)
-SOVERSION     = $(firstword $(subst ., ,$(VERSION)))
+VERSION_PARTS = $(subst ., ,$(VERSION))
+SOVERSION     = $(if $(filter 0,$(word 1,$(VERSION_PARTS))),0.$(word 2,$(VERSION_PARTS)),$(word 1,$(VERSION_PARTS)))
 SHLIB_SONAME  = libsbert.so.$(SOVERSION)
 SHLIB_REAL    = libsbert.so.$(VERSION)
 include mk/install.mk

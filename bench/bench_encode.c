@@ -152,8 +152,8 @@ static int open_and_encode_first(const char *model_path, const char *dir, int th
     }
     sbert_context_params cp = sbert_context_default_params();
     cp.n_threads = threads;
-    if (sbert_context_create(*model, &cp, ctx) != SBERT_OK) {
-        fprintf(stderr, "sbert_context_create failed\n");
+    if (sbert_context_create(*model, &cp, ctx, err, sizeof err) != SBERT_OK) {
+        fprintf(stderr, "cannot create a context: %s\n", err);
         return 1;
     }
     double t1 = now_ms();

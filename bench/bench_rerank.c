@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     sbert_context_params cp = sbert_context_default_params();
     cp.n_threads = threads;
     if (!lines || sbert_model_load(argv[1], NULL, &model, err, sizeof err) != SBERT_OK ||
-        sbert_context_create(model, &cp, &ctx) != SBERT_OK) {
+        sbert_context_create(model, &cp, &ctx, err, sizeof err) != SBERT_OK) {
         fprintf(stderr, "bench_rerank: cannot open %s: %s\n", argv[1], lines ? err : "no workload");
         return 1;
     }

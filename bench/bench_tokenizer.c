@@ -104,7 +104,7 @@ int main(int argc, char **argv)
     sbert_context_params params = sbert_context_default_params();
     params.n_threads = 1;
     if (sbert_model_load(argv[1], NULL, &model, err, sizeof err) != SBERT_OK ||
-        sbert_context_create(model, &params, &ctx) != SBERT_OK) {
+        sbert_context_create(model, &params, &ctx, err, sizeof err) != SBERT_OK) {
         fprintf(stderr, "%s: %s\n", argv[1], err);
         return 1;
     }

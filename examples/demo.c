@@ -136,8 +136,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "demo: cannot load %s: %s\n", argv[1], err);
         return 1;
     }
-    if (sbert_context_create(model, NULL, &ctx) != SBERT_OK) {
-        fprintf(stderr, "demo: cannot create a context\n");
+    if (sbert_context_create(model, NULL, &ctx, err, sizeof err) != SBERT_OK) {
+        fprintf(stderr, "demo: cannot create a context: %s\n", err);
         sbert_model_free(model);
         return 1;
     }

@@ -550,9 +550,9 @@ static int open_session(session *s, const options *o)
     sbert_context_params cp = sbert_context_default_params();
     cp.n_threads = o->threads;     /* 0: every core */
     cp.batch_size = o->batch_size; /* 0: the default */
-    rc = sbert_context_create(s->model, &cp, &s->ctx);
+    rc = sbert_context_create(s->model, &cp, &s->ctx, err, sizeof err);
     if (rc != SBERT_OK) {
-        complain("cannot create a context: %s\n", sbert_strerror(rc));
+        complain("cannot create a context: %s\n", err);
         return rc;
     }
     s->enc = sbert_encode_default_options();

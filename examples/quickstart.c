@@ -20,9 +20,9 @@ int main(int argc, char **argv)
         return 1;
     }
     sbert_context *ctx = NULL; /* one per thread; the model is shared */
-    rc = sbert_context_create(model, NULL, &ctx);
+    rc = sbert_context_create(model, NULL, &ctx, err, sizeof err);
     if (rc != SBERT_OK) {
-        fprintf(stderr, "cannot create a context: %s\n", sbert_strerror(rc));
+        fprintf(stderr, "cannot create a context: %s\n", err);
         sbert_model_free(model);
         return 1;
     }

@@ -375,8 +375,8 @@ int main(int argc, char **argv)
     sbert_context_params cp = sbert_context_default_params();
     cp.n_threads = o.threads;
     cp.batch_size = o.batch_size;
-    if (rc == SBERT_OK && (rc = sbert_context_create(model, &cp, &ctx)) != SBERT_OK)
-        fprintf(stderr, "rerank: cannot create a context: %s\n", sbert_strerror(rc));
+    if (rc == SBERT_OK && (rc = sbert_context_create(model, &cp, &ctx, err, sizeof err)) != SBERT_OK)
+        fprintf(stderr, "rerank: cannot create a context: %s\n", err);
     sbert_rerank_options ro = sbert_rerank_default_options();
     ro.max_length = o.max_length;
     if (rc == SBERT_OK)

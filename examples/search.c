@@ -321,8 +321,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (sbert_model_load(model_path, NULL, &model, err, sizeof err) != SBERT_OK ||
-        sbert_context_create(model, &cp, &ctx) != SBERT_OK) {
-        fprintf(stderr, "search: %s\n", model ? "cannot create a context" : err);
+        sbert_context_create(model, &cp, &ctx, err, sizeof err) != SBERT_OK) {
+        fprintf(stderr, "search: %s%s\n", model ? "cannot create a context: " : "", err);
         sbert_model_free(model);
         free_corpus(&c);
         return 1;

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
         sts_free(&sts);
         return 1;
     }
-    int rc = sbert_context_create(model, &cp, &ctx);
+    int rc = sbert_context_create(model, &cp, &ctx, err, sizeof err);
     const size_t n = sts.n, dim = sbert_model_dim(model);
     const sbert_similarity fn = sbert_model_similarity(model);
     float *v = malloc(2 * n * dim * sizeof *v);
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
         if (rc != SBERT_OK)
             fprintf(stderr, "sts_eval: %s\n", sbert_context_errmsg(ctx));
     } else {
-        fprintf(stderr, "sts_eval: %s\n", sbert_strerror(rc));
+        fprintf(stderr, "sts_eval: %s\n", ctx ? "out of memory for the vectors" : err);
     }
     for (size_t i = 0; rc == SBERT_OK && i < n; i++) {
         float s;

@@ -12,7 +12,7 @@
  *         return 1;
  *     }
  *     sbert_context *ctx = NULL;
- *     int rc = sbert_context_create(model, NULL, &ctx);
+ *     int rc = sbert_context_create(model, NULL, &ctx, err, sizeof err);
  *
  *     const char *texts[2] = { "한 남자가 음식을 먹고 있다.", "한 남자가 말하고 있다." };
  *     size_t dim = sbert_model_dim(model);   // 384, 768, 1024...: never assume one
@@ -21,7 +21,7 @@
  *         rc = vectors ? sbert_encode(ctx, texts, NULL, 2, NULL, vectors, 2 * dim)
  *                      : SBERT_ERR_NO_MEMORY;
  *     if (rc != SBERT_OK)
- *         fprintf(stderr, "%s: %s\n", sbert_strerror(rc), sbert_context_errmsg(ctx));
+ *         fprintf(stderr, "%s: %s\n", sbert_strerror(rc), ctx ? sbert_context_errmsg(ctx) : err);
  *     else
  *         printf("%.4f\n", sbert_cosine(vectors, vectors + dim, dim));
  *
@@ -32,7 +32,8 @@
  * Rules that hold for the whole API:
  * - Every call that can fail returns an int status: SBERT_OK (0) or a negative sbert_status.
  *   sbert_strerror(code) names the code; sbert_context_errmsg(ctx) gives the detailed message of
- *   the context's last failure; sbert_model_load() writes its detailed message into `err`.
+ *   the context's last failure; sbert_model_load() and sbert_context_create(), which have no handle
+ *   yet when they fail, write theirs into the caller's `err` buffer.
  * - The library never aborts, exits or prints.
  * - Output buffers belong to the caller. A call that fills one takes its capacity (in elements)
  *   and returns SBERT_ERR_BUFFER_TOO_SMALL, with the size it needs, when it is too small.
@@ -72,9 +73,9 @@ extern "C" {
  * Version
  * ------------------------------------------------------------------------------------------- */
 #define SBERT_VERSION_MAJOR 0
-#define SBERT_VERSION_MINOR 2
+#define SBERT_VERSION_MINOR 3
 #define SBERT_VERSION_PATCH 0
-#define SBERT_VERSION_STRING "0.2.0"
+#define SBERT_VERSION_STRING "0.3.0"
 /* SBERT_VERSION_NUMBER is MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
 #define SBERT_VERSION_NUMBER (SBERT_VERSION_MAJOR * 10000 + SBERT_VERSION_MINOR * 100 + SBERT_VERSION_PATCH)
 
@@ -198,9 +199,11 @@ typedef struct sbert_context_params {
 
 SBERT_API sbert_context_params sbert_context_default_params(void);
 
-/* Creates a context for `model` (params may be NULL). The model must outlive the context. */
+/* Creates a context for `model` (params may be NULL). The model must outlive the context. On
+ * failure *ctx_out is NULL and, when err is not NULL, err receives a NUL-terminated message of at
+ * most err_size bytes saying which parameter is wrong or what could not be had (memory, threads). */
 SBERT_API int sbert_context_create(const sbert_model *model, const sbert_context_params *params,
-                                   sbert_context **ctx_out);
+                                   sbert_context **ctx_out, char *err, size_t err_size);
 SBERT_API void sbert_context_free(sbert_context *ctx);
 
 /* The working memory, in bytes, that a context made with `params` (NULL: the defaults) holds once

@@ -114,9 +114,10 @@ typedef struct {
     long max_allocs;
 } config;
 
-/* A call that failed must have failed because of the injected allocation, with NO_MEMORY; it is
- * then retried (the count is past N now, nothing fails) and must succeed. */
-#define STEP(call, what)                                                                  \
+/* A call that failed must have failed because of the injected allocation, with NO_MEMORY and a
+ * message (`message`: where the call writes it); it is then retried (the count is past N now,
+ * nothing fails) and must succeed. */
+#define STEP_WITH(call, what, message)                                                    \
     do {                                                                                  \
         const long before = n_allocs;                                                     \
         int rc_ = (call);                                                                 \
@@ -124,6 +125,8 @@ typedef struct {
         if (rc_ != SBERT_OK) {                                                            \
             CHECK(injected_ && rc_ == SBERT_ERR_NO_MEMORY, "%s, allocation %ld failed: %s", \
                   what, fail_at, sbert_strerror(rc_));                                    \
+            CHECK((message)[0] != '\0', "%s, allocation %ld failed: no message", what,    \
+                  fail_at);                                                               \
             cfg->failures_reported++;                                                     \
             rc_ = (call);                                                                 \
         } else if (injected_) {                                                           \
@@ -134,6 +137,8 @@ typedef struct {
         if (rc_ != SBERT_OK)                                                              \
             goto done;                                                                    \
     } while (0)
+/* The calls on a context leave their message in it. */
+#define STEP(call, what) STEP_WITH(call, what, sbert_context_errmsg(ctx))
 
 /* A cross-encoder's calls: one pair's ids, the texts paired with the next one (logits and
  * scores, then cut to 16 tokens), and texts[0] against all of them ranked. */
@@ -173,10 +178,10 @@ static void run(config *cfg, results *r)
     prompt.prompt = "query: ";
     prompt.max_length = 16;
 
-    STEP(sbert_model_load(cfg->path, &mp, &model, err, sizeof err), "sbert_model_load");
+    STEP_WITH(sbert_model_load(cfg->path, &mp, &model, err, sizeof err), "sbert_model_load", err);
     const size_t dim = sbert_model_dim(model), H = sbert_model_hidden_size(model);
     CHECK(dim <= MAX_DIM && H <= MAX_DIM, "dimensions %zu / %zu", dim, H);
-    STEP(sbert_context_create(model, &cp, &ctx), "sbert_context_create");
+    STEP_WITH(sbert_context_create(model, &cp, &ctx, err, sizeof err), "sbert_context_create", err);
     if (sbert_model_n_labels(model) > 0) {
         run_pairs(cfg, ctx, r);
         goto done;

@@ -209,8 +209,8 @@ int main(void)
     const size_t n = read_golden(GOLDEN, &rows);
     sbert_model *model = load("xlmr-long"), *tiny = load("xlmr-tiny");
     sbert_context *ctx = NULL, *tiny_ctx = NULL;
-    if (model && tiny && sbert_context_create(model, NULL, &ctx) == SBERT_OK &&
-        sbert_context_create(tiny, NULL, &tiny_ctx) == SBERT_OK && n > 0) {
+    if (model && tiny && sbert_context_create(model, NULL, &ctx, NULL, 0) == SBERT_OK &&
+        sbert_context_create(tiny, NULL, &tiny_ctx, NULL, 0) == SBERT_OK && n > 0) {
         const size_t dim = sbert_model_dim(model);
         CHECK(dim <= 64 && sbert_model_dim(tiny) <= 64, "dims");
         check_short_texts(ctx, rows, n, dim);

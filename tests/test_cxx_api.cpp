@@ -44,7 +44,7 @@ static void check_encode(const sbert_model *model)
     sbert_context_params params = sbert_context_default_params();
     params.n_threads = 2;
     sbert_context *ctx = nullptr;
-    CHECK(sbert_context_create(model, &params, &ctx) == SBERT_OK, "context");
+    CHECK(sbert_context_create(model, &params, &ctx, NULL, 0) == SBERT_OK, "context");
     if (!ctx) return;
 
     const std::string text = "한 남자가 음식을 먹고 있다.";

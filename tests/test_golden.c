@@ -81,7 +81,7 @@ static void check_batched(const sbert_model *model, const golden_row *rows, size
     p.batch_size = 8;
     p.n_threads = n_threads;
     sbert_context *ctx = NULL;
-    CHECK(sbert_context_create(model, &p, &ctx) == SBERT_OK, "context");
+    CHECK(sbert_context_create(model, &p, &ctx, NULL, 0) == SBERT_OK, "context");
     const char **texts = malloc(n * sizeof *texts);
     size_t *lens = malloc(n * sizeof *lens);
     float *out = malloc(n * dim * sizeof *out);
@@ -120,7 +120,7 @@ static void check_model_file(const char *name, const char *file, double toleranc
     const size_t n = read_golden(golden, &rows);
     const size_t dim = sbert_model_dim(model);
     sbert_context *ctx = NULL;
-    CHECK(sbert_context_create(model, NULL, &ctx) == SBERT_OK, "context");
+    CHECK(sbert_context_create(model, NULL, &ctx, NULL, 0) == SBERT_OK, "context");
 
     for (size_t i = 0; i < n; i++)
         check_ids(ctx, &rows[i], i);

@@ -41,7 +41,7 @@ static sbert_context *context(const sbert_model *m, sbert_utf8_policy utf8)
     sbert_context_params p = sbert_context_default_params();
     p.utf8 = utf8;
     sbert_context *ctx = NULL;
-    CHECK(sbert_context_create(m, &p, &ctx) == SBERT_OK, "context");
+    CHECK(sbert_context_create(m, &p, &ctx, NULL, 0) == SBERT_OK, "context");
     return ctx;
 }
 
@@ -365,23 +365,38 @@ static void test_bad_paths(void)
         }
 }
 
+/* Each failure names what is wrong in the caller's buffer; success clears it; a NULL buffer or a
+ * short one is fine. */
 static void test_null_context_arguments(const sbert_model *m)
 {
     sbert_context *ctx = (sbert_context *)&ctx;
-    CHECK(sbert_context_create(NULL, NULL, &ctx) == SBERT_ERR_INVALID_ARGUMENT && !ctx,
-          "context: NULL model");
-    CHECK(sbert_context_create(m, NULL, NULL) == SBERT_ERR_INVALID_ARGUMENT, "context: NULL ctx_out");
-    sbert_context_params bad[3];
-    for (int i = 0; i < 3; i++)
+    char err[256] = "stale";
+    CHECK(sbert_context_create(NULL, NULL, &ctx, err, sizeof err) == SBERT_ERR_INVALID_ARGUMENT &&
+              !ctx && strstr(err, "model"), "context: NULL model: %s", err);
+    CHECK(sbert_context_create(m, NULL, NULL, err, sizeof err) == SBERT_ERR_INVALID_ARGUMENT &&
+              strstr(err, "ctx_out"), "context: NULL ctx_out: %s", err);
+    CHECK(sbert_context_create(m, NULL, NULL, NULL, 0) == SBERT_ERR_INVALID_ARGUMENT,
+          "context: NULL ctx_out, no buffer");
+    sbert_context_params bad[4];
+    for (int i = 0; i < 4; i++)
         bad[i] = sbert_context_default_params();
     bad[0].n_threads = -1;
     bad[1].batch_size = SBERT_MAX_BATCH_SIZE + 1;
     bad[2].utf8 = (sbert_utf8_policy)7;
-    for (int i = 0; i < 3; i++) {
+    bad[3].n_threads = INT_MIN;
+    const char *named[4] = { "n_threads is -1", "batch_size is 4097", "utf8 is 7", "n_threads" };
+    for (int i = 0; i < 4; i++) {
         ctx = (sbert_context *)&ctx;
-        CHECK(sbert_context_create(m, &bad[i], &ctx) == SBERT_ERR_INVALID_ARGUMENT && !ctx,
-              "context: bad params %d", i);
+        CHECK(sbert_context_create(m, &bad[i], &ctx, err, sizeof err) ==
+                      SBERT_ERR_INVALID_ARGUMENT && !ctx && strstr(err, named[i]),
+              "context: bad params %d: \"%s\"", i, err);
     }
+    char tiny[8];
+    CHECK(sbert_context_create(m, &bad[1], &ctx, tiny, sizeof tiny) == SBERT_ERR_INVALID_ARGUMENT &&
+              strlen(tiny) == sizeof tiny - 1, "context: message cut to the buffer: \"%s\"", tiny);
+    CHECK(sbert_context_create(m, NULL, &ctx, err, sizeof err) == SBERT_OK && ctx && !err[0],
+          "context: success clears the message: \"%s\"", err);
+    sbert_context_free(ctx);
     sbert_context_free(NULL);
     CHECK(sbert_context_errmsg(NULL) != NULL, "errmsg(NULL)");
 }

@@ -50,7 +50,7 @@ static sbert_context *new_context(const sbert_model *model, int n_threads)
     sbert_context_params p = sbert_context_default_params();
     p.n_threads = n_threads;
     sbert_context *ctx = NULL;
-    CHECK(sbert_context_create(model, &p, &ctx) == SBERT_OK, "context with %d threads", n_threads);
+    CHECK(sbert_context_create(model, &p, &ctx, NULL, 0) == SBERT_OK, "context with %d threads", n_threads);
     return ctx;
 }
 

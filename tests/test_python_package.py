@@ -243,6 +243,12 @@ class Encode(unittest.TestCase):
         lib, _ = sbert._library.load(LIBRARY)
         self.assertEqual(cm.exception.name, lib.sbert_strerror(_capi.SBERT_ERR_INVALID_UTF8).decode())
         self.assertIn("UTF-8", str(cm.exception))
+        # the library's context creation says which parameter is wrong (sbert_context_create's
+        # message, not only its code)
+        with self.assertRaises(sbert.SbertError) as cm:
+            self.model.encode("x", batch_size=4097)
+        self.assertEqual(cm.exception.code, _capi.SBERT_ERR_INVALID_ARGUMENT)
+        self.assertIn("batch_size is 4097: at most 4096", str(cm.exception))
         with self.assertRaises(sbert.SbertError) as cm:
             self.model.encode("x", prompt_name="no-such-prompt")
         self.assertEqual(cm.exception.code, _capi.SBERT_ERR_NOT_FOUND)

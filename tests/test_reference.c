@@ -174,7 +174,7 @@ static void check_model(const char *path, double tolerance)
     sbert_context_params cp = sbert_context_default_params();
     cp.n_threads = 2;
     sbert_context *ctx = NULL;
-    CHECK(sbert_context_create(m, &cp, &ctx) == SBERT_OK, "%s: context", path);
+    CHECK(sbert_context_create(m, &cp, &ctx, NULL, 0) == SBERT_OK, "%s: context", path);
     char *texts[MAX_TEXTS];
     const int n_texts = make_texts(texts);
     const int H = m->hp.hidden;

@@ -91,7 +91,7 @@ static sbert_context *context(const sbert_model *model, int n_threads, size_t ba
     p.n_threads = n_threads;
     p.batch_size = batch_size;
     sbert_context *ctx = NULL;
-    CHECK(sbert_context_create(model, &p, &ctx) == SBERT_OK, "context");
+    CHECK(sbert_context_create(model, &p, &ctx, NULL, 0) == SBERT_OK, "context");
     return ctx;
 }
 

@@ -35,7 +35,7 @@ static void *work(void *arg)
     sbert_context_params p = sbert_context_default_params();
     p.n_threads = w->n_threads;
     sbert_context *ctx = NULL;
-    w->rc = sbert_context_create(model, &p, &ctx);
+    w->rc = sbert_context_create(model, &p, &ctx, NULL, 0);
     const size_t dim = sbert_model_dim(model);
     for (int round = 0; round < ROUNDS && w->rc == SBERT_OK; round++)
         for (int i = w->id; i < N_TEXTS && w->rc == SBERT_OK; i += N_THREADS)
@@ -152,7 +152,7 @@ static void check_shared_model(const char *name)
     sbert_context_params p = sbert_context_default_params();
     p.n_threads = 1;
     sbert_context *ctx = NULL;
-    CHECK(sbert_context_create(m, &p, &ctx) == SBERT_OK, "context");
+    CHECK(sbert_context_create(m, &p, &ctx, NULL, 0) == SBERT_OK, "context");
     for (int i = 0; i < N_TEXTS; i++)
         reference.rc |= sbert_encode(ctx, (const char *const *)&texts[i], NULL, 1, NULL,
                                      serial + (size_t)i * dim, dim);

@@ -227,7 +227,7 @@ static void check_model(const char *file, const char *name, const char *unlisted
     if (!model)
         return;
     subject s = { .name = name, .unk_id = model->tok_cfg.unk_id, .unlisted = unlisted };
-    CHECK(sbert_context_create(model, NULL, &s.ctx) == SBERT_OK, "%s: no context", name);
+    CHECK(sbert_context_create(model, NULL, &s.ctx, NULL, 0) == SBERT_OK, "%s: no context", name);
     check_files(&s, true);
     sbert_context_free(s.ctx);
     sbert_model_free(model);

@@ -176,18 +176,21 @@ static size_t pool_scratch_floats(const sbert_model *m)
 }
 
 /* The activations and batch buffers come later, sized by the texts (sb_reserve_batches). */
-static int context_init(sbert_context *ctx)
+static int context_init(sbert_context *ctx, const sb_err *e)
 {
     const sbert_model *m = ctx->model;
-    int rc = sb_encoder_state_init(&ctx->enc, m, (int)ctx->params.batch_size,
-                                   ctx->params.n_threads);
+    const sbert_context_params *p = &ctx->params;
+    int rc = sb_encoder_state_init(&ctx->enc, m, (int)p->batch_size, p->n_threads);
+    if (rc != SBERT_OK && p->n_threads > 1)
+        return sb_fail(e, rc, "could not start %d threads or their state (%s): lower n_threads",
+                       p->n_threads - 1, sb_status_text(rc));
     if (rc != SBERT_OK)
-        return rc;
+        return sb_fail(e, rc, "the encoder's state: %s", sb_status_text(rc));
     ctx->tok_scratch = sb_tok_scratch_create();
     ctx->pool_scratch = malloc(pool_scratch_floats(m) * sizeof(float));
-    ctx->batch_start = malloc((ctx->params.batch_size + 1) * sizeof(int));
+    ctx->batch_start = malloc((p->batch_size + 1) * sizeof(int));
     if (!ctx->tok_scratch || !ctx->pool_scratch || !ctx->batch_start)
-        return SBERT_ERR_NO_MEMORY;
+        return sb_fail(e, SBERT_ERR_NO_MEMORY, "out of memory for the context's scratch buffers");
     return SBERT_OK;
 }
 
@@ -215,18 +218,36 @@ size_t sbert_context_memory(const sbert_model *model, const sbert_context_params
            T * sizeof(int32_t) + types + pool_scratch_floats(model) * sizeof(float);
 }
 
-int sbert_context_create(const sbert_model *model, const sbert_context_params *params,
-                         sbert_context **ctx_out)
+/* The parameter that makes `p` invalid, named in e; SBERT_OK when there is none. */
+static int check_context_params(const sbert_context_params *p, const sb_err *e)
 {
+    if (p->n_threads < 0)
+        return sb_fail(e, SBERT_ERR_INVALID_ARGUMENT,
+                       "n_threads is %d: give 1 or more, or 0 for the cores this process may use",
+                       p->n_threads);
+    if (p->batch_size > SBERT_MAX_BATCH_SIZE)
+        return sb_fail(e, SBERT_ERR_INVALID_ARGUMENT,
+                       "batch_size is %zu: at most %d (SBERT_MAX_BATCH_SIZE), or 0 for %d",
+                       p->batch_size, SBERT_MAX_BATCH_SIZE, SB_DEFAULT_BATCH);
+    if (p->utf8 != SBERT_UTF8_REJECT && p->utf8 != SBERT_UTF8_REPLACE)
+        return sb_fail(e, SBERT_ERR_INVALID_ARGUMENT,
+                       "utf8 is %d: SBERT_UTF8_REJECT (0) or SBERT_UTF8_REPLACE (1)", (int)p->utf8);
+    return SBERT_OK;
+}
+
+int sbert_context_create(const sbert_model *model, const sbert_context_params *params,
+                         sbert_context **ctx_out, char *err, size_t err_size)
+{
+    const sb_err e = { err, err_size };
     if (!ctx_out)
-        return SBERT_ERR_INVALID_ARGUMENT;
+        return sb_fail(&e, SBERT_ERR_INVALID_ARGUMENT, "ctx_out is NULL");
     *ctx_out = NULL;
     if (!model)
-        return SBERT_ERR_INVALID_ARGUMENT;
+        return sb_fail(&e, SBERT_ERR_INVALID_ARGUMENT, "model is NULL");
     sbert_context_params p = params ? *params : sbert_context_default_params();
-    if (p.n_threads < 0 || p.batch_size > SBERT_MAX_BATCH_SIZE ||
-        (p.utf8 != SBERT_UTF8_REJECT && p.utf8 != SBERT_UTF8_REPLACE))
-        return SBERT_ERR_INVALID_ARGUMENT;
+    int rc = check_context_params(&p, &e);
+    if (rc != SBERT_OK)
+        return rc;
     if (p.n_threads == 0)
         p.n_threads = sb_available_cores();
     if (p.batch_size == 0)
@@ -234,14 +255,16 @@ int sbert_context_create(const sbert_model *model, const sbert_context_params *p
 
     sbert_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
-        return SBERT_ERR_NO_MEMORY;
+        return sb_fail(&e, SBERT_ERR_NO_MEMORY, "out of memory for the context");
     ctx->model = model;
     ctx->params = p;
-    int rc = context_init(ctx);
+    rc = context_init(ctx, &e);
     if (rc != SBERT_OK) {
         sbert_context_free(ctx);
         return rc;
     }
+    if (err && err_size)
+        err[0] = '\0';
     *ctx_out = ctx;
     return SBERT_OK;
 }

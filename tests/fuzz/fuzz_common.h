@@ -55,7 +55,7 @@ static sbert_context *fuzz_context(const sbert_model *model, size_t batch_size,
     p.batch_size = batch_size;
     p.utf8 = utf8;
     sbert_context *ctx = NULL;
-    REQUIRE(sbert_context_create(model, &p, &ctx) == SBERT_OK, "context");
+    REQUIRE(sbert_context_create(model, &p, &ctx, NULL, 0) == SBERT_OK, "context");
     return ctx;
 }
 

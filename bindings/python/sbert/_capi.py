@@ -10,7 +10,7 @@ import ctypes
 # The library version this binding was written against (SBERT_VERSION_*). A library of another
 # major version, or of an older minor version (which lacks calls bound below), is refused.
 VERSION_MAJOR = 0
-VERSION_MINOR = 2
+VERSION_MINOR = 3
 VERSION_PATCH = 0
 VERSION_STRING = "%d.%d.%d" % (VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH)
 
@@ -134,7 +134,8 @@ SIGNATURES = {
     "sbert_model_prompt_name": (_str, [_p, _size]),
     "sbert_model_prompt_text": (_str, [_p, _size]),
     "sbert_context_default_params": (ContextParams, []),
-    "sbert_context_create": (_int, [_p, ctypes.POINTER(ContextParams), ctypes.POINTER(_p)]),
+    "sbert_context_create": (_int, [_p, ctypes.POINTER(ContextParams), ctypes.POINTER(_p), _str,
+                                     _size]),
     "sbert_context_free": (None, [_p]),
     "sbert_context_errmsg": (_str, [_p]),
     "sbert_context_memory": (_size, [_p, ctypes.POINTER(ContextParams), _size]),

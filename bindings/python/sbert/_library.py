@@ -81,8 +81,14 @@ def _check_version(lib, path):
     fn.restype = ctypes.c_char_p
     version = fn().decode()
     major, minor = (int(x) for x in version.split(".")[:2])
-    if major != _capi.VERSION_MAJOR or minor < _capi.VERSION_MINOR:
+    # Before 1.0 each minor version may change the API (the SONAME carries it: libsbert.so.0.3).
+    if major == 0:
+        ok, wanted = minor == _capi.VERSION_MINOR, "0.%d.x" % _capi.VERSION_MINOR
+    else:
+        ok = major == _capi.VERSION_MAJOR and minor >= _capi.VERSION_MINOR
+        wanted = "%d.%d or a later %d.x" % (_capi.VERSION_MAJOR, _capi.VERSION_MINOR,
+                                             _capi.VERSION_MAJOR)
+    if not ok:
         raise LibraryNotFoundError(
-            "%s is libsbert %s; this Python package needs %d.%d or a later %d.x. Rebuild the "
-            "library from the same checkout as the package." % (
-                path, version, _capi.VERSION_MAJOR, _capi.VERSION_MINOR, _capi.VERSION_MAJOR))
+            "%s is libsbert %s; this Python package needs %s. Rebuild the library from the same "
+            "checkout as the package." % (path, version, wanted))

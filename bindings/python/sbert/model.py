@@ -121,11 +121,12 @@ class _Handle:
     def _create_context(self, batch_size):
         params = self._lib.sbert_context_default_params()
         params.n_threads, params.batch_size, params.utf8 = self._n_threads, batch_size, self._utf8
-        ctx = ctypes.c_void_p()
-        rc = self._lib.sbert_context_create(self._handle, ctypes.byref(params), ctypes.byref(ctx))
+        ctx, err = ctypes.c_void_p(), ctypes.create_string_buffer(512)
+        rc = self._lib.sbert_context_create(self._handle, ctypes.byref(params), ctypes.byref(ctx),
+                                            err, len(err))
         if rc != _capi.SBERT_OK:
-            name = self._lib.sbert_strerror(rc).decode()
-            raise SbertError(rc, "cannot create a context: %s" % name, name)
+            raise SbertError(rc, "cannot create a context: %s" % err.value.decode("utf-8", "replace"),
+                             self._status_name(rc))
         return ctx
 
 

@@ -11,7 +11,9 @@
 #   BENCH_PEERS="ort llama avx2"         the peers (default: ort); llama is llama.cpp through
 #                                        bench/bench_llama.mjs on BENCH_LLAMA_MODEL (default
 #                                        model-f32.gguf; model-q8_0.gguf against int8); avx2 is
-#                                        libsbert itself under SBERT_ISA=avx2
+#                                        libsbert itself under SBERT_ISA=avx2; base is
+#                                        another build of libsbert, BENCH_BASE (a bench_encode
+#                                        built from an older commit: before against after)
 #   SBERT_ISA=avx2 sh bench/pairs.sh ... libsbert capped to AVX2 (the peers pick their own)
 #   BENCH_MODEL_TYPE=mpnet sh bench/pairs.sh ...  the MPNet model of bench/work-mpnet
 #                                        (bench/model_type.sh; after BENCH_MODEL_TYPE=mpnet make bench)
@@ -36,7 +38,10 @@ for p in $PEERS; do
         ort) needed="$needed $ORT_MODEL" ;;
         llama) needed="$needed $LLAMA_MODEL" ;;
         avx2) ;;
-        *) echo "pairs.sh: unknown peer $p (ort, llama, avx2)" >&2; exit 2 ;;
+        base) [ -x "${BENCH_BASE:-}" ] || {
+                  echo "pairs.sh: the base peer needs BENCH_BASE=path/to/bench_encode of another build" >&2
+                  exit 2; } ;;
+        *) echo "pairs.sh: unknown peer $p (ort, llama, avx2, base)" >&2; exit 2 ;;
     esac
 done
 for f in $needed; do
@@ -70,6 +75,7 @@ while [ "$i" -le "$ROUNDS" ]; do
             llama) env -u SBERT_ISA BENCH_ENGINE=llama node bench/bench_llama.mjs "$WORK/$LLAMA_MODEL" \
                        "$DIR" "$THREADS" ;;
             avx2) SBERT_ISA=avx2 BENCH_ENGINE=avx2 build/bench/bench_encode "$WORK/$MODEL" "$DIR" "$THREADS" ;;
+            base) BENCH_ENGINE=base "$BENCH_BASE" "$WORK/$MODEL" "$DIR" "$THREADS" ;;
         esac | grep "\"$WL\"" >>"$DIR/pairs.jsonl"
     done
     i=$((i + 1))

@@ -67,6 +67,7 @@ tile_q8(const int R, const int P, int k4, const uint8_t *a, size_t ldq, const in
         size_t panel_stride, float *c, size_t ldc, int n_valid, const sb_tile_epilogue *ep)
 {
     int32_t isums[SB_MAX_MR * SB_TILE_COLS] __attribute__((aligned(64)));
+    prefetch_residual(R, P * SB_PANEL, ep);
     dot_tile_q8(R, P, k4, a, ldq, w, panel_stride, isums);
     /* to floats on the stack; bias, act and residual follow row by row (finish_rows) */
     float sums[SB_MAX_MR * SB_TILE_COLS] __attribute__((aligned(64)));

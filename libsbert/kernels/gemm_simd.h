@@ -24,6 +24,20 @@ static inline __attribute__((always_inline)) void prefetch_ahead(const void *w_r
     __builtin_prefetch((const char *)((uintptr_t)w_row + W_PREFETCH_BYTES), 0, 3);
 }
 
+/* The residual rows the epilogue will add, asked for before an I8 tile's loop over k so that they
+ * arrive during it: read once per tile, they come from L3 or memory, and waiting for them was the
+ * largest cost of the tile outside its loop (docs/bench/README.md). The fp32 tiles, whose loop is
+ * four times longer for the same k, gain nothing from it. */
+static inline __attribute__((always_inline)) void
+prefetch_residual(const int R, const int cols, const sb_tile_epilogue *ep)
+{
+    if (!ep->residual)
+        return;
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < cols; j += 16) /* one 64-byte line per 16 floats */
+            __builtin_prefetch(ep->residual + (size_t)i * ep->ldr + j, 0, 3);
+}
+
 /* V_LANES weights from element i of w, widened to fp32 (exactly: fp32 holds every BF16 and F16
  * value). F is a compile-time constant in every kernel, so the switch folds away. */
 static inline __attribute__((always_inline)) VF load_weights(const void *w, size_t i,

@@ -213,14 +213,20 @@ class Install(unittest.TestCase):
         self.assertIn(self.lib + "/libsbert.so.", ldd)
         self.run_quickstart(shared)
         self.run_quickstart(static)
-        # a version this is not accepted
+        # versions this is not: a later major, and before 1.0 an earlier minor (its API differs)
         with open(os.path.join(src, "CMakeLists.txt")) as f:
             text = f.read()
-        with open(os.path.join(src, "CMakeLists.txt"), "w") as f:
-            f.write(text.replace("find_package(sbert %s" % self.version, "find_package(sbert 9.0"))
-        out = subprocess.run(["cmake", "-S", src, "-B", build + "-v9",
-                              "-DCMAKE_PREFIX_PATH=" + self.prefix], capture_output=True, text=True)
-        self.assertNotEqual(out.returncode, 0)
+        major, minor = (int(x) for x in self.version.split(".")[:2])
+        refused = ["9.0"] + (["0.%d" % (minor - 1)] if major == 0 and minor > 0 else [])
+        for other in refused:
+            with open(os.path.join(src, "CMakeLists.txt"), "w") as f:
+                f.write(text.replace("find_package(sbert %s" % self.version,
+                                     "find_package(sbert %s" % other))
+            out = subprocess.run(["cmake", "-S", src, "-B", build + "-" + other,
+                                  "-DCMAKE_PREFIX_PATH=" + self.prefix], capture_output=True,
+                                 text=True)
+            self.assertNotEqual(out.returncode, 0, other)
+            self.assertIn("sbert", out.stderr)
 
     def test_5_uninstall_leaves_nothing(self):
         check([MAKE, "-s", "uninstall"] + self.make_args)

@@ -570,17 +570,23 @@ class LibraryLookup(unittest.TestCase):
 
     @unittest.skipIf(shutil.which(os.environ.get("CC", "cc")) is None, "no C compiler")
     def test_version_mismatch_is_refused(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            src, lib = os.path.join(tmp, "v.c"), os.path.join(tmp, "libsbert.so")
-            with open(src, "w") as f:
-                f.write('const char *sbert_version(void) { return "9.0.0"; }\n')
-            subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", src, "-o", lib],
-                           check=True)
-            with self.assertRaises(sbert.LibraryNotFoundError) as cm:
-                sbert.Model(MODEL, library=lib)
-            self.assertIn("9.0.0", str(cm.exception))
-            self.assertIn("needs %d.%d" % (_capi.VERSION_MAJOR, _capi.VERSION_MINOR),
-                          str(cm.exception))
+        # another major version; before 1.0 also another minor, older or newer (its API differs)
+        versions = ["9.0.0"]
+        if _capi.VERSION_MAJOR == 0:
+            versions += ["0.%d.0" % (_capi.VERSION_MINOR + 1)]
+            versions += ["0.%d.0" % (_capi.VERSION_MINOR - 1)] if _capi.VERSION_MINOR else []
+        for version in versions:
+            with tempfile.TemporaryDirectory() as tmp:
+                src, lib = os.path.join(tmp, "v.c"), os.path.join(tmp, "libsbert.so")
+                with open(src, "w") as f:
+                    f.write('const char *sbert_version(void) { return "%s"; }\n' % version)
+                subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", src, "-o", lib],
+                               check=True)
+                with self.assertRaises(sbert.LibraryNotFoundError, msg=version) as cm:
+                    sbert.Model(MODEL, library=lib)
+                self.assertIn(version, str(cm.exception))
+                self.assertIn("needs %d.%d" % (_capi.VERSION_MAJOR, _capi.VERSION_MINOR),
+                              str(cm.exception))
 
 
 class Progress(unittest.TestCase):

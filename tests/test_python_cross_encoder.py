@@ -120,8 +120,9 @@ class Refusals(unittest.TestCase):
                     model.predict(bad)
             with self.assertRaises(ValueError):
                 model.rank("q", ["a", "b"])          # three labels
-            with self.assertRaises(ValueError):
-                model.predict([("a", "b")], batch_size=0)
+            for batch_size in (0, 4097):
+                with self.assertRaises(ValueError):
+                    model.predict([("a", "b")], batch_size=batch_size)
             with self.assertRaises(TypeError):
                 model.predict([("a", "b")], activation_fn="sigmoid")
             with self.assertRaises(sbert.SbertError) as e:

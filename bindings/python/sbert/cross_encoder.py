@@ -8,7 +8,7 @@ import os
 from . import _capi, _library
 from ._pool import ContextPool
 from ._quantize import numpy
-from .model import SbertError, _check_type, _Handle, _Progress, _utf8
+from .model import SbertError, _check_batch_size, _check_type, _Handle, _Progress, _utf8
 
 
 def _pairs(sentences):
@@ -151,9 +151,7 @@ class CrossEncoder(_Handle):
         return out
 
     def _check_batch(self, batch_size, show_progress_bar):
-        _check_type("batch_size", batch_size, (int,), "an int")
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1, got %d" % batch_size)
+        _check_batch_size(batch_size)
         if show_progress_bar is not None:
             _check_type("show_progress_bar", show_progress_bar, (bool,), "a bool or None")
 

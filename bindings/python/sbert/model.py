@@ -26,6 +26,13 @@ def _check_type(name, value, types, what):
         raise TypeError("%s must be %s, not %s" % (name, what, type(value).__name__))
 
 
+def _check_batch_size(batch_size):
+    _check_type("batch_size", batch_size, (int,), "an int")
+    if not 1 <= batch_size <= _capi.SBERT_MAX_BATCH_SIZE:
+        raise ValueError("batch_size must be from 1 to %d (SBERT_MAX_BATCH_SIZE), got %d"
+                         % (_capi.SBERT_MAX_BATCH_SIZE, batch_size))
+
+
 def _chunking(chunk):
     """chunk= of encode(): None (texts truncated to max_seq_length), WINDOW or (WINDOW, STRIDE)
     in tokens -> (window, stride), 0 meaning off / adjacent windows."""
@@ -271,9 +278,7 @@ class Model(_Handle):
         its unchunked vector.
         """
         texts, single = _sentences(sentences)
-        _check_type("batch_size", batch_size, (int,), "an int")
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1, got %d" % batch_size)
+        _check_batch_size(batch_size)
         for name, value in (("prompt_name", prompt_name), ("prompt", prompt)):
             if value is not None:
                 _check_type(name, value, (str,), "a str or None")

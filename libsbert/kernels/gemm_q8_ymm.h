@@ -112,7 +112,7 @@ tile_q8(const int R, int k4, const uint8_t *a, size_t ldq, const int8_t *w, floa
         int n_valid, const sb_tile_epilogue *ep)
 {
     int32_t isums[6 * SB_TILE_COLS] __attribute__((aligned(32)));
-    prefetch_residual(R, SB_TILE_COLS, ep);
+    prefetch_residual(R, 2 * V_LANES, ep); /* the tile's 16 columns */
     dot_tile_q8(R, k4, a, ldq, w, isums);
     /* dequantize as gemm_q8.c's dequantize(): (float)(sum - zero col_sum) * (col_scale * row_scale),
      * the integer part from the sums plus (A_OFFSET - zero) col_sum */

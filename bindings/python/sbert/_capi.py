@@ -8,7 +8,8 @@ here fails the tests instead of corrupting memory.
 import ctypes
 
 # The library version this binding was written against (SBERT_VERSION_*). A library of another
-# major version, or of an older minor version (which lacks calls bound below), is refused.
+# major version, or of an older minor version (which lacks calls bound below), is refused; before
+# 1.0 any other minor version is (each may change the API: _library._check_version).
 VERSION_MAJOR = 0
 VERSION_MINOR = 3
 VERSION_PATCH = 0
@@ -44,9 +45,10 @@ SIMILARITY_NAMES = {
     SBERT_SIMILARITY_MANHATTAN: "manhattan",
 }
 
-# enum sbert_utf8_policy
+# the largest sbert_context_params.batch_size
 SBERT_MAX_BATCH_SIZE = 4096
 
+# enum sbert_utf8_policy
 SBERT_UTF8_REJECT = 0
 SBERT_UTF8_REPLACE = 1
 

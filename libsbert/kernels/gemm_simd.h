@@ -72,8 +72,9 @@ store_vec(VF v, float *c, const float *bias, const float *res, int cols)
     }
 }
 
-/* c[0..n) = act(sums) + res (res may be NULL). */
-static void activate_row(float *c, const float *sums, const float *res, int n, sb_activation act)
+/* c[0..n) = act(sums) + res (res may be NULL), for a constant act. */
+static inline __attribute__((always_inline)) void
+activate_row_as(float *c, const float *sums, const float *res, int n, const sb_activation act)
 {
     int j = 0;
     for (; j + V_LANES <= n; j += V_LANES) {
@@ -85,6 +86,18 @@ static void activate_row(float *c, const float *sums, const float *res, int n, s
         VF v = v_activate(v_load_n(sums + j, n - j, 0.0f), act);
         if (res) v = v_add(v, v_load_n(res + j, n - j, 0.0f));
         v_store_n(c + j, v, n - j);
+    }
+}
+
+/* One loop per activation of the FFN, the switch outside it: with the switch inside, GELU's
+ * chain of dependent operations overlapped less from one vector to the next (docs/bench/). */
+static void activate_row(float *c, const float *sums, const float *res, int n, sb_activation act)
+{
+    switch (act) {
+    case SB_ACT_GELU_ERF: activate_row_as(c, sums, res, n, SB_ACT_GELU_ERF); break;
+    case SB_ACT_GELU_TANH: activate_row_as(c, sums, res, n, SB_ACT_GELU_TANH); break;
+    case SB_ACT_RELU: activate_row_as(c, sums, res, n, SB_ACT_RELU); break;
+    default: activate_row_as(c, sums, res, n, act); break;
     }
 }
 

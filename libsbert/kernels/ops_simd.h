@@ -87,12 +87,12 @@ static void softmax_simd(float *x, int n, float scale)
     VF sum = v_zero();
     int i = 0;
     for (; i + V_LANES <= n; i += V_LANES) {
-        const VF e = v_exp(v_sub(v_mul(v_loadu(x + i), s), max));
+        const VF e = v_exp_nonpositive(v_sub(v_mul(v_loadu(x + i), s), max));
         v_storeu(x + i, e);
         sum = v_add(sum, e);
     }
     if (i < n) { /* exp(-inf) = 0 for the lanes past n */
-        const VF e = v_exp(v_sub(v_mul(v_load_n(x + i, n - i, -INFINITY), s), max));
+        const VF e = v_exp_nonpositive(v_sub(v_mul(v_load_n(x + i, n - i, -INFINITY), s), max));
         v_store_n(x + i, e, n - i);
         sum = v_add(sum, e);
     }
@@ -110,12 +110,12 @@ static float softmax_online_simd(float *x, int n, float scale, float *max, float
     VF acc = v_zero();
     int i = 0;
     for (; i + V_LANES <= n; i += V_LANES) {
-        const VF e = v_exp(v_sub(v_mul(v_loadu(x + i), s), vm));
+        const VF e = v_exp_nonpositive(v_sub(v_mul(v_loadu(x + i), s), vm));
         v_storeu(x + i, e);
         acc = v_add(acc, e);
     }
     if (i < n) { /* exp(-inf) = 0 for the lanes past n */
-        const VF e = v_exp(v_sub(v_mul(v_load_n(x + i, n - i, -INFINITY), s), vm));
+        const VF e = v_exp_nonpositive(v_sub(v_mul(v_load_n(x + i, n - i, -INFINITY), s), vm));
         v_store_n(x + i, e, n - i);
         acc = v_add(acc, e);
     }

@@ -1,6 +1,6 @@
 /* exp and the activations on whole vectors, written once against the v_* layer of simd_avx2.h or
  * simd_avx512.h (include one of those first). Accuracy, measured against double-precision libm by
- * tests/test_kernels.c (held to 1e-6): about 1.5e-7 relative for exp, sigmoid and tanh, 4.3e-7 for
+ * tests/test_kernels.c (held to 1e-6): about 1.5e-7 relative for exp, sigmoid and tanh, 4.7e-7 for
  * GELU. */
 #ifndef SBERT_VECMATH_H
 #define SBERT_VECMATH_H
@@ -10,13 +10,15 @@
 /* exp(hi + lo), where hi may be large and is taken as exact, and lo is a correction of a few units
  * (GELU passes -x*x/2 split in two floats, because rounding x*x alone would cost 1e-6 at |x| = 5).
  * Cody-Waite reduction by n ln 2 (ln 2 in two parts, so n * LN2_HI is exact), then Cephes' degree-6
- * polynomial on |r| <= ln2 / 2. Results below FLT_MIN are flushed to 0. */
+ * polynomial on |r| <= ln2 / 2. Results below FLT_MIN are flushed to 0. NONPOSITIVE (a constant)
+ * says the caller knows hi + lo <= 0, as GELU's and softmax's arguments are: no upper clamp. */
 #define EXP_MIN -87.33654f /* ln(FLT_MIN): n stays >= -126 */
 #define EXP_MAX 88.0f      /* n stays <= 127 */
-static inline VF v_exp_sum(VF hi, VF lo)
+static inline __attribute__((always_inline)) VF v_exp_sum(VF hi, VF lo, const int NONPOSITIVE)
 {
     const VF s = v_add(hi, lo);
-    const VF n = v_round(v_mul(v_min(v_max(s, v_set1(EXP_MIN)), v_set1(EXP_MAX)),
+    const VF clamped = v_max(s, v_set1(EXP_MIN));
+    const VF n = v_round(v_mul(NONPOSITIVE ? clamped : v_min(clamped, v_set1(EXP_MAX)),
                                v_set1(1.44269504088896341f)));
     VF r = v_fnmadd(n, v_set1(0.693359375f), hi);
     r = v_add(v_fnmadd(n, v_set1(-2.12194440e-4f), r), lo);
@@ -30,33 +32,32 @@ static inline VF v_exp_sum(VF hi, VF lo)
     return v_select_lt(s, v_set1(EXP_MIN), v_zero(), v_scale2n(e, n));
 }
 
-static inline VF v_exp(VF x) { return v_exp_sum(x, v_zero()); }
+static inline VF v_exp(VF x) { return v_exp_sum(x, v_zero(), 0); }
+static inline VF v_exp_nonpositive(VF x) { return v_exp_sum(x, v_zero(), 1); }
 
 /* 0.5 x (1 + erf(x / sqrt 2)) = x (1 - e) for x >= 0 and x e for x < 0, e = erfc(|x| / sqrt 2) / 2,
  * so that the tiny outputs for x << 0 keep their relative accuracy.
- * erfc(z) = exp(-z^2) t S(t) with t = 1 / (1 + z / 2): t S(t) is erfcx(z), smooth on t in (0, 1],
- * and S is a degree-11 Chebyshev fit (1.8e-8 relative, made with mpmath). z^2 = x^2 / 2 is passed
- * to exp as two floats. |x| is capped at 14, past which e underflows. */
+ * erfc(z) = exp(-z^2) t S(t) with t = 1 / (1 + z / 2): t S(t) is erfcx(z), smooth in t. |x| is
+ * capped at 14, past which e underflows, so t only spans [0.168, 1], where a degree-8 fit of S / 2
+ * is within 4.3e-8 (relative; weighted least squares toward minimax, in double, against libm's
+ * erfc: tools/fit_gelu_erf.py). -x^2/2 is passed to exp as two floats. */
 static inline VF v_gelu_erf(VF x)
 {
     const VF ax = v_min(v_abs(x), v_set1(14.0f));
     const VF t = v_div(v_set1(1.0f), v_fmadd(ax, v_set1(0.35355339059327376f), v_set1(1.0f)));
-    VF s = v_set1(-4.049580616e-03f);
-    s = v_fmadd(s, t, v_set1(6.537067696e-02f));
-    s = v_fmadd(s, t, v_set1(-2.871196511e-01f));
-    s = v_fmadd(s, t, v_set1(5.635457991e-01f));
-    s = v_fmadd(s, t, v_set1(-5.127186607e-01f));
-    s = v_fmadd(s, t, v_set1(1.627825695e-01f));
-    s = v_fmadd(s, t, v_set1(-6.960272123e-02f));
-    s = v_fmadd(s, t, v_set1(9.565474624e-02f));
-    s = v_fmadd(s, t, v_set1(1.750473186e-01f));
-    s = v_fmadd(s, t, v_set1(2.469013613e-01f));
-    s = v_fmadd(s, t, v_set1(2.820933480e-01f));
-    s = v_fmadd(s, t, v_set1(2.820947968e-01f));
-    const VF sq = v_mul(ax, ax);                /* ax^2 = sq + sq_lo exactly */
-    const VF sq_lo = v_fmsub(ax, ax, sq);
-    const VF g = v_exp_sum(v_mul(sq, v_set1(-0.5f)), v_mul(sq_lo, v_set1(-0.5f)));
-    const VF e = v_mul(v_mul(v_mul(v_set1(0.5f), t), s), g);
+    VF s = v_set1(-2.951910203e-02f); /* S(t) / 2 */
+    s = v_fmadd(s, t, v_set1(1.422122021e-01f));
+    s = v_fmadd(s, t, v_set1(-2.434434964e-01f));
+    s = v_fmadd(s, t, v_set1(1.388538502e-01f));
+    s = v_fmadd(s, t, v_set1(-1.318844571e-02f));
+    s = v_fmadd(s, t, v_set1(1.012905306e-01f));
+    s = v_fmadd(s, t, v_set1(1.215653308e-01f));
+    s = v_fmadd(s, t, v_set1(1.411857933e-01f));
+    s = v_fmadd(s, t, v_set1(1.410433158e-01f));
+    const VF half_ax = v_mul(ax, v_set1(-0.5f)); /* exact */
+    const VF sq = v_mul(half_ax, ax);            /* -x^2 / 2 = sq + sq_lo exactly */
+    const VF sq_lo = v_fmsub(half_ax, ax, sq);
+    const VF e = v_mul(v_mul(t, s), v_exp_sum(sq, sq_lo, 1));
     return v_mul(x, v_select_lt(x, v_zero(), e, v_sub(v_set1(1.0f), e)));
 }
 

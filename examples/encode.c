@@ -57,8 +57,6 @@ static const struct {
     [OPT_HELP] = { "--help", "-h", 0 },         [OPT_VERSION] = { "--version", NULL, 0 },
 };
 
-#define MAX_THREADS 1024
-
 typedef struct {
     const char *model_path;
     output_format format;
@@ -108,7 +106,7 @@ static void usage(FILE *f)
             "--prompt-name, and --jsonl with texts on the command line.\n"
             "Exit status: 0 done, 1 an error (named with its input line or text when it is about\n"
             "one), 2 a usage error.\n",
-            prog, MAX_THREADS, SBERT_MAX_BATCH_SIZE);
+            prog, SBERT_MAX_THREADS, SBERT_MAX_BATCH_SIZE);
 }
 
 /* N for an option: a whole number from 0 (the default) to max. */
@@ -189,7 +187,7 @@ static int set_option(options *o, int id, const char *name, const char *v)
     case OPT_CHUNK: return parse_chunk(v, o);
     case OPT_BATCH_SIZE: return parse_count(v, name, SBERT_MAX_BATCH_SIZE, &o->batch_size);
     case OPT_THREADS:
-        if (parse_count(v, name, MAX_THREADS, &n)) return -1;
+        if (parse_count(v, name, SBERT_MAX_THREADS, &n)) return -1;
         o->threads = (int)n;
         return 0;
     case OPT_NORMALIZE: o->normalize = 1; return 0;

@@ -19,7 +19,6 @@
 #include "sbert.h"
 
 #define CHUNK_PAIRS 1024 /* --pairs: pairs read, scored and written at a time */
-#define MAX_THREADS 1024
 
 typedef enum { FORMAT_TSV, FORMAT_JSON } output_format;
 
@@ -72,8 +71,8 @@ static int set_option(options *o, const char *a, const char *v)
     else if (!strcmp(a, "--batch-size")) return parse_count(v, a, &o->batch_size);
     else if (!strcmp(a, "--threads")) {
         if (parse_count(v, a, &n)) return -1;
-        if (n > MAX_THREADS) {
-            fprintf(stderr, "rerank: --threads is at most %d, not %zu\n", MAX_THREADS, n);
+        if (n > SBERT_MAX_THREADS) {
+            fprintf(stderr, "rerank: --threads is at most %d, not %zu\n", SBERT_MAX_THREADS, n);
             return -1;
         }
         o->threads = (int)n;

@@ -279,8 +279,9 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--threads") && next) {
             threads = strtol(argv[++i], &end, 10);
-            if (*end || threads < 1 || threads > 4096) {
-                fprintf(stderr, "search: --threads needs a positive integer\n");
+            if (*end || threads < 1 || threads > SBERT_MAX_THREADS) {
+                fprintf(stderr, "search: --threads needs a whole number from 1 to %d\n",
+                        SBERT_MAX_THREADS);
                 return 2;
             }
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

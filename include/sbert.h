@@ -74,8 +74,8 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 #define SBERT_VERSION_MAJOR 0
 #define SBERT_VERSION_MINOR 3
-#define SBERT_VERSION_PATCH 0
-#define SBERT_VERSION_STRING "0.3.0"
+#define SBERT_VERSION_PATCH 1
+#define SBERT_VERSION_STRING "0.3.1"
 /* SBERT_VERSION_NUMBER is MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
 #define SBERT_VERSION_NUMBER (SBERT_VERSION_MAJOR * 10000 + SBERT_VERSION_MINOR * 100 + SBERT_VERSION_PATCH)
 
@@ -189,9 +189,11 @@ typedef enum sbert_utf8_policy {
 } sbert_utf8_policy;
 
 #define SBERT_MAX_BATCH_SIZE 4096
+#define SBERT_MAX_THREADS 512
 typedef struct sbert_context_params {
-    int n_threads;          /* threads inside one call; 0 (default) = the cores this process may
-                               run on (its CPU affinity) */
+    int n_threads;          /* threads inside one call, at most SBERT_MAX_THREADS; 0 (default) =
+                               the cores this process may run on (its CPU affinity), at most
+                               SBERT_MAX_THREADS */
     size_t batch_size;      /* texts per forward pass in sbert_encode, at most
                                SBERT_MAX_BATCH_SIZE; 0 or default: 32 */
     sbert_utf8_policy utf8; /* what invalid UTF-8 does; default SBERT_UTF8_REJECT */
@@ -214,7 +216,8 @@ SBERT_API void sbert_context_free(sbert_context *ctx);
  * pass: up to batch_size texts, at most 16,384 tokens unless one text is longer). For bge-m3's
  * shape (XLM-R large, fp32, 2 threads): 18 MB for texts of 512 tokens and 139 MB for 8,192 with
  * batch_size 1; 84 and 173 MB with the default 32 (docs/bench/long-texts.md). Returns 0 for a
- * NULL model or `tokens` of 0 or past the model's positions. */
+ * NULL model, `tokens` of 0 or past the model's positions, or params sbert_context_create
+ * would refuse. */
 SBERT_API size_t sbert_context_memory(const sbert_model *model, const sbert_context_params *params,
                                       size_t tokens);
 

@@ -217,8 +217,8 @@ class CommandLine(unittest.TestCase):
         for option in ("--threads", "--batch-size", "--max-length"):
             self.assertEqual(vectors_of(run([option, "0", self.text, "b"])), default, option)
         self.assertEqual(vectors_of(run(["--batch-size", "4096", self.text, "b"])), default)
-        self.assertEqual(vectors_of(run(["--threads", "1024", self.text, "b"])), default)
-        for option, bad, limit in (("--threads", "-1", b"1024"), ("--threads", "1025", b"1024"),
+        self.assertEqual(vectors_of(run(["--threads", "512", self.text, "b"])), default)
+        for option, bad, limit in (("--threads", "-1", b"512"), ("--threads", "513", b"512"),
                                    ("--batch-size", "-1", b"4096"),
                                    ("--batch-size", "100000", b"4096"),
                                    ("--max-length", "x", None), ("--threads", "", None)):
@@ -228,7 +228,7 @@ class CommandLine(unittest.TestCase):
             if limit:
                 self.assertIn(limit, out.stderr)
         usage = subprocess.run([ENCODE, "--help"], capture_output=True).stdout
-        for stated in (b"1 to 1024", b"1 to 4096", b"0 means the default", b"2 up to"):
+        for stated in (b"1 to 512", b"1 to 4096", b"0 means the default", b"2 up to"):
             self.assertIn(stated, usage)
 
     def test_errors_not_about_a_text_name_none(self):

@@ -377,20 +377,27 @@ static void test_null_context_arguments(const sbert_model *m)
               strstr(err, "ctx_out"), "context: NULL ctx_out: %s", err);
     CHECK(sbert_context_create(m, NULL, NULL, NULL, 0) == SBERT_ERR_INVALID_ARGUMENT,
           "context: NULL ctx_out, no buffer");
-    sbert_context_params bad[4];
-    for (int i = 0; i < 4; i++)
+    enum { N_BAD = 6 };
+    sbert_context_params bad[N_BAD];
+    for (int i = 0; i < N_BAD; i++)
         bad[i] = sbert_context_default_params();
     bad[0].n_threads = -1;
     bad[1].batch_size = SBERT_MAX_BATCH_SIZE + 1;
     bad[2].utf8 = (sbert_utf8_policy)7;
     bad[3].n_threads = INT_MIN;
-    const char *named[4] = { "n_threads is -1", "batch_size is 4097", "utf8 is 7", "n_threads" };
-    for (int i = 0; i < 4; i++) {
+    bad[4].n_threads = SBERT_MAX_THREADS + 1;
+    bad[5].n_threads = INT_MAX;
+    const char *named[N_BAD] = { "n_threads is -1", "batch_size is 4097", "utf8 is 7",
+                                 "n_threads", "n_threads is 513: give 1 to 512",
+                                 "n_threads is 2147483647" };
+    for (int i = 0; i < N_BAD; i++) {
         ctx = (sbert_context *)&ctx;
         CHECK(sbert_context_create(m, &bad[i], &ctx, err, sizeof err) ==
                       SBERT_ERR_INVALID_ARGUMENT && !ctx && strstr(err, named[i]),
               "context: bad params %d: \"%s\"", i, err);
+        CHECK(sbert_context_memory(m, &bad[i], 8) == 0, "context_memory: bad params %d", i);
     }
+    CHECK(sbert_context_memory(m, NULL, 8) > 0, "context_memory: default params");
     char tiny[8];
     CHECK(sbert_context_create(m, &bad[1], &ctx, tiny, sizeof tiny) == SBERT_ERR_INVALID_ARGUMENT &&
               strlen(tiny) == sizeof tiny - 1, "context: message cut to the buffer: \"%s\"", tiny);

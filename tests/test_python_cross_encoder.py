@@ -113,6 +113,23 @@ class Refusals(unittest.TestCase):
         self.assertEqual(e.exception.code, _capi.SBERT_ERR_MODEL_KIND)
         self.assertIn("cross-encoder", str(e.exception))
 
+    def test_bad_constructor_arguments(self):
+        for kwargs, named in (({"n_threads": -1}, "from 0"), ({"n_threads": 513}, "to 512"),
+                              ({"max_contexts": 0}, "max_contexts"),
+                              ({"invalid_utf8": "ignore"}, "invalid_utf8")):
+            with self.assertRaises(ValueError, msg=repr(kwargs)) as e:
+                sbert.CrossEncoder(model_path("ce-minilm"), library=LIBRARY, **kwargs)
+            self.assertIn(named, str(e.exception))
+
+    def test_context_failure_raises_sbert_error(self):
+        # was an AttributeError: the shared context code called a method only Model had
+        with sbert.CrossEncoder(model_path("ce-minilm"), library=LIBRARY) as model:
+            model._n_threads = 2**31 - 1
+            with self.assertRaises(sbert.SbertError) as e:
+                model.predict([("a", "b")])
+            self.assertEqual(e.exception.code, _capi.SBERT_ERR_INVALID_ARGUMENT)
+            self.assertIn("cannot create a context: n_threads is 2147483647", str(e.exception))
+
     def test_bad_arguments(self):
         with sbert.CrossEncoder(model_path("ce-ko-nli"), library=LIBRARY) as model:
             for bad in ("one string", [("a", 1)], [("a", "b", "c")], 42, [["a"]]):

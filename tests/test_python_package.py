@@ -228,6 +228,21 @@ class Encode(unittest.TestCase):
                 self.model.encode("x", **kwargs)
         with self.assertRaises(ValueError):
             self.model.similarity([[1.0, 2.0]], [[1.0, 2.0, 3.0]])
+        for kwargs, named in (({"n_threads": -1}, "from 0"), ({"n_threads": 513}, "to 512"),
+                              ({"max_contexts": 0}, "max_contexts"),
+                              ({"invalid_utf8": "ignore"}, "invalid_utf8")):
+            with self.assertRaises(ValueError, msg=repr(kwargs)) as cm:
+                sbert.Model(MODEL, library=LIBRARY, **kwargs)
+            self.assertIn(named, str(cm.exception))
+
+    def test_context_failure_raises_sbert_error(self):
+        # what the library refuses when a context is made (past the package's own checks)
+        with sbert.Model(MODEL, library=LIBRARY) as model:
+            model._n_threads = 2**31 - 1
+            with self.assertRaises(sbert.SbertError) as cm:
+                model.encode("x")
+            self.assertEqual(cm.exception.code, _capi.SBERT_ERR_INVALID_ARGUMENT)
+            self.assertIn("cannot create a context: n_threads is 2147483647", str(cm.exception))
 
     def test_library_errors_raise_sbert_error(self):
         with self.assertRaises(sbert.SbertError) as cm:
@@ -504,7 +519,7 @@ class ApiConstants(unittest.TestCase):
             self.assertEqual(getattr(_capi, name), int(value), name)
 
     def test_defines(self):
-        for name in ("SBERT_MAX_BATCH_SIZE",):
+        for name in ("SBERT_MAX_BATCH_SIZE", "SBERT_MAX_THREADS"):
             value = re.search(r"#define %s (\d+)" % name, self.header).group(1)
             self.assertEqual(getattr(_capi, name), int(value), name)
 

@@ -101,6 +101,7 @@ class Errors(unittest.TestCase):
         self.refused(["-m", m, "--pairs", "--top-k", "3"], b"", 2, "not to --pairs")
         self.refused(["-m", m, "--bogus", "q"], b"", 2, "unknown option --bogus")
         self.refused(["-m", m, "q", "--threads"], b"", 2, "needs a value")
+        self.refused(["-m", m, "q", "--threads", "513"], b"", 2, "at most 512")
 
     def test_wrong_models(self):
         self.refused(["-m", model("ko-tiny"), "q"], b"x\n", 1, "embedding model")

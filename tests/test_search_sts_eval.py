@@ -224,6 +224,9 @@ class StsEval(unittest.TestCase):
                 ([STS_EVAL, "-m", TINY, os.path.join(tmp, "missing.tsv")], "missing.tsv"),
                 ([STS_EVAL, "-m", os.path.join(tmp, "missing.sbert"), KORSTS_TEST], "missing.sbert"),
                 ([STS_EVAL, "-m", TINY, "--threads", "x", KORSTS_TEST], "--threads"),
+                ([STS_EVAL, "-m", TINY, "--threads", "513", KORSTS_TEST],
+                 "n_threads is 513: give 1 to 512"),
+                ([SEARCH, "-m", TINY, "-c", KORSTS_TEST, "--threads", "513", "q"], "from 1 to 512"),
                 ([STS_EVAL, "-m", TINY, "--nope", KORSTS_TEST], "unknown option"),
                 ([STS_EVAL, "-m", TINY, KORSTS_TEST, KORSTS_TEST], "one STS file"),
             ]

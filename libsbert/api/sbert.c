@@ -182,8 +182,9 @@ static int context_init(sbert_context *ctx, const sb_err *e)
     const sbert_context_params *p = &ctx->params;
     int rc = sb_encoder_state_init(&ctx->enc, m, (int)p->batch_size, p->n_threads);
     if (rc != SBERT_OK && p->n_threads > 1)
-        return sb_fail(e, rc, "could not start %d threads or their state (%s): lower n_threads",
-                       p->n_threads - 1, sb_status_text(rc));
+        return sb_fail(e, rc, "n_threads is %d: could not start its %d worker threads or their "
+                       "state (%s): lower n_threads", p->n_threads, p->n_threads - 1,
+                       sb_status_text(rc));
     if (rc != SBERT_OK)
         return sb_fail(e, rc, "the encoder's state: %s", sb_status_text(rc));
     ctx->tok_scratch = sb_tok_scratch_create();
@@ -202,29 +203,13 @@ static size_t largest_pass(const sbert_context_params *p, size_t n)
     return batch > n ? batch : n;
 }
 
-size_t sbert_context_memory(const sbert_model *model, const sbert_context_params *params,
-                            size_t tokens)
-{
-    if (!model || tokens == 0 || tokens > sb_max_positions_usable(model))
-        return 0;
-    sbert_context_params p = params ? *params : sbert_context_default_params();
-    if (p.n_threads <= 0)
-        p.n_threads = sb_available_cores();
-    if (p.batch_size == 0)
-        p.batch_size = SB_DEFAULT_BATCH;
-    const size_t T = largest_pass(&p, tokens);
-    const size_t types = model->kind == SB_KIND_CROSS_ENCODER ? T * sizeof(int32_t) : 0;
-    return sb_encoder_state_bytes(model, (int)T, (int)tokens, p.n_threads) +
-           T * sizeof(int32_t) + types + pool_scratch_floats(model) * sizeof(float);
-}
-
 /* The parameter that makes `p` invalid, named in e; SBERT_OK when there is none. */
 static int check_context_params(const sbert_context_params *p, const sb_err *e)
 {
-    if (p->n_threads < 0)
+    if (p->n_threads < 0 || p->n_threads > SBERT_MAX_THREADS)
         return sb_fail(e, SBERT_ERR_INVALID_ARGUMENT,
-                       "n_threads is %d: give 1 or more, or 0 for the cores this process may use",
-                       p->n_threads);
+                       "n_threads is %d: give 1 to %d (SBERT_MAX_THREADS), or 0 for the cores "
+                       "this process may use", p->n_threads, SBERT_MAX_THREADS);
     if (p->batch_size > SBERT_MAX_BATCH_SIZE)
         return sb_fail(e, SBERT_ERR_INVALID_ARGUMENT,
                        "batch_size is %zu: at most %d (SBERT_MAX_BATCH_SIZE), or 0 for %d",
@@ -233,6 +218,32 @@ static int check_context_params(const sbert_context_params *p, const sb_err *e)
         return sb_fail(e, SBERT_ERR_INVALID_ARGUMENT,
                        "utf8 is %d: SBERT_UTF8_REJECT (0) or SBERT_UTF8_REPLACE (1)", (int)p->utf8);
     return SBERT_OK;
+}
+
+/* n_threads 0: the cores this process may run on, at most SBERT_MAX_THREADS */
+static int default_threads(void)
+{
+    const int cores = sb_available_cores();
+    return cores < SBERT_MAX_THREADS ? cores : SBERT_MAX_THREADS;
+}
+
+size_t sbert_context_memory(const sbert_model *model, const sbert_context_params *params,
+                            size_t tokens)
+{
+    if (!model || tokens == 0 || tokens > sb_max_positions_usable(model))
+        return 0;
+    sbert_context_params p = params ? *params : sbert_context_default_params();
+    const sb_err quiet = { NULL, 0 };
+    if (check_context_params(&p, &quiet) != SBERT_OK)
+        return 0;
+    if (p.n_threads == 0)
+        p.n_threads = default_threads();
+    if (p.batch_size == 0)
+        p.batch_size = SB_DEFAULT_BATCH;
+    const size_t T = largest_pass(&p, tokens);
+    const size_t types = model->kind == SB_KIND_CROSS_ENCODER ? T * sizeof(int32_t) : 0;
+    return sb_encoder_state_bytes(model, (int)T, (int)tokens, p.n_threads) +
+           T * sizeof(int32_t) + types + pool_scratch_floats(model) * sizeof(float);
 }
 
 int sbert_context_create(const sbert_model *model, const sbert_context_params *params,
@@ -249,7 +260,7 @@ int sbert_context_create(const sbert_model *model, const sbert_context_params *p
     if (rc != SBERT_OK)
         return rc;
     if (p.n_threads == 0)
-        p.n_threads = sb_available_cores();
+        p.n_threads = default_threads();
     if (p.batch_size == 0)
         p.batch_size = SB_DEFAULT_BATCH;
 

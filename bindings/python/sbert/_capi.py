@@ -12,7 +12,7 @@ import ctypes
 # 1.0 any other minor version is (each may change the API: _library._check_version).
 VERSION_MAJOR = 0
 VERSION_MINOR = 3
-VERSION_PATCH = 0
+VERSION_PATCH = 1
 VERSION_STRING = "%d.%d.%d" % (VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH)
 
 # enum sbert_status
@@ -45,8 +45,9 @@ SIMILARITY_NAMES = {
     SBERT_SIMILARITY_MANHATTAN: "manhattan",
 }
 
-# the largest sbert_context_params.batch_size
+# the largest sbert_context_params.batch_size and n_threads
 SBERT_MAX_BATCH_SIZE = 4096
+SBERT_MAX_THREADS = 512
 
 # enum sbert_utf8_policy
 SBERT_UTF8_REJECT = 0

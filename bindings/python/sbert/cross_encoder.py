@@ -3,12 +3,9 @@ sentence_transformers.CrossEncoder (predict, rank)."""
 import array
 import ctypes
 import math
-import os
 
-from . import _capi, _library
-from ._pool import ContextPool
 from ._quantize import numpy
-from .model import SbertError, _check_batch_size, _check_type, _Handle, _Progress, _utf8
+from .model import _check_batch_size, _check_type, _Handle, _Progress, _utf8
 
 
 def _pairs(sentences):
@@ -48,35 +45,10 @@ class CrossEncoder(_Handle):
 
     def __init__(self, path, *, max_length=None, n_threads=0, max_contexts=None,
                  use_mmap=True, prefault=True, invalid_utf8="reject", library=None):
-        self._handle = None
-        self._pool = None
-        _check_type("path", path, (str, bytes, os.PathLike), "a path (str or os.PathLike)")
-        _check_type("n_threads", n_threads, (int,), "an int")
-        if max_contexts is None:
-            max_contexts = os.cpu_count() or 1
-        _check_type("max_contexts", max_contexts, (int,), "an int")
-        if max_contexts < 1 or n_threads < 0:
-            raise ValueError("max_contexts must be >= 1 and n_threads >= 0")
-        if invalid_utf8 not in ("reject", "replace"):
-            raise ValueError("invalid_utf8 must be 'reject' or 'replace'")
-        self._lib, self.library_path = _library.load(library)
+        handle = self._load(path, True, n_threads, max_contexts, use_mmap, prefault, invalid_utf8,
+                            library)
         lib = self._lib
-        params = lib.sbert_model_default_params()
-        params.use_mmap, params.prefault = int(bool(use_mmap)), int(bool(prefault))
-        handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(1024)
-        rc = lib.sbert_model_load(os.fsencode(path), ctypes.byref(params), ctypes.byref(handle),
-                                  err, len(err))
-        if rc != _capi.SBERT_OK:
-            raise SbertError(rc, err.value.decode("utf-8", "replace"),
-                             lib.sbert_strerror(rc).decode())
-        self._handle = handle
-        self.path = os.fspath(path)
         self.num_labels = lib.sbert_model_n_labels(handle)
-        if self.num_labels == 0:
-            self.close()
-            raise SbertError(_capi.SBERT_ERR_MODEL_KIND, "%s is an embedding model, not a "
-                             "cross-encoder: open it with sbert.Model" % self.path,
-                             lib.sbert_strerror(_capi.SBERT_ERR_MODEL_KIND).decode())
         self.id2label = {i: lib.sbert_model_label(handle, i).decode("utf-8", "replace")
                          for i in range(self.num_labels)}
         self.activation_fn_name = lib.sbert_model_activation(handle).decode()
@@ -85,22 +57,12 @@ class CrossEncoder(_Handle):
         self.max_length = self._model_max_length
         if max_length is not None:
             self.max_length = max_length
-        self._n_threads = n_threads
-        self._utf8 = _capi.SBERT_UTF8_REPLACE if invalid_utf8 == "replace" else \
-            _capi.SBERT_UTF8_REJECT
-        self._pool = ContextPool(self._create_context, lib.sbert_context_free, max_contexts)
 
     # -- lifetime (as sbert.Model) ------------------------------------------------------------
     def __repr__(self):
         state = "closed" if self.closed else "num_labels=%d, max_length=%d, activation=%s" % (
             self.num_labels, self.max_length, self.activation_fn_name)
         return "sbert.CrossEncoder(%r, %s)" % (self.path, state)
-
-    def _check(self, rc, ctx):
-        if rc != _capi.SBERT_OK:
-            name = self._lib.sbert_strerror(rc).decode()
-            message = self._lib.sbert_context_errmsg(ctx).decode("utf-8", "replace")
-            raise SbertError(rc, message or name, name)
 
     @property
     def max_length(self):

@@ -125,6 +125,54 @@ class _Handle:
         pool.check_open()
         return pool
 
+    def _load(self, path, cross_encoder, n_threads, max_contexts, use_mmap, prefault, invalid_utf8,
+              library):
+        """Checks the arguments Model and CrossEncoder share, loads the file, and refuses a model
+        of the other kind (cross_encoder: whether this class scores pairs). Returns the handle."""
+        self._handle = None
+        self._pool = None
+        _check_type("path", path, (str, bytes, os.PathLike), "a path (str or os.PathLike)")
+        _check_type("n_threads", n_threads, (int,), "an int")
+        if max_contexts is None:
+            max_contexts = os.cpu_count() or 1
+        _check_type("max_contexts", max_contexts, (int,), "an int")
+        if max_contexts < 1:
+            raise ValueError("max_contexts must be >= 1, got %d" % max_contexts)
+        if not 0 <= n_threads <= _capi.SBERT_MAX_THREADS:
+            raise ValueError("n_threads must be from 0 (the cores this process may use) to %d "
+                             "(SBERT_MAX_THREADS), got %d" % (_capi.SBERT_MAX_THREADS, n_threads))
+        if invalid_utf8 not in ("reject", "replace"):
+            raise ValueError("invalid_utf8 must be 'reject' or 'replace'")
+        self._lib, self.library_path = _library.load(library)
+        lib = self._lib
+        params = lib.sbert_model_default_params()
+        params.use_mmap, params.prefault = int(bool(use_mmap)), int(bool(prefault))
+        handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(1024)
+        rc = lib.sbert_model_load(os.fsencode(path), ctypes.byref(params), ctypes.byref(handle),
+                                  err, len(err))
+        if rc != _capi.SBERT_OK:
+            raise SbertError(rc, err.value.decode("utf-8", "replace"), self._status_name(rc))
+        self._handle = handle
+        self.path = os.fspath(path)
+        if bool(lib.sbert_model_n_labels(handle)) != cross_encoder:
+            self.close()
+            raise SbertError(_capi.SBERT_ERR_MODEL_KIND, self.path + (
+                " is an embedding model, not a cross-encoder: open it with sbert.Model"
+                if cross_encoder else " is a cross-encoder (it scores pairs of texts): open it "
+                "with sbert.CrossEncoder"), self._status_name(_capi.SBERT_ERR_MODEL_KIND))
+        self._n_threads = n_threads
+        self._utf8 = _capi.SBERT_UTF8_REPLACE if invalid_utf8 == "replace" else _capi.SBERT_UTF8_REJECT
+        self._pool = ContextPool(self._create_context, lib.sbert_context_free, max_contexts)
+        return handle
+
+    def _status_name(self, rc):
+        return self._lib.sbert_strerror(rc).decode()
+
+    def _check(self, rc, ctx):
+        if rc != _capi.SBERT_OK:
+            message = self._lib.sbert_context_errmsg(ctx).decode("utf-8", "replace")
+            raise SbertError(rc, message or self._status_name(rc), self._status_name(rc))
+
     def _create_context(self, batch_size):
         params = self._lib.sbert_context_default_params()
         params.n_threads, params.batch_size, params.utf8 = self._n_threads, batch_size, self._utf8
@@ -149,34 +197,9 @@ class Model(_Handle):
 
     def __init__(self, path, *, truncate_dim=None, n_threads=0, max_contexts=None,
                  use_mmap=True, prefault=True, invalid_utf8="reject", library=None):
-        self._handle = None
-        self._pool = None
-        _check_type("path", path, (str, bytes, os.PathLike), "a path (str or os.PathLike)")
-        _check_type("n_threads", n_threads, (int,), "an int")
-        if max_contexts is None:
-            max_contexts = os.cpu_count() or 1
-        _check_type("max_contexts", max_contexts, (int,), "an int")
-        if max_contexts < 1 or n_threads < 0:
-            raise ValueError("max_contexts must be >= 1 and n_threads >= 0")
-        if invalid_utf8 not in ("reject", "replace"):
-            raise ValueError("invalid_utf8 must be 'reject' or 'replace'")
-        self._lib, self.library_path = _library.load(library)
+        handle = self._load(path, False, n_threads, max_contexts, use_mmap, prefault, invalid_utf8,
+                            library)
         lib = self._lib
-
-        params = lib.sbert_model_default_params()
-        params.use_mmap, params.prefault = int(bool(use_mmap)), int(bool(prefault))
-        handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(1024)
-        rc = lib.sbert_model_load(os.fsencode(path), ctypes.byref(params), ctypes.byref(handle),
-                                  err, len(err))
-        if rc != _capi.SBERT_OK:
-            raise SbertError(rc, err.value.decode("utf-8", "replace"), self._status_name(rc))
-        self._handle = handle
-        self.path = os.fspath(path)
-        if lib.sbert_model_n_labels(handle):
-            self.close()
-            raise SbertError(_capi.SBERT_ERR_MODEL_KIND, "%s is a cross-encoder (it scores pairs of "
-                             "texts): open it with sbert.CrossEncoder" % self.path,
-                             self._status_name(_capi.SBERT_ERR_MODEL_KIND))
         self._dim = lib.sbert_model_dim(handle)
         self._hidden = lib.sbert_model_hidden_size(handle)
         self._model_max_seq_length = lib.sbert_model_max_seq_length(handle)
@@ -190,9 +213,6 @@ class Model(_Handle):
         self.truncate_dim = None
         if truncate_dim is not None:
             self.truncate_dim = self._check_truncate_dim(truncate_dim)
-        self._n_threads = n_threads
-        self._utf8 = _capi.SBERT_UTF8_REPLACE if invalid_utf8 == "replace" else _capi.SBERT_UTF8_REJECT
-        self._pool = ContextPool(self._create_context, lib.sbert_context_free, max_contexts)
 
     # -- lifetime -----------------------------------------------------------------------------
     def __repr__(self):
@@ -204,15 +224,6 @@ class Model(_Handle):
     def contexts_alive(self):
         """How many contexts exist now (at most max_contexts)."""
         return 0 if self._pool is None else self._pool.alive
-
-    # -- errors -------------------------------------------------------------------------------
-    def _status_name(self, rc):
-        return self._lib.sbert_strerror(rc).decode()
-
-    def _check(self, rc, ctx):
-        if rc != _capi.SBERT_OK:
-            message = self._lib.sbert_context_errmsg(ctx).decode("utf-8", "replace")
-            raise SbertError(rc, message or self._status_name(rc), self._status_name(rc))
 
     # -- properties ---------------------------------------------------------------------------
     @property

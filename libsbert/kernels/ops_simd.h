@@ -77,26 +77,32 @@ static float max_simd(const float *x, int n)
     return v_reduce_max(m);
 }
 
-/* The scale is applied as each element is read (one pass less than scaling first); since
- * rounding is monotonic and scale > 0, the maximum of the rounded products is the rounded product
- * of the maximum, so the result is exactly that of scaling first. */
-static void softmax_simd(float *x, int n, float scale)
+/* x[i] = exp(x[i] * scale - max), max >= every x[i] * scale; returns their sum. The scale is
+ * applied as each element is read (one pass less than scaling first); since rounding is monotonic
+ * and scale > 0, the maximum of the rounded products is the rounded product of the maximum, so
+ * the result is exactly that of scaling first. */
+static float exp_row(float *x, int n, float scale, float max)
 {
-    const VF s = v_set1(scale);
-    const VF max = v_set1(max_simd(x, n) * scale);
+    const VF s = v_set1(scale), m = v_set1(max);
     VF sum = v_zero();
     int i = 0;
     for (; i + V_LANES <= n; i += V_LANES) {
-        const VF e = v_exp_nonpositive(v_sub(v_mul(v_loadu(x + i), s), max));
+        const VF e = v_exp_nonpositive(v_sub(v_mul(v_loadu(x + i), s), m));
         v_storeu(x + i, e);
         sum = v_add(sum, e);
     }
     if (i < n) { /* exp(-inf) = 0 for the lanes past n */
-        const VF e = v_exp_nonpositive(v_sub(v_mul(v_load_n(x + i, n - i, -INFINITY), s), max));
+        const VF e = v_exp_nonpositive(v_sub(v_mul(v_load_n(x + i, n - i, -INFINITY), s), m));
         v_store_n(x + i, e, n - i);
         sum = v_add(sum, e);
     }
-    const VF inv = v_set1(1.0f / v_reduce_add(sum));
+    return v_reduce_add(sum);
+}
+
+static void softmax_simd(float *x, int n, float scale)
+{
+    const VF inv = v_set1(1.0f / exp_row(x, n, scale, max_simd(x, n) * scale));
+    int i;
     for (i = 0; i + V_LANES <= n; i += V_LANES) v_storeu(x + i, v_mul(v_loadu(x + i), inv));
     if (i < n) v_store_n(x + i, v_mul(v_load_n(x + i, n - i, 0.0f), inv), n - i);
 }
@@ -106,21 +112,9 @@ static void softmax_simd(float *x, int n, float scale)
 static float softmax_online_simd(float *x, int n, float scale, float *max, float *sum)
 {
     const float m = fmaxf(max_simd(x, n) * scale, *max);
-    const VF s = v_set1(scale), vm = v_set1(m);
-    VF acc = v_zero();
-    int i = 0;
-    for (; i + V_LANES <= n; i += V_LANES) {
-        const VF e = v_exp_nonpositive(v_sub(v_mul(v_loadu(x + i), s), vm));
-        v_storeu(x + i, e);
-        acc = v_add(acc, e);
-    }
-    if (i < n) { /* exp(-inf) = 0 for the lanes past n */
-        const VF e = v_exp_nonpositive(v_sub(v_mul(v_load_n(x + i, n - i, -INFINITY), s), vm));
-        v_store_n(x + i, e, n - i);
-        acc = v_add(acc, e);
-    }
+    const float tile_sum = exp_row(x, n, scale, m);
     const float c = expf(*max - m);
-    *sum = *sum * c + v_reduce_add(acc);
+    *sum = *sum * c + tile_sum;
     *max = m;
     return c;
 }

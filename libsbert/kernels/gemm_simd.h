@@ -90,7 +90,8 @@ activate_row_as(float *c, const float *sums, const float *res, int n, const sb_a
 }
 
 /* One loop per activation of the FFN, the switch outside it: with the switch inside, GELU's
- * chain of dependent operations overlapped less from one vector to the next (docs/bench/). */
+ * chain of dependent operations overlapped less from one vector to the next
+ * (docs/bench/2026-12-07-run14.md). */
 static void activate_row(float *c, const float *sums, const float *res, int n, sb_activation act)
 {
     switch (act) {

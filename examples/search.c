@@ -7,7 +7,8 @@
  * sentence once). The corpus is embedded once into an index file (default CORPUS.sbidx) that later
  * runs map read-only instead of encoding again; the index is rebuilt when the corpus, the model
  * file or the library version differ from those it was made from. Queries come from the
- * arguments, else one per line of standard input. Progress goes to standard error when it is a
+ * arguments (options may come before, between or after them; after --, every argument is a
+ * query), else one per line of standard input. Progress goes to standard error when it is a
  * terminal.
  *
  * Index file: a 4096-byte header (struct index_header, host byte order: the file is a cache for
@@ -254,14 +255,17 @@ static void usage(FILE *to)
     fprintf(to, "usage: search -m MODEL.sbert -c CORPUS [--index FILE] [-k N] [--threads N] "
                 "[QUERY ...]\n"
                 "  CORPUS: one sentence per line, or an STS (KorSTS) file\n"
-                "  queries from the arguments, else one per line of standard input\n");
+                "  queries from the arguments (options in any order; after --, every argument\n"
+                "  is a query), else one per line of standard input\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *corpus_path = NULL, *index_arg = NULL;
     long k = 5, threads = 0;
-    int first_query = argc;
+    /* Options may come before, between or after the queries (as encode's); the queries are
+     * gathered at the front of argv as they are met, and "--" makes every later argument one. */
+    int n_queries = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -288,15 +292,14 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "--")) {
-            first_query = i + 1;
-            break;
+            while (++i < argc)
+                argv[n_queries++] = argv[i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "search: unknown option or missing value: %s\n", a);
             usage(stderr);
             return 2;
         } else {
-            first_query = i;
-            break;
+            argv[n_queries++] = argv[i];
         }
     }
     if (!model_path || !corpus_path) {
@@ -357,9 +360,9 @@ int main(int argc, char **argv)
                   malloc((size_t)k * sizeof(hit)) };
     if (!rc && (!s.query || !s.score || !s.best))
         rc = 1;
-    for (int i = first_query; !rc && i < argc; i++)
+    for (int i = 0; !rc && i < n_queries; i++)
         rc = answer(ctx, model, &c, index, argv[i], (size_t)k, &s) != SBERT_OK;
-    if (!rc && first_query >= argc) {
+    if (!rc && n_queries == 0) {
         char *line = NULL;
         size_t cap = 0;
         ssize_t len;

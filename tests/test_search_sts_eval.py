@@ -117,6 +117,18 @@ class Search(unittest.TestCase):
                     self.assertAlmostEqual(scores[cid], scores[want], places=5)
                     self.assertEqual(sentence, self.sentences[cid])
 
+    def test_options_in_any_order(self):
+        q = "한 남자가 기타를 치고 있다."
+        first = run(SEARCH, "-m", TINY, "-c", self.corpus, "-k", "3", "--threads", "1", q, "-x")
+        self.assertEqual(first.returncode, 2)          # "-x" is an unknown option, not a query
+        before = run(SEARCH, "-m", TINY, "-c", self.corpus, "-k", "3", "--threads", "1", q)
+        after = run(SEARCH, q, "-k", "3", "-m", TINY, "--threads", "1", "-c", self.corpus)
+        self.assertEqual(before.returncode, 0, before.stderr)
+        self.assertEqual(after.stdout, before.stdout)
+        self.assertEqual(list(parse_hits(after.stdout)), [q])   # the options were not queries
+        dashed = run(SEARCH, "-m", TINY, "-c", self.corpus, "-k", "1", "--", "-k", q)
+        self.assertEqual(list(parse_hits(dashed.stdout)), ["-k", q])  # after --, texts
+
     def test_index_is_reused_and_rebuilt(self):
         index = self.corpus + ".sbidx"
         q = "한 남자가 기타를 치고 있다."

@@ -60,12 +60,15 @@ typedef struct {
     size_t x, attn, ffn, attn_scratch, gemm_scratch, xq, rel_bias;
 } state_sizes;
 
-static bool int8_projections(const sbert_model *m)
+/* Whether x is ever quantized into st->xq: for an I8 Wqkv or W1 of any layer (the loader lets
+ * each tensor have its own dtype). */
+static bool quantizes_x(const sbert_model *m)
 {
-    bool int8_qkv = false; /* any layer's: the loader lets each tensor have its own dtype */
+    bool any = false;
     for (int l = 0; l < m->hp.n_layers; l++)
-        int8_qkv |= m->layers[l].qkv.format == SB_WEIGHTS_I8;
-    return int8_qkv;
+        any |= m->layers[l].qkv.format == SB_WEIGHTS_I8 ||
+               m->layers[l].ffn_up.format == SB_WEIGHTS_I8;
+    return any;
 }
 
 static state_sizes sizes_for(const sbert_model *m, int tokens, int text_tokens, int n_threads)
@@ -80,7 +83,7 @@ static state_sizes sizes_for(const sbert_model *m, int tokens, int text_tokens, 
     s.attn_scratch =
         (size_t)n_threads * attention_scratch_floats(text_tokens, H / m->hp.n_heads) * f;
     s.gemm_scratch = sb_gemm_scratch_floats(n_threads, group_rows, wide) * f;
-    s.xq = int8_projections(m) ? sb_q8_rows_bytes(group_rows, H) : 0;
+    s.xq = quantizes_x(m) ? sb_q8_rows_bytes(tokens, H) : 0;
     s.rel_bias = m->rel_bias ? (size_t)m->hp.n_heads * (2 * (size_t)text_tokens - 1) * f : 0;
     return s;
 }
@@ -175,6 +178,18 @@ void sb_encoder_state_free(sb_encoder_state *st)
     memset(st, 0, sizeof *st);
 }
 
+/* The rows of x from token row0 on, quantized, in st->xq (laid out for max_tokens rows). x is
+ * quantized where a row is written anyway, by the LayerNorm before each I8 Linear layer that
+ * reads x: the embeddings' for Wqkv of layer 0, layer l's last for Wqkv of layer l + 1, layer
+ * l's first for its W1. */
+static sb_q8_rows quantized_x(const sbert_model *m, const sb_encoder_state *st, int row0)
+{
+    if (!st->xq)
+        return (sb_q8_rows){ 0 };
+    const sb_q8_rows all = sb_q8_rows_in(st->xq, st->max_tokens, m->hp.hidden);
+    return sb_q8_rows_from(&all, row0);
+}
+
 /* ---- embeddings ---------------------------------------------------------------------------- */
 
 /* x[t] = LayerNorm(word[id_t] + position[p_t] + token_type[type_t]), without the token type for
@@ -187,6 +202,7 @@ typedef struct {
     const sbert_model *m;
     sb_encoder_state *st;
     const sb_encoder_batch *batch;
+    const sb_q8_rows *xq; /* or NULL */
 } embed_job;
 
 static void embed_text(void *arg, int text, int thread)
@@ -217,12 +233,17 @@ static void embed_text(void *arg, int text, int thread)
                 x[j] = x[j] + pos[j];
         }
         sb_layernorm(x, m->emb_ln_w, m->emb_ln_b, H, m->hp.layer_norm_eps);
+        if (job->xq)
+            sb_quantize_row(x, H, job->xq, t);
     }
 }
 
+/* xq = x quantized (sb_quantize_row) when the first layer's Wqkv is I8 */
 static void embed(const sbert_model *m, sb_encoder_state *st, const sb_encoder_batch *batch)
 {
-    embed_job job = { m, st, batch };
+    const sb_q8_rows xq = quantized_x(m, st, 0);
+    const bool quantize = m->hp.n_layers > 0 && m->layers[0].qkv.format == SB_WEIGHTS_I8;
+    embed_job job = { m, st, batch, quantize ? &xq : NULL };
     sb_threadpool_run(st->threads, batch->n_texts, st->n_threads, embed_text, &job);
 }
 
@@ -539,15 +560,10 @@ static void self_attention(const sbert_model *m, const sb_layer *layer, sb_encod
     const sb_batch_plan *plan = &st->plan;
     const sb_text_run g = plan->groups[group];
     const int first_run = plan->group_runs[group], n_runs = plan->group_runs[group + 1] - first_run;
-    attention_job job = { m, layer, st, text_start, g, plan->runs + first_run, NULL };
-    sb_q8_rows xq;
-    if (layer->qkv.format == SB_WEIGHTS_I8) { /* quantized once for every head's projections */
-        const int rows = text_start[g.end] - text_start[g.first], H = m->hp.hidden;
-        xq = sb_q8_rows_in(st->xq, rows, H);
-        sb_quantize_rows(st->x + (size_t)text_start[g.first] * st->ld_x, st->ld_x, rows, H, &xq,
-                         st->threads);
-        job.xq = &xq;
-    }
+    /* I8 Wqkv: x was quantized by the LayerNorm before, once for every head's projections */
+    const sb_q8_rows xq = quantized_x(m, st, text_start[g.first]);
+    attention_job job = { m, layer, st, text_start, g, plan->runs + first_run,
+                          layer->qkv.format == SB_WEIGHTS_I8 ? &xq : NULL };
     sb_threadpool_run(st->threads, n_runs * m->hp.n_heads, st->n_threads, attention_item, &job);
 }
 
@@ -559,6 +575,7 @@ typedef struct {
     int rows, H;
     const float *w, *b;
     float eps;
+    const sb_q8_rows *xq; /* or NULL */
 } layernorm_job;
 
 static void layernorm_task(void *arg, int task, int thread)
@@ -567,15 +584,20 @@ static void layernorm_task(void *arg, int task, int thread)
     const layernorm_job *job = arg;
     const int first = task * SB_ROWS_PER_TASK;
     const int last = first + SB_ROWS_PER_TASK < job->rows ? first + SB_ROWS_PER_TASK : job->rows;
-    for (int t = first; t < last; t++)
-        sb_layernorm(job->x + (size_t)t * job->ld, job->w, job->b, job->H, job->eps);
+    for (int t = first; t < last; t++) {
+        float *row = job->x + (size_t)t * job->ld;
+        sb_layernorm(row, job->w, job->b, job->H, job->eps);
+        if (job->xq)
+            sb_quantize_row(row, job->H, job->xq, t);
+    }
 }
 
-/* x[rows, H] = LayerNorm(x) * w + b, row by row */
+/* x[rows, H] = LayerNorm(x) * w + b, row by row; and when xq is not NULL, xq = x quantized for
+ * the I8 Linear layer next, while each row is still in this core's L1 (quantized_x). */
 static void layernorm_rows(const sbert_model *m, sb_encoder_state *st, float *x, int rows,
-                           const float *w, const float *b)
+                           const float *w, const float *b, const sb_q8_rows *xq)
 {
-    layernorm_job job = { x, st->ld_x, rows, m->hp.hidden, w, b, m->hp.layer_norm_eps };
+    layernorm_job job = { x, st->ld_x, rows, m->hp.hidden, w, b, m->hp.layer_norm_eps, xq };
     sb_threadpool_run(st->threads, (rows + SB_ROWS_PER_TASK - 1) / SB_ROWS_PER_TASK,
                       st->n_threads, layernorm_task, &job);
 }
@@ -589,16 +611,22 @@ static void linear_residual(sb_encoder_state *st, const float *A, size_t lda, in
 }
 
 /* x[rows, H] += act(x W1^T + b1) W2^T + b2, SB_GROUP_ROWS rows at a time so that the
- * intermediate activation ffn[n, I] stays small and hot. */
+ * intermediate activation ffn[n, I] stays small and hot. xq: x quantized when W1 is I8. */
 static void feed_forward(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
-                         float *x, int rows)
+                         float *x, int rows, const sb_q8_rows *xq)
 {
     for (int row = 0; row < rows; row += SB_GROUP_ROWS) {
         const int n = rows - row < SB_GROUP_ROWS ? rows - row : SB_GROUP_ROWS;
         float *xc = x + (size_t)row * st->ld_x;
         /* ffn[n, I] = act(xc W1^T + b1) */
-        sb_gemm(xc, st->ld_x, n, &layer->ffn_up, st->ffn, st->ld_ffn, m->hp.act, NULL, 0,
-                st->gemm_scratch, st->threads);
+        if (xq) {
+            const sb_q8_rows xqc = sb_q8_rows_from(xq, row);
+            sb_gemm_q8(&xqc, n, &layer->ffn_up, st->ffn, st->ld_ffn, m->hp.act, NULL, 0,
+                       st->threads);
+        } else {
+            sb_gemm(xc, st->ld_x, n, &layer->ffn_up, st->ffn, st->ld_ffn, m->hp.act, NULL, 0,
+                    st->gemm_scratch, st->threads);
+        }
         /* xc[n, H] += ffn W2^T + b2 */
         linear_residual(st, st->ffn, st->ld_ffn, n, &layer->ffn_down, xc);
     }
@@ -609,12 +637,15 @@ static void feed_forward(const sbert_model *m, const sb_layer *layer, sb_encoder
 /* One post-LayerNorm transformer layer on group g of whole texts, whose token states are
  * x[rows, H]. Texts never see each other, so a group goes through the whole layer while its rows
  * are in cache. Weights (PyTorch's [out, in]): Wqkv [3H, H], Wo [H, H], W1 [I, H], W2 [H, I]. */
-static void encoder_layer(const sbert_model *m, const sb_layer *layer, sb_encoder_state *st,
+static void encoder_layer(const sbert_model *m, int l, sb_encoder_state *st,
                           const int *text_start, int g)
 {
+    const sb_layer *layer = &m->layers[l];
     const sb_text_run group = st->plan.groups[g];
     float *x = st->x + (size_t)text_start[group.first] * st->ld_x;
     const int rows = text_start[group.end] - text_start[group.first];
+    const sb_q8_rows xq = quantized_x(m, st, text_start[group.first]); /* x quantized, I8 only */
+    const bool int8_next = l + 1 < m->hp.n_layers && m->layers[l + 1].qkv.format == SB_WEIGHTS_I8;
 
     /* attn[rows, H] = per text and head: softmax(q k^T / sqrt(D) [+ MPNet's position bias]) v,
      * q | k | v = x Wqkv^T + bqkv */
@@ -622,11 +653,12 @@ static void encoder_layer(const sbert_model *m, const sb_layer *layer, sb_encode
     /* x[rows, H] = x + attn Wo^T + bo */
     linear_residual(st, st->attn, st->ld_attn, rows, &layer->attn_out, x);
     /* x = LayerNorm(x) */
-    layernorm_rows(m, st, x, rows, layer->attn_ln_w, layer->attn_ln_b);
+    const sb_q8_rows *xq_ffn = layer->ffn_up.format == SB_WEIGHTS_I8 ? &xq : NULL;
+    layernorm_rows(m, st, x, rows, layer->attn_ln_w, layer->attn_ln_b, xq_ffn);
     /* x[rows, H] = x + act(x W1^T + b1) W2^T + b2 */
-    feed_forward(m, layer, st, x, rows);
+    feed_forward(m, layer, st, x, rows, xq_ffn);
     /* x = LayerNorm(x) */
-    layernorm_rows(m, st, x, rows, layer->ffn_ln_w, layer->ffn_ln_b);
+    layernorm_rows(m, st, x, rows, layer->ffn_ln_w, layer->ffn_ln_b, int8_next ? &xq : NULL);
 }
 
 void sb_encoder_forward(const sbert_model *m, sb_encoder_state *st, const sb_encoder_batch *batch)
@@ -638,5 +670,5 @@ void sb_encoder_forward(const sbert_model *m, sb_encoder_state *st, const sb_enc
     /* x = layer_l(x) for l = 0 .. L-1, a group at a time */
     for (int l = 0; l < m->hp.n_layers; l++)
         for (int g = 0; g < st->plan.n_groups; g++)
-            encoder_layer(m, &m->layers[l], st, batch->text_start, g);
+            encoder_layer(m, l, st, batch->text_start, g);
 }

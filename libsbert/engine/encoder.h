@@ -63,7 +63,8 @@ typedef struct {
                               text. NULL otherwise */
     float *gemm_scratch;   /* sb_gemm_scratch_floats(n_threads, G, max(H, I)) */
     void *xq;              /* I8 models: a group's rows of x quantized once for all the heads'
-                              projections (sb_q8_rows_bytes(G, H)); NULL otherwise */
+                              projections, then again for W1 (sb_q8_rows_bytes(G, H)); NULL
+                              otherwise */
     sb_batch_plan plan;    /* the current forward pass's groups and attention runs */
 } sb_encoder_state;
 

@@ -63,12 +63,20 @@ sb_q8_rows sb_q8_rows_in(void *buffer, int m, int k)
                          .prep = ldp ? (uint8_t *)prep : NULL, .ldp = ldp };
 }
 
+void sb_quantize_row(const float *x, int k, const sb_q8_rows *dst, int i)
+{
+    const sb_gemm_q8_kernels *kern = sb_q8_kernels();
+    uint8_t *q = dst->q + (size_t)i * dst->ldq;
+    kern->quantize_row(x, k, q, &dst->scale[i], &dst->zero[i]);
+    if (kern->prepare_row && dst->prep)
+        kern->prepare_row(q, sb_q8_padded_k(k), dst->prep + (size_t)i * dst->ldp);
+}
+
 typedef struct {
     const float *a;
     size_t lda;
     int m, k;
     const sb_q8_rows *dst;
-    const sb_gemm_q8_kernels *kern;
 } quantize_job;
 
 #define QUANTIZE_ROWS_PER_TASK 64
@@ -79,21 +87,15 @@ static void quantize_task(void *arg, int task, int thread)
     const quantize_job *job = arg;
     const int first = task * QUANTIZE_ROWS_PER_TASK;
     const int last = first + QUANTIZE_ROWS_PER_TASK < job->m ? first + QUANTIZE_ROWS_PER_TASK : job->m;
-    const sb_q8_rows *dst = job->dst;
-    for (int i = first; i < last; i++) {
-        uint8_t *q = dst->q + (size_t)i * dst->ldq;
-        job->kern->quantize_row(job->a + (size_t)i * job->lda, job->k, q, &dst->scale[i],
-                                &dst->zero[i]);
-        if (job->kern->prepare_row && dst->prep)
-            job->kern->prepare_row(q, sb_q8_padded_k(job->k), dst->prep + (size_t)i * dst->ldp);
-    }
+    for (int i = first; i < last; i++)
+        sb_quantize_row(job->a + (size_t)i * job->lda, job->k, job->dst, i);
 }
 
 void sb_quantize_rows(const float *A, size_t lda, int m, int k, const sb_q8_rows *dst,
                       sb_threadpool *threads)
 {
     if (m <= 0) return;
-    quantize_job job = { A, lda, m, k, dst, sb_q8_kernels() };
+    quantize_job job = { A, lda, m, k, dst };
     const int tasks = (m + QUANTIZE_ROWS_PER_TASK - 1) / QUANTIZE_ROWS_PER_TASK;
     sb_threadpool_run(threads, tasks, sb_threadpool_threads(threads), quantize_task, &job);
 }

@@ -144,6 +144,8 @@ static inline sb_q8_rows sb_q8_rows_from(const sb_q8_rows *rows, int first)
 size_t sb_q8_rows_bytes(int m, int k);
 /* Lays out (q, ldq, scale, zero) for m rows of k in `buffer` of sb_q8_rows_bytes(m, k) bytes. */
 sb_q8_rows sb_q8_rows_in(void *buffer, int m, int k);
+/* Row i of dst = x[0 .. k) quantized: for a caller that has the row in cache anyway. */
+void sb_quantize_row(const float *x, int k, const sb_q8_rows *dst, int i);
 /* dst = A[m x k] quantized row by row (threads over rows; threads may be NULL). */
 void sb_quantize_rows(const float *A, size_t lda, int m, int k, const sb_q8_rows *dst,
                       sb_threadpool *threads);

@@ -154,7 +154,8 @@ demo: all $(DEMO_MODEL)
 # The test models are converted from the Hugging Face directories in tests/data/models (f32).
 TEST_MODELS = $(BUILD)/models/wide-1024.sbert $(BUILD)/models/ko-tiny.sbert $(BUILD)/models/minilm-tiny.sbert $(BUILD)/models/ko-small.sbert $(BUILD)/models/xlmr-tiny.sbert $(BUILD)/models/mpnet-tiny.sbert $(BUILD)/models/xlmr-long.sbert $(BUILD)/models/odd-heads.sbert \
               $(BUILD)/models/odd-heads-bf16.sbert $(BUILD)/models/ko-tiny-f16.sbert \
-              $(BUILD)/models/ko-small-int8.sbert $(BUILD)/models/odd-heads-int8.sbert \
+              $(BUILD)/models/ko-small-int8.sbert $(BUILD)/models/ko-small-mixed.sbert \
+              $(BUILD)/models/odd-heads-int8.sbert \
               $(CE_MODELS)
 # The cross-encoders (rerankers, NLI) of tests/data/cross-encoders with their golden scores.
 CE_MODELS = $(BUILD)/models/ce-minilm.sbert $(BUILD)/models/ce-xlmr.sbert $(BUILD)/models/ce-ko-nli.sbert
@@ -189,6 +190,10 @@ $(BUILD)/models/odd-heads-bf16.sbert: $(BUILD)/models/odd-heads.sbert
 $(BUILD)/models/ko-small-int8.sbert: tests/data/models/ko-small/config.json tools/convert_safetensors.py tools/checkpoint.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/convert_safetensors.py tests/data/models/ko-small $@ --dtype int8 --quiet
+# ko-small with a dtype per Linear weight (int8 next to f32, f16 and bf16), for the same bound.
+$(BUILD)/models/ko-small-mixed.sbert: tests/data/models/ko-small/config.json tests/make_mixed_model.py tools/convert_safetensors.py tools/checkpoint.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/make_mixed_model.py tests/data/models/ko-small $@
 $(BUILD)/models/odd-heads-int8.sbert: $(BUILD)/models/odd-heads.sbert
 	$(PYTHON) tools/convert_safetensors.py $(BUILD)/models/odd-heads-hf $@ --dtype int8 --quiet
 $(BUILD)/models/ko-tiny-f16.sbert: tests/data/models/ko-tiny/config.json tools/convert_safetensors.py tools/checkpoint.py

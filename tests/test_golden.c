@@ -11,7 +11,9 @@
  * The trained ko-small converted with --dtype int8 is held to the bound of an approximation
  * instead: cosine >= 0.999 and max |diff| <= 0.05 against the same fp32 golden vectors (over 2,000
  * KorSTS sentences its worst cosine against its fp32 vectors was 0.99990, its worst |diff| 0.017);
- * its batches must still match its single vectors to 1e-5 (every row is quantized on its own). */
+ * its batches must still match its single vectors to 1e-5 (every row is quantized on its own).
+ * So is ko-small-mixed, whose Linear weights mix int8 with f32, f16 and bf16 layer by layer
+ * (tests/make_mixed_model.py): each int8 weight must find its input quantized for it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,5 +151,6 @@ int main(void)
     check_model("xlmr-tiny");
     check_model("mpnet-tiny");
     check_model_file("ko-small", "ko-small-int8", INT8_TOLERANCE, INT8_MIN_COSINE);
+    check_model_file("ko-small", "ko-small-mixed", INT8_TOLERANCE, INT8_MIN_COSINE);
     return TEST_DONE();
 }

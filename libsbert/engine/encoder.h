@@ -62,8 +62,8 @@ typedef struct {
                               again when the state grows to longer texts, read by every layer and
                               text. NULL otherwise */
     float *gemm_scratch;   /* sb_gemm_scratch_floats(n_threads, G, max(H, I)) */
-    void *xq;              /* I8 models: a group's rows of x quantized once for all the heads'
-                              projections, then again for W1 (sb_q8_rows_bytes(G, H)); NULL
+    void *xq;              /* I8 models: x quantized for the next I8 Wqkv or W1, by the
+                              LayerNorm that wrote it (sb_q8_rows_bytes(T_max, H)); NULL
                               otherwise */
     sb_batch_plan plan;    /* the current forward pass's groups and attention runs */
 } sb_encoder_state;

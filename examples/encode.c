@@ -9,6 +9,7 @@
  * Input is streamed in chunks, so a million texts run in bounded memory (except --similarity,
  * which needs every vector at once). Output keeps input order. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "jsonl.h"
 #include "sbert.h"
 
@@ -349,6 +351,10 @@ static int read_chunk(const options *o, chunk *c)
         }
         c->origin[c->n++] = c->line_no;
     }
+    if (rc == 0 && c->n < CHUNK_TEXTS && ferror(stdin)) { /* not the end: EISDIR, EBADF, EIO */
+        complain("cannot read the input: %s\n", strerror(errno));
+        rc = -1;
+    }
     free(line);
     return rc;
 }
@@ -383,6 +389,15 @@ static void write_npy_header(FILE *f, size_t rows, size_t dim)
                                       (unsigned char)(sizeof dict & 0xFF), (unsigned char)(sizeof dict >> 8) };
     fwrite(magic, 1, sizeof magic, f);
     fwrite(dict, 1, sizeof dict, f);
+}
+
+/* Whether the .npy header can be written first and patched at the end: stdout is a file at its
+ * start, not opened for appending (`>>`: the patch would land at the end). Else the vectors are
+ * kept and written after their header once all are known. */
+static int stdout_patchable(void)
+{
+    const int flags = fcntl(STDOUT_FILENO, F_GETFL);
+    return lseek(STDOUT_FILENO, 0, SEEK_CUR) == 0 && flags != -1 && !(flags & O_APPEND);
 }
 
 static void write_vectors(const options *o, const float *v, size_t n, size_t dim)
@@ -477,12 +492,11 @@ typedef struct {
  * names it; otherwise (memory) it names none. */
 static int encode_failed(session *s, const options *o, const chunk *c, int rc)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        size_t n;
-        const int text_rc = sbert_encode_ids(s->ctx, c->text[i], c->len[i], &s->enc, NULL, 0, &n);
-        if (text_rc != SBERT_OK && text_rc != SBERT_ERR_BUFFER_TOO_SMALL)
-            return text_failed(o, c, i, s->ctx, text_rc);
-    }
+    int text_rc;
+    const size_t i = cli_first_bad_text(s->ctx, (const char *const *)c->text, c->len, c->n,
+                                        &s->enc, &text_rc);
+    if (i < c->n)
+        return text_failed(o, c, i, s->ctx, text_rc);
     complain("%s: %s\n", sbert_strerror(rc), sbert_context_errmsg(s->ctx));
     return rc;
 }
@@ -582,30 +596,28 @@ int main(int argc, char **argv)
     options o;
     int parsed = parse_args(argc, argv, &o);
     if (parsed)
-        return parsed > 0 ? 0 : 2;
+        return parsed > 0 ? cli_flush_stdout(prog) : 2;
     session s = { 0 };
     int rc = open_session(&s, &o);
     const int npy = o.format == FORMAT_NPY && !o.ids && !o.similarity;
-    const int seekable = lseek(STDOUT_FILENO, 0, SEEK_CUR) != (off_t)-1;
-    s.collect = o.similarity || (npy && !seekable);
-    if (rc == SBERT_OK && npy && seekable)
+    const int patchable = npy && stdout_patchable();
+    s.collect = o.similarity || (npy && !patchable);
+    if (rc == SBERT_OK && patchable)
         write_npy_header(stdout, 0, s.dim); /* patched with the real row count at the end */
     if (rc == SBERT_OK)
         rc = run(&s, &o);
     if (rc == SBERT_OK && o.similarity)
         rc = print_similarity(s.model, s.all, s.n_all, s.dim);
-    if (rc == SBERT_OK && npy && seekable && fseek(stdout, 0, SEEK_SET) == 0)
+    if (rc == SBERT_OK && patchable && fseek(stdout, 0, SEEK_SET) == 0)
         write_npy_header(stdout, s.n_done, s.dim);
-    if (rc == SBERT_OK && npy && !seekable) {
+    if (rc == SBERT_OK && npy && !patchable) {
         write_npy_header(stdout, s.n_all, s.dim);
         write_vectors(&o, s.all, s.n_all, s.dim);
     }
     if (s.progress && s.n_done)
         fputc('\n', stderr);
-    if ((fflush(stdout) || ferror(stdout)) && rc == SBERT_OK) {
-        complain("cannot write the output: %s\n", strerror(errno));
+    if (cli_flush_stdout(prog) && rc == SBERT_OK)
         rc = SBERT_ERR_IO;
-    }
     free(s.all);
     sbert_context_free(s.ctx);
     sbert_model_free(s.model);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "jsonl.h"
 #include "sbert.h"
 
@@ -61,7 +62,19 @@ static int parse_count(const char *s, const char *name, size_t *out)
     return 0;
 }
 
-/* Sets the option `a` from `v`; -1 on a bad value or an unknown option. */
+/* The options that take a value, each once; -1 for any other argument. */
+static int value_option(const char *a)
+{
+    static const char *const names[][2] = { { "-m", "--model" }, { "--top-k", NULL },
+                                            { "--max-length", NULL }, { "--batch-size", NULL },
+                                            { "--threads", NULL }, { "--format", NULL } };
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+        if (!strcmp(a, names[i][0]) || (names[i][1] && !strcmp(a, names[i][1])))
+            return i;
+    return -1;
+}
+
+/* Sets the option `a` (a value_option) from `v`; -1 on a bad value. */
 static int set_option(options *o, const char *a, const char *v)
 {
     size_t n;
@@ -83,9 +96,6 @@ static int set_option(options *o, const char *a, const char *v)
             fprintf(stderr, "rerank: --format is tsv or json, not \"%s\"\n", v);
             return -1;
         }
-    } else {
-        fprintf(stderr, "rerank: unknown option %s (see --help)\n", a);
-        return -1;
     }
     return 0;
 }
@@ -95,7 +105,7 @@ static int set_option(options *o, const char *a, const char *v)
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
-    int n_positional = 0, options_done = 0;
+    int n_positional = 0, options_done = 0, given[8] = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (options_done || a[0] != '-' || !a[1]) {
@@ -109,7 +119,23 @@ static int parse_args(int argc, char **argv, options *o)
             printf("libsbert %s (%s)\n", sbert_version(), sbert_system_info());
             return 1;
         }
-        if (!strcmp(a, "--pairs")) { o->pairs = 1; continue; }
+        if (!strcmp(a, "--pairs")) {
+            if (o->pairs++) {
+                fprintf(stderr, "rerank: --pairs is given twice\n");
+                return -1;
+            }
+            continue;
+        }
+        const int id = value_option(a);
+        if (id < 0) {
+            fprintf(stderr, "rerank: unknown option %s (see --help; a QUERY that starts with "
+                            "'-' goes after --)\n", a);
+            return -1;
+        }
+        if (given[id]++) {
+            fprintf(stderr, "rerank: %s is given twice\n", a);
+            return -1;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "rerank: %s needs a value (see --help)\n", a);
             return -1;
@@ -173,7 +199,17 @@ static int texts_push(texts *t, char *text, size_t len)
     return 0;
 }
 
-/* Every line of stdin (without its newline) into docs; -1 when out of memory. */
+/* 0 at the end of stdin, or -1 with the reason when reading it failed (a directory, EBADF). */
+static int input_ended(void)
+{
+    if (!ferror(stdin))
+        return 0;
+    fprintf(stderr, "rerank: cannot read the input: %s\n", strerror(errno));
+    return -1;
+}
+
+/* Every line of stdin (without its "\n" or "\r\n") into docs; -1 with a message when out of
+ * memory or stdin cannot be read. */
 static int read_lines(texts *docs)
 {
     char *line = NULL;
@@ -182,15 +218,18 @@ static int read_lines(texts *docs)
     while ((got = getline(&line, &cap, stdin)) >= 0) {
         if (got > 0 && line[got - 1] == '\n')
             line[--got] = '\0';
+        if (got > 0 && line[got - 1] == '\r')
+            line[--got] = '\0';
         char *copy = malloc((size_t)got + 1);
         if (!copy || texts_push(docs, copy, (size_t)got)) {
+            fprintf(stderr, "rerank: out of memory reading the documents\n");
             free(line);
             return -1;
         }
         memcpy(copy, line, (size_t)got + 1);
     }
     free(line);
-    return 0;
+    return input_ended();
 }
 
 /* Up to CHUNK_PAIRS {"a", "b"} lines of stdin (blank lines skipped); -1 on a malformed line. */
@@ -229,7 +268,7 @@ static int read_pairs(texts *a, texts *b, size_t *line_no)
         }
     }
     free(line);
-    return 0;
+    return a->n < CHUNK_PAIRS ? input_ended() : 0;
 }
 
 /* ---- output ------------------------------------------------------------------------------- */
@@ -282,9 +321,8 @@ static int rank_query(sbert_context *ctx, const options *o, const sbert_rerank_o
 {
     texts docs = { 0 };
     if (read_lines(&docs)) {
-        fprintf(stderr, "rerank: out of memory reading the documents\n");
         texts_free(&docs);
-        return SBERT_ERR_NO_MEMORY;
+        return SBERT_ERR_IO;
     }
     const size_t n = docs.n, k = o->top_k && o->top_k < n ? o->top_k : n;
     float *scores = malloc((n ? n : 1) * sizeof *scores);
@@ -351,7 +389,7 @@ int main(int argc, char **argv)
     options o;
     const int parsed = parse_args(argc, argv, &o);
     if (parsed)
-        return parsed > 0 ? 0 : 2;
+        return parsed > 0 ? cli_flush_stdout("rerank") : 2;
     char err[512];
     sbert_model *model = NULL;
     sbert_context *ctx = NULL;
@@ -380,6 +418,8 @@ int main(int argc, char **argv)
     ro.max_length = o.max_length;
     if (rc == SBERT_OK)
         rc = o.pairs ? predict_pairs(ctx, model, &ro) : rank_query(ctx, &o, &ro);
+    if (rc == SBERT_OK && cli_flush_stdout("rerank"))
+        rc = SBERT_ERR_IO;
     sbert_context_free(ctx);
     sbert_model_free(model);
     return rc == SBERT_OK ? 0 : 1;

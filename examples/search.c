@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "sbert.h"
 #include "sts.h"
 
@@ -42,6 +43,8 @@ struct index_header {
 typedef struct corpus {
     size_t n;
     char **text;
+    size_t *line;   /* line[i]: the file's line (from 1) of sentence i, for messages */
+    const char *path;
     char *buffer;
 } corpus;
 
@@ -96,6 +99,7 @@ static int seen_before(char **text, size_t n, const char *s)
 static int read_corpus(const char *path, corpus *c)
 {
     memset(c, 0, sizeof *c);
+    c->path = path;
     sts_pairs sts;
     FILE *f = fopen(path, "rb");
     char head[16] = "";
@@ -106,35 +110,42 @@ static int read_corpus(const char *path, corpus *c)
     const int is_sts = fread(head, 1, 15, f) == 15 && !memcmp(head, "genre\tfilename\t", 15);
     fclose(f);
     if (is_sts) {
-        if (sts_read(path, &sts) != 0)
+        if (sts_read(path, &sts) != 0) {
+            sts_free(&sts);
             return -1;
+        }
         c->buffer = sts.buffer;
         c->text = sts.text;
-        for (size_t i = 0; i < 2 * sts.n; i++) /* quadratic, fine for a corpus of STS size */
-            if (!seen_before(c->text, c->n, sts.text[i]))
+        c->line = malloc((2 * sts.n + 1) * sizeof *c->line);
+        for (size_t i = 0; c->line && i < 2 * sts.n; i++) /* quadratic, fine at STS size */
+            if (!seen_before(c->text, c->n, sts.text[i])) {
+                c->line[c->n] = sts.line[i / 2];
                 c->text[c->n++] = sts.text[i];
+            }
         free(sts.gold);
-        return 0;
+        free(sts.line);
+        return c->line ? 0 : -1;
     }
     size_t size, lines;
     if (!(c->buffer = read_text_file(path, &size, &lines)))
         return -1;
-    if (!(c->text = malloc(lines * sizeof *c->text)))
+    c->text = malloc(lines * sizeof *c->text);
+    c->line = malloc(lines * sizeof *c->line);
+    if (!c->text || !c->line)
         return -1;
-    char *save = NULL;
-    for (char *line = strtok_r(c->buffer, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        size_t len = strlen(line);
-        if (len && line[len - 1] == '\r')
-            line[--len] = '\0';
-        if (len)
+    char *cursor = c->buffer, *line;
+    for (size_t line_no = 1; (line = sts_next_line(&cursor)) != NULL; line_no++)
+        if (*line) {
+            c->line[c->n] = line_no;
             c->text[c->n++] = line;
-    }
+        }
     return 0;
 }
 
 static void free_corpus(corpus *c)
 {
     free(c->text);
+    free(c->line);
     free(c->buffer);
     memset(c, 0, sizeof *c);
 }
@@ -144,6 +155,22 @@ static void progress(size_t done, size_t total, void *user_data)
     fprintf(stderr, "\rsearch: embedded %zu/%zu corpus sentences", done, total);
     if (done == total)
         fputc('\n', stderr);
+}
+
+/* A failed encoding of the corpus: the line of the first sentence whose ids cannot be made, or,
+ * when no sentence is the cause (memory), the library's message alone. */
+static void report_failed_sentence(sbert_context *ctx, const corpus *c,
+                                   const sbert_encode_options *opts, int rc)
+{
+    int text_rc;
+    const size_t i = cli_first_bad_text(ctx, (const char *const *)c->text, NULL, c->n, opts,
+                                        &text_rc);
+    if (i < c->n) {
+        fprintf(stderr, "search: %s line %zu: %s: %s\n", c->path, c->line[i],
+                sbert_strerror(text_rc), sbert_context_errmsg(ctx));
+        return;
+    }
+    fprintf(stderr, "search: %s: %s\n", sbert_strerror(rc), sbert_context_errmsg(ctx));
 }
 
 /* Encodes the corpus into a new index file (written beside it, then renamed into place). */
@@ -160,7 +187,10 @@ static int build_index(sbert_context *ctx, const corpus *c, const struct index_h
     int rc = v ? sbert_encode(ctx, (const char *const *)c->text, NULL, c->n, &opts, v, floats)
                : SBERT_ERR_NO_MEMORY;
     if (rc != SBERT_OK) {
-        fprintf(stderr, "search: %s\n", v ? sbert_context_errmsg(ctx) : "out of memory");
+        if (v)
+            report_failed_sentence(ctx, c, &opts, rc);
+        else
+            fprintf(stderr, "search: out of memory for the index\n");
         free(v);
         return -1;
     }
@@ -290,7 +320,7 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
-            return 0;
+            return cli_flush_stdout("search");
         } else if (!strcmp(a, "--")) {
             while (++i < argc)
                 argv[n_queries++] = argv[i];
@@ -372,8 +402,14 @@ int main(int argc, char **argv)
             if (len)
                 rc = answer(ctx, model, &c, index, line, (size_t)k, &s) != SBERT_OK;
         }
+        if (!rc && ferror(stdin)) {
+            fprintf(stderr, "search: cannot read the queries: %s\n", strerror(errno));
+            rc = 1;
+        }
         free(line);
     }
+    if (!rc)
+        rc = cli_flush_stdout("search");
     if (index)
         munmap((char *)index - INDEX_DATA_OFFSET, map_size);
     free(s.query);

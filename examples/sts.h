@@ -14,6 +14,7 @@
 typedef struct sts_pairs {
     size_t n;        /* pairs */
     double *gold;    /* gold[n]: the human score */
+    size_t *line;    /* line[n]: the file's line (from 1) pair i was read from */
     char **text;     /* text[2 n]: sentence1 and sentence2 of pair i at 2 i and 2 i + 1 */
     char *buffer;    /* the file's bytes, which text[] points into */
 } sts_pairs;
@@ -34,7 +35,8 @@ static inline int sts_fields(char *line, char **field, int max)
 }
 
 /* The whole file, NUL-terminated (malloc'd; *size its length, *lines its line count); NULL with a
- * message on stderr when it cannot be read. */
+ * message on stderr when it cannot be read or is not text (a NUL byte would end the lines
+ * read from it early). */
 static inline char *read_text_file(const char *path, size_t *size, size_t *lines)
 {
     FILE *f = fopen(path, "rb");
@@ -55,9 +57,32 @@ static inline char *read_text_file(const char *path, size_t *size, size_t *lines
     data[n] = '\0';
     *size = (size_t)n;
     *lines = 1;
-    for (long i = 0; i < n; i++)
+    for (long i = 0; i < n; i++) {
+        if (data[i] == '\0') {
+            fprintf(stderr, "%s: line %zu has a NUL byte: not a text file\n", path, *lines);
+            free(data);
+            return NULL;
+        }
         *lines += data[i] == '\n';
+    }
     return data;
+}
+
+/* The line at *cursor without its "\n" or "\r\n" (cut in place), and *cursor moved past it;
+ * NULL at the end of the text. Empty lines are returned too, so that lines can be counted. */
+static inline char *sts_next_line(char **cursor)
+{
+    char *line = *cursor;
+    if (!*line)
+        return NULL;
+    char *end = strchr(line, '\n');
+    *cursor = end ? end + 1 : line + strlen(line);
+    if (!end)
+        end = *cursor;
+    if (end > line && end[-1] == '\r')
+        end--;
+    *end = '\0';
+    return line;
 }
 
 /* Reads an STS file (rows with fewer than 7 fields or a non-numeric score are skipped; the first
@@ -69,16 +94,14 @@ static inline int sts_read(const char *path, sts_pairs *out)
     if (!(out->buffer = read_text_file(path, &size, &lines)))
         return -1;
     out->gold = malloc(lines * sizeof *out->gold);
+    out->line = malloc(lines * sizeof *out->line);
     out->text = malloc(2 * lines * sizeof *out->text);
-    if (!out->gold || !out->text) {
+    if (!out->gold || !out->line || !out->text) {
         fprintf(stderr, "%s: out of memory\n", path);
         return -1;
     }
-    char *save = NULL, *line = strtok_r(out->buffer, "\n", &save); /* the header */
-    while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-        size_t len = strlen(line);
-        if (len && line[len - 1] == '\r')
-            line[len - 1] = '\0';
+    char *cursor = out->buffer, *line = sts_next_line(&cursor); /* the header */
+    for (size_t line_no = 2; (line = sts_next_line(&cursor)) != NULL; line_no++) {
         char *field[7], *end;
         if (sts_fields(line, field, 7) < 7)
             continue;
@@ -86,6 +109,7 @@ static inline int sts_read(const char *path, sts_pairs *out)
         if (end == field[4])
             continue;
         out->gold[out->n] = score;
+        out->line[out->n] = line_no;
         out->text[2 * out->n] = field[5];
         out->text[2 * out->n + 1] = field[6];
         out->n++;
@@ -96,6 +120,7 @@ static inline int sts_read(const char *path, sts_pairs *out)
 static inline void sts_free(sts_pairs *p)
 {
     free(p->gold);
+    free(p->line);
     free(p->text);
     free(p->buffer);
     memset(p, 0, sizeof *p);

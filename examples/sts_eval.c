@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "sbert.h"
 #include "sts.h"
 
@@ -59,7 +60,7 @@ int main(int argc, char **argv)
                 return 2;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
-            return 0;
+            return cli_flush_stdout("sts_eval");
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "sts_eval: unknown option %s\n", argv[i]);
             usage(stderr);
@@ -111,7 +112,14 @@ int main(int argc, char **argv)
         if (isatty(STDERR_FILENO))
             opts.progress = progress;
         rc = sbert_encode(ctx, (const char *const *)sts.text, NULL, 2 * n, &opts, v, 2 * n * dim);
-        if (rc != SBERT_OK)
+        int text_rc;
+        const size_t bad = rc == SBERT_OK ? 2 * n
+                                          : cli_first_bad_text(ctx, (const char *const *)sts.text,
+                                                               NULL, 2 * n, &opts, &text_rc);
+        if (bad < 2 * n)
+            fprintf(stderr, "sts_eval: %s line %zu: %s: %s\n", sts_path, sts.line[bad / 2],
+                    sbert_strerror(text_rc), sbert_context_errmsg(ctx));
+        else if (rc != SBERT_OK)
             fprintf(stderr, "sts_eval: %s\n", sbert_context_errmsg(ctx));
     } else {
         fprintf(stderr, "sts_eval: %s\n", ctx ? "out of memory for the vectors" : err);
@@ -126,6 +134,8 @@ int main(int argc, char **argv)
                sbert_model_name(model), dim, similarity_names[fn]);
         printf("Spearman x 100: %.2f\n", 100.0 * sts_spearman(sts.gold, score, n));
         printf("Pearson  x 100: %.2f\n", 100.0 * sts_pearson(sts.gold, score, n));
+        if (cli_flush_stdout("sts_eval"))
+            rc = SBERT_ERR_IO;
     }
     free(v);
     free(score);

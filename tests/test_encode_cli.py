@@ -90,6 +90,57 @@ class EncodeCommand(unittest.TestCase):
         piped = run(["--format", "npy"] + texts)  # stdout is a pipe: cannot seek back
         self.assertEqual(self._read_npy(piped.stdout), (shape, vectors))
 
+    def test_npy_appended_or_after_other_bytes(self):
+        """`>> file` (O_APPEND) and a file already written to: the header cannot be patched in
+        place there, so the vectors are written after their header at the end, each .npy whole."""
+        texts = [r["text"] for r in self.rows]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "out.npy")
+            for _ in range(2):
+                with open(path, "ab") as f:
+                    subprocess.run([ENCODE, "-m", MODEL, "-q", "--format", "npy"] + texts[:3],
+                                   stdout=f, check=True)
+            with open(path, "rb") as f:
+                data = f.read()
+            with open(path, "wb") as f:  # a shell's `{ echo x; encode ...; } > file`
+                f.write(b"x\n")
+                f.flush()
+                subprocess.run([ENCODE, "-m", MODEL, "-q", "--format", "npy"] + texts[:2],
+                               stdout=f, check=True)
+            with open(path, "rb") as f:
+                after_text = f.read()
+        half = len(data) // 2
+        self.assertEqual(data[:half], data[half:])
+        shape, vectors = self._read_npy(data[:half])
+        self.assertEqual(shape, (3, 64))
+        self.assertLessEqual(max_diff(vectors, self.rows[:3]), 1e-5)
+        self.assertEqual(after_text[:2], b"x\n")
+        self.assertEqual(self._read_npy(after_text[2:]), ((2, 64), vectors[:2]))
+
+    def test_unreadable_input_is_an_error(self):
+        """stdin a directory, or closed: an error and exit 1, not an empty result"""
+        fd = os.open(".", os.O_RDONLY)
+        try:
+            out = subprocess.run([ENCODE, "-m", MODEL, "-q"], stdin=fd, capture_output=True)
+        finally:
+            os.close(fd)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn(b"cannot read the input: Is a directory", out.stderr)
+        self.assertEqual(out.stdout, b"")
+        closed = subprocess.run("exec %s -m %s -q --jsonl <&-" % (ENCODE, MODEL), shell=True,
+                                capture_output=True)
+        self.assertEqual(closed.returncode, 1)
+        self.assertIn(b"cannot read the input: Bad file descriptor", closed.stderr)
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "no /dev/full here")
+    def test_unwritable_output_is_an_error(self):
+        for args in (["x"], ["--version"], ["--help"], ["--format", "npy", "x"]):
+            with open("/dev/full", "wb") as full:
+                out = subprocess.run([ENCODE, "-m", MODEL, "-q"] + args, stdout=full,
+                                     stderr=subprocess.PIPE)
+            self.assertEqual(out.returncode, 1, args)
+            self.assertIn(b"cannot write the output: No space left on device", out.stderr)
+
     def test_similarity_matrix(self):
         out = run(["--similarity"] + [r["text"] for r in self.rows[:4]])
         self.assertEqual(out.returncode, 0, out.stderr)

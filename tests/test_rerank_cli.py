@@ -102,6 +102,41 @@ class Errors(unittest.TestCase):
         self.refused(["-m", m, "--bogus", "q"], b"", 2, "unknown option --bogus")
         self.refused(["-m", m, "q", "--threads"], b"", 2, "needs a value")
         self.refused(["-m", m, "q", "--threads", "513"], b"", 2, "at most 512")
+        self.refused(["-m", m, "q", "--bogus"], b"", 2, "unknown option --bogus")
+        self.refused(["-m", m, "--top-k", "2", "q", "--top-k", "1"], b"", 2, "--top-k is given twice")
+        self.refused(["-m", m, "q", "--model", m], b"", 2, "--model is given twice")
+        self.refused(["-m", m, "--pairs", "--pairs"], b"", 2, "--pairs is given twice")
+
+    def test_crlf_documents(self):
+        """Windows line ends: the \r is not part of a document (as in encode and search)"""
+        m = model("ce-xlmr")
+        lf = run(["-m", m, "--format", "json", "q"], b"alpha\nbeta\n")
+        crlf = run(["-m", m, "--format", "json", "q"], b"alpha\r\nbeta\r\n")
+        self.assertEqual(crlf.returncode, 0, crlf.stderr)
+        self.assertEqual(crlf.stdout, lf.stdout)
+        self.assertEqual([json.loads(line)["text"] for line in crlf.stdout.decode().splitlines()],
+                         ["alpha", "beta"])
+
+    def test_unreadable_input_is_an_error(self):
+        m = model("ce-xlmr")
+        for args in (["-m", m, "q"], ["-m", m, "--pairs"]):
+            fd = os.open(".", os.O_RDONLY)  # a directory as standard input
+            try:
+                out = subprocess.run([RERANK] + args, stdin=fd, capture_output=True)
+            finally:
+                os.close(fd)
+            self.assertEqual((out.returncode, out.stdout), (1, b""), args)
+            self.assertIn(b"rerank: cannot read the input: Is a directory", out.stderr)
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "no /dev/full here")
+    def test_unwritable_output_is_an_error(self):
+        m = model("ce-xlmr")
+        for args, stdin in ((["-m", m, "q"], b"x\n"), (["-m", m, "--pairs"], b'{"a": "x", "b": "y"}\n'),
+                            (["--version"], b""), (["--help"], b"")):
+            with open("/dev/full", "wb") as full:
+                out = subprocess.run([RERANK] + args, input=stdin, stdout=full, stderr=subprocess.PIPE)
+            self.assertEqual(out.returncode, 1, args)
+            self.assertIn(b"rerank: cannot write the output: No space left on device", out.stderr)
 
     def test_wrong_models(self):
         self.refused(["-m", model("ko-tiny"), "q"], b"x\n", 1, "embedding model")

@@ -193,6 +193,43 @@ class Search(unittest.TestCase):
             self.assertIn(r.returncode, (1, 2), args)
             self.assertIn(message, r.stderr, args)
 
+    def corpus_of(self, data):
+        path = os.path.join(self.tmp, "bad.txt")
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def test_bad_corpus_lines_are_named_by_line(self):
+        """A corpus line the tokenizer refuses is named by its line (blank lines counted); a NUL
+        byte is refused, not taken as the end of the file"""
+        bad = self.corpus_of(b"ok\n\nalso ok\r\n\xff\n")
+        r = run(SEARCH, "-m", TINY, "-c", bad, "q")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bad.txt line 4: text is not valid UTF-8", r.stderr)
+        nul = self.corpus_of(b"apple pie\nx\0hidden\nbanana bread\n")
+        r = run(SEARCH, "-m", TINY, "-c", nul, "q")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bad.txt: line 2 has a NUL byte", r.stderr)
+        self.assertFalse(os.path.exists(nul + ".sbidx"))
+
+    def test_unreadable_queries_and_unwritable_output(self):
+        fd = os.open(self.tmp, os.O_RDONLY)  # a directory as standard input
+        try:
+            r = subprocess.run([SEARCH, "-m", TINY, "-c", self.corpus], stdin=fd,
+                               capture_output=True, text=True)
+        finally:
+            os.close(fd)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("search: cannot read the queries: Is a directory", r.stderr)
+        if not os.path.exists("/dev/full"):
+            return
+        for args in ([SEARCH, "-m", TINY, "-c", self.corpus, "q"], [SEARCH, "--help"],
+                     [STS_EVAL, "-m", TINY, KORSTS_TEST], [STS_EVAL, "--help"]):
+            with open("/dev/full", "w") as full:
+                r = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True)
+            self.assertEqual(r.returncode, 1, args)
+            self.assertIn("cannot write the output: No space left on device", r.stderr, args)
+
 
 class StsEval(unittest.TestCase):
     @unittest.skipIf(SANITIZED, "the sanitized build is checked on the tiny model (minutes saved)")
@@ -246,6 +283,27 @@ class StsEval(unittest.TestCase):
                 r = run(*args)
                 self.assertIn(r.returncode, (1, 2), args)
                 self.assertIn(message, r.stderr, args)
+
+    def test_bad_rows_are_named_by_line(self):
+        with open(KORSTS_TEST, "rb") as f:
+            lines = f.read().split(b"\n")[:6]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "sts.tsv")
+            def with_sentence1_prefixed(line, prefix):
+                field = line.split(b"\t")
+                return b"\t".join(field[:5] + [prefix + field[5]] + field[6:])
+            with open(path, "wb") as f:  # row 4 (line 5) with a sentence that is not UTF-8
+                f.write(b"\n".join(lines[:4] + [with_sentence1_prefixed(lines[4], b"\xff")] +
+                                   lines[5:]))
+            r = run(STS_EVAL, "-m", TINY, path)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("sts.tsv line 5: text is not valid UTF-8", r.stderr)
+            with open(path, "wb") as f:  # a NUL: everything after it was silently dropped
+                f.write(b"\n".join(lines[:3] + [with_sentence1_prefixed(lines[3], b"\0")] +
+                                   lines[4:]))
+            r = run(STS_EVAL, "-m", TINY, path)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("sts.tsv: line 4 has a NUL byte", r.stderr)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import os
 import pickle
 import random
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -697,6 +698,86 @@ class TestMalformedInputs(ConverterTest):
 
     def test_usage_error_exits_2(self):
         self.assertEqual(run_converter(MODELS, "x.sbert", "--dtype", "f64")[0], 2)
+
+
+class TestOutputPath(ConverterTest):
+    """OUT.partial is renamed onto OUT: a symlink must be written through, and a FIFO, device or
+    directory, which the rename would replace by a regular file, refused."""
+
+    def assertWrittenThrough(self, link, target):
+        direct = self.convert(self.model())
+        code, stdout, stderr = run_converter(self.model(), link, "--quiet")
+        self.assertEqual((code, stdout, stderr), (0, "", ""))
+        self.assertTrue(os.path.islink(link))
+        self.assertEqual(os.path.realpath(link), os.path.realpath(target))
+        self.assertSameBytes(target, direct)
+        got, want = Sbert(link), Sbert(direct)  # read through the link
+        self.assertEqual((got.checksum, got.kv, got.tensors),
+                         (want.checksum, want.kv, want.tensors))
+        leftovers = [f for d in (self.tmp, os.path.dirname(target)) for f in os.listdir(d)
+                     if f.endswith(".partial")]
+        self.assertEqual(leftovers, [])
+
+    def test_symlink_is_written_through(self):
+        os.mkdir(os.path.join(self.tmp, "real"))
+        target = os.path.join(self.tmp, "real", "target.sbert")
+        with open(target, "wb") as f:
+            f.write(b"an older model")
+        link = os.path.join(self.tmp, "link.sbert")
+        os.symlink(os.path.join("real", "target.sbert"), link)  # relative to the link's folder
+        self.assertWrittenThrough(link, target)
+
+    def test_dangling_symlink_is_written_through(self):
+        os.mkdir(os.path.join(self.tmp, "real"))
+        target = os.path.join(self.tmp, "real", "new.sbert")
+        link = os.path.join(self.tmp, "link.sbert")
+        os.symlink(target, link)
+        self.assertWrittenThrough(link, target)
+
+    def assertOutputRefused(self, out, *expected):
+        """Exit 1 with the message, before any tensor is read (the weights are truncated, and
+        the complaint must still be about OUT), nothing created or replaced."""
+        model = self.model()
+        with open(os.path.join(model, "model.safetensors"), "wb") as f:
+            f.write(b"\x10\x00\x00")
+        before = sorted(os.listdir(self.tmp))
+        proc = subprocess.run([sys.executable, CONVERTER, model, out], capture_output=True,
+                              text=True, timeout=120)  # a FIFO opened for writing would block
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertEqual(proc.stdout, "")
+        self.assertRegex(proc.stderr, r"^convert_safetensors: error: [^\n]+\n$")
+        for text in (out, "not a regular file", "give the path of a .sbert file", *expected):
+            self.assertIn(text, proc.stderr)
+        self.assertEqual(sorted(os.listdir(self.tmp)), before)
+
+    def test_fifo_is_refused(self):
+        fifo = os.path.join(self.tmp, "fifo.sbert")
+        os.mkfifo(fifo)
+        link = os.path.join(self.tmp, "link.sbert")
+        os.symlink(fifo, link)
+        for out in (fifo, link):
+            with self.subTest(out):
+                self.assertOutputRefused(out, "is a FIFO")
+                self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
+                self.assertTrue(os.path.islink(link))
+
+    def test_directory_is_refused(self):
+        directory = os.path.join(self.tmp, "out.sbert")
+        os.mkdir(directory)
+        self.assertOutputRefused(directory, "is a directory")
+        self.assertTrue(os.path.isdir(directory))
+        self.assertEqual(os.listdir(directory), [])
+
+    def test_missing_directory_is_still_refused(self):
+        link = os.path.join(self.tmp, "dangling.sbert")
+        os.symlink(os.path.join(self.tmp, "nowhere", "target.sbert"), link)
+        for out in (os.path.join(self.tmp, "nowhere", "out.sbert"), link):
+            with self.subTest(out):
+                code, stdout, stderr = run_converter(self.model(), out)
+                self.assertEqual(code, 1, stderr)
+                self.assertIn("its directory does not exist", stderr)
+                self.assertFalse(os.path.exists(os.path.join(self.tmp, "nowhere")))
+        self.assertTrue(os.path.islink(link))
 
 
 class TestPipeline(ConverterTest):

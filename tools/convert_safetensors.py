@@ -26,6 +26,7 @@ byte-identical files. Standard library only.
 import argparse
 import base64
 import os
+import stat
 import struct
 import sys
 import time
@@ -1063,19 +1064,42 @@ def write_sbert(path, kv, tensors, progress):
     return data_offset + offset
 
 
+FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+              (stat.S_ISSOCK, "a socket"))
+
+
+def output_target(out_path):
+    """The file that OUT.partial is renamed onto. A symlink is resolved so that the link stays a
+    link and its target gets the model, as cp does. A FIFO, device, socket or directory is
+    refused: the rename would replace it by a regular file instead of writing to it."""
+    target = os.path.realpath(out_path)
+    name = f"{out_path} (a symlink to {target})" if os.path.islink(out_path) else out_path
+    if not os.path.isdir(os.path.dirname(target)):
+        raise InputError(f"{name}: its directory does not exist")
+    try:
+        mode = os.stat(target).st_mode  # a symlink loop fails here (ELOOP)
+    except FileNotFoundError:
+        return target
+    if not stat.S_ISREG(mode):
+        kind = next((kind for test, kind in FILE_KINDS if test(mode)), "a special file")
+        raise InputError(f"{name}: is {kind}, not a regular file; give the path of "
+                         "a .sbert file to create or overwrite")
+    return target
+
+
 def convert(model_dir, out_path, dtype, progress):
     """Read MODEL_DIR, validate everything, write OUT; returns a one-line description."""
     if not os.path.isdir(model_dir):
         raise InputError(f"{model_dir}: not a directory")
-    if not os.path.isdir(os.path.dirname(out_path) or "."):
-        raise InputError(f"{out_path}: its directory does not exist")
+    target = output_target(out_path)
     architecture = cross_encoder_architecture(model_dir)
     if architecture:
         kv, tensors, enc = cross_encoder(model_dir, architecture, dtype)
     else:
         kv, tensors, enc = sentence_transformer(model_dir, dtype)
 
-    size = write_sbert(out_path, kv, tensors, progress)
+    size = write_sbert(target, kv, tensors, progress)
     kind = f"{architecture} cross-encoder" if architecture else enc["architecture"]
     return f"{kind}, {len(tensors)} tensors, {size / 1e6:.1f} MB"
 

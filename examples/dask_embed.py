@@ -5,11 +5,13 @@
     python3 examples/dask_embed.py MODEL.sbert CORPUS.txt OUT/ --scheduler tcp://host:8786
     python3 examples/dask_embed.py MODEL.sbert CORPUS.txt OUT/ --single-process
 
-CORPUS is one sentence per line (empty lines count: row i of the output is line i). Partition p
-holds lines [p * size, (p + 1) * size) and becomes OUT/part-PPPPP.npy (float32, rows x dim);
-OUT/manifest.json lists the partitions with their rows and SHA-256, the model, the library version
-and the corpus' SHA-256. A partition file is written under a temporary name and renamed, so a
-worker killed mid-partition leaves no partial file, and Dask gives the partition to another worker.
+CORPUS is one sentence per line in UTF-8 (empty lines count: row i of the output is line i; a line
+that is not UTF-8 stops the run before any work, named as examples/encode names it, exit status
+1). Partition p holds lines [p * size, (p + 1) * size) and becomes OUT/part-PPPPP.npy (float32,
+rows x dim); OUT/manifest.json lists the partitions with their rows and SHA-256, the model, the
+library version and the corpus' SHA-256. A partition file is written under a temporary name and
+renamed, so a worker killed mid-partition leaves no partial file, and Dask gives the partition to
+another worker.
 
 Each worker process opens the model once (a worker plugin, applied to restarted workers too); the
 model file is memory-mapped, so the workers of one machine share its pages. The vectors of a text
@@ -42,14 +44,27 @@ def import_sbert(package_dir=PACKAGE_DIR):
     return sbert
 
 
+class CorpusError(Exception):
+    """The corpus is not UTF-8 text; the message names the file and the line, as encode does."""
+
+
+def decode_line(raw, path, number):
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError("%s: line %d: text is not valid UTF-8: invalid UTF-8 at byte offset %d "
+                          "(byte 0x%02X)" % (path, number, e.start, raw[e.start])) from None
+
+
 def read_corpus(path):
-    with open(path, encoding="utf-8", newline="") as f:
+    """(lines, SHA-256 of the file). Decoded line by line so that bad UTF-8 is named by its line."""
+    with open(path, "rb") as f:
         data = f.read()
-    lines = data.split("\n")
-    if lines and lines[-1] == "":
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
         lines.pop()  # the newline that ends the last line
-    return [line[:-1] if line.endswith("\r") else line for line in lines], \
-        hashlib.sha256(data.encode("utf-8")).hexdigest()
+    return [decode_line(line[:-1] if line.endswith(b"\r") else line, path, i + 1)
+            for i, line in enumerate(lines)], hashlib.sha256(data).hexdigest()
 
 
 def part_name(index):
@@ -203,7 +218,10 @@ def main(argv=None):
         import numpy  # noqa: F401  (the .npy files)
     except ImportError:
         sys.exit("dask_embed: NumPy is not installed (Debian: apt-get install python3-numpy)")
-    texts, corpus_sha = read_corpus(args.corpus)
+    try:
+        texts, corpus_sha = read_corpus(args.corpus)
+    except (OSError, CorpusError) as e:
+        sys.exit("dask_embed: %s" % e)
     parts = [texts[i:i + args.partition_size] for i in range(0, len(texts), args.partition_size)]
     os.makedirs(args.out, exist_ok=True)
     for name in os.listdir(args.out):  # a previous run's output would mix with this one's

@@ -98,6 +98,20 @@ class DaskEmbed(unittest.TestCase):
                          [p["sha256"] for p in single["partitions"]])
         self.assertFalse([n for n in os.listdir(out) if ".tmp." in n])
 
+    def test_invalid_utf8_names_the_file_and_line(self):
+        # Seen: a corpus with a byte 0xFF ended in a UnicodeDecodeError traceback.
+        bad = os.path.join(self.tmp, "bad.txt")
+        with open(bad, "wb") as f:
+            f.write(b"a\n\xff\n")
+        out = os.path.join(self.tmp, "bad-out")
+        for mode in (["--single-process"], ["--workers", "1"]):
+            r = embed(bad, out, *mode)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("dask_embed: %s: line 2: text is not valid UTF-8: invalid UTF-8 at byte "
+                          "offset 0 (byte 0xFF)" % bad, r.stderr)  # examples/encode's words
+            self.assertNotIn("Traceback", r.stderr)
+            self.assertFalse(os.path.exists(out))  # refused before any work
+
     def test_bad_arguments(self):
         r = embed(self.corpus, os.path.join(self.tmp, "x"), "--partition-size", "0")
         self.assertEqual(r.returncode, 2)
@@ -107,6 +121,11 @@ class DaskEmbed(unittest.TestCase):
                             os.path.join(self.tmp, "x")], capture_output=True, text=True, env=env)
         self.assertEqual(r.returncode, 2)
         self.assertIn("model file not found", r.stderr)
+        missing = os.path.join(self.tmp, "missing.txt")
+        r = embed(missing, os.path.join(self.tmp, "x"), "--single-process")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("dask_embed: [Errno 2] No such file or directory: %r" % missing, r.stderr)
+        self.assertNotIn("Traceback", r.stderr)
 
 
 if __name__ == "__main__":

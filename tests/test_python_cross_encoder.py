@@ -65,7 +65,8 @@ class Predict(unittest.TestCase):
             self.assertEqual((nli.num_labels, nli.id2label[1], nli.activation_fn_name),
                              (3, "entailment", "identity"))
             self.assertEqual((reranker.num_labels, reranker.activation_fn_name), (1, "sigmoid"))
-            self.assertIsInstance(reranker.predict(["a query", "a passage"]), float)
+            self.assertIsInstance(reranker.predict(["a query", "a passage"]),
+                                  float if numpy is None else numpy.float32)
             self.assertEqual(len(nli.predict(("premise", "hypothesis"))), 3)
             probs = rows_of(nli.predict([("a", "b"), ("c", "d")], apply_softmax=True))
             for row in probs:
@@ -75,6 +76,29 @@ class Predict(unittest.TestCase):
                 self.assertEqual(nli.predict([("a", "b")] * 4).shape, (4, 3))
                 self.assertEqual(reranker.predict([("a", "b")] * 4).shape, (4,))
                 self.assertEqual(reranker.predict([("a", "b")] * 4).dtype, numpy.float32)
+
+    def test_single_pair_is_the_first_row(self):
+        # Seen: predict(("a", "b")) gave a list (a float for one label) where [("a", "b")] gave an
+        # array: CrossEncoder.predict gives the first row of its result, a NumPy row or scalar.
+        pair = ("한 남자가 먹는다", "남자가 음식을 먹는다")
+        for name, labels in (("ce-ko-nli", 3), ("ce-minilm", 1)):
+            with sbert.CrossEncoder(model_path(name), library=LIBRARY) as model:
+                for kwargs in ({}, {"convert_to_numpy": False}, {"apply_softmax": True},
+                               {"activation_fn": math.tanh}):
+                    one, many = model.predict(pair, **kwargs), model.predict([pair], **kwargs)
+                    self.assertIs(type(one), type(many[0]), (name, kwargs))
+                    self.assertEqual(rows_of(one), rows_of(many[0]), (name, kwargs))
+                one = model.predict(pair)
+                if numpy is None:
+                    self.assertIsInstance(one, float if labels == 1 else list)
+                elif labels == 1:
+                    self.assertIsInstance(one, numpy.float32)
+                else:
+                    self.assertIsInstance(one, numpy.ndarray)
+                    self.assertEqual((one.shape, one.dtype), ((labels,), numpy.float32))
+                plain = model.predict(pair, convert_to_numpy=False)
+                self.assertIsInstance(plain, float if labels == 1 else list)
+                self.assertEqual(plain, rows_of(one))
 
     def test_max_length_cuts_the_pair(self):
         rows = [r for r in golden("ce-xlmr") if len(r["ids"]) > 40][:3]
@@ -101,6 +125,19 @@ class Rank(unittest.TestCase):
             self.assertAlmostEqual(h["score"], scores[h["corpus_id"]], places=6)
         self.assertNotIn("text", every[0])
 
+    def test_query_with_a_nul_is_scored_whole(self):
+        # sbert_rerank reads the query up to a NUL: "a\0b" was ranked as "a". A NUL in a text is
+        # text (documents and predict's pairs carry their lengths), so the query is too.
+        docs = ["a b", "a", "b c", "ab"]
+        with sbert.CrossEncoder(model_path("ce-minilm"), library=LIBRARY) as model:
+            scores = rows_of(model.predict([("a\0b", d) for d in docs]))
+            hits = model.rank("a\0b", docs)
+            cut = rows_of(model.predict([("a", d) for d in docs]))
+        self.assertNotEqual(scores, cut)
+        self.assertEqual(len(hits), len(docs))
+        for h in hits:
+            self.assertAlmostEqual(h["score"], scores[h["corpus_id"]], places=6)
+
 
 class Refusals(unittest.TestCase):
     def test_wrong_kind_both_ways(self):
@@ -120,6 +157,29 @@ class Refusals(unittest.TestCase):
             with self.assertRaises(ValueError, msg=repr(kwargs)) as e:
                 sbert.CrossEncoder(model_path("ce-minilm"), library=LIBRARY, **kwargs)
             self.assertIn(named, str(e.exception))
+
+    def test_embedded_null_byte_in_path(self):
+        # Seen: sbert.CrossEncoder(".../ce-minilm.sbert\0junk") loaded ce-minilm.sbert.
+        with self.assertRaises(ValueError) as e:
+            sbert.CrossEncoder(model_path("ce-minilm") + "\0junk", library=LIBRARY)
+        self.assertIn("embedded null byte in path", str(e.exception))
+
+    def test_flags_need_a_bool(self):
+        # Seen: use_mmap="no" was accepted as true.
+        for kwargs in ({"use_mmap": "no"}, {"prefault": "no"}):
+            with self.assertRaises(TypeError, msg=repr(kwargs)) as e:
+                sbert.CrossEncoder(model_path("ce-minilm"), library=LIBRARY, **kwargs)
+            self.assertIn("%s must be a bool" % next(iter(kwargs)), str(e.exception))
+        with sbert.CrossEncoder(model_path("ce-minilm"), library=LIBRARY) as model:
+            for kwargs in ({"apply_softmax": "no"}, {"convert_to_numpy": "no"},
+                           {"convert_to_numpy": 0}, {"show_progress_bar": "no"}):
+                with self.assertRaises(TypeError, msg=repr(kwargs)) as e:
+                    model.predict([("a", "b")], **kwargs)
+                self.assertIn("%s must be a bool" % next(iter(kwargs)), str(e.exception))
+            for kwargs in ({"return_documents": "no"}, {"show_progress_bar": 1}):
+                with self.assertRaises(TypeError, msg=repr(kwargs)) as e:
+                    model.rank("q", ["a"], **kwargs)
+                self.assertIn("%s must be a bool" % next(iter(kwargs)), str(e.exception))
 
     def test_context_failure_raises_sbert_error(self):
         # was an AttributeError: the shared context code called a method only Model had

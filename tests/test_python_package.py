@@ -218,6 +218,59 @@ class Encode(unittest.TestCase):
         with self.assertRaises(TypeError):
             sbert.Model(42, library=LIBRARY)
 
+    def test_flags_need_a_bool(self):
+        # Seen: sbert.Model(path, use_mmap="no") was accepted and mapped the file: "no" is true.
+        for kwargs in ({"use_mmap": "no"}, {"prefault": "no"}, {"use_mmap": 0}, {"prefault": None}):
+            name = next(iter(kwargs))
+            with self.assertRaises(TypeError, msg=repr(kwargs)) as cm:
+                sbert.Model(MODEL, library=LIBRARY, **kwargs)
+            self.assertIn("%s must be a bool" % name, str(cm.exception))
+        for kwargs in ({"normalize_embeddings": "no"}, {"normalize_embeddings": 1},
+                       {"convert_to_numpy": "no"}, {"convert_to_numpy": 0},
+                       {"show_progress_bar": "no"}, {"show_progress_bar": 0}):
+            name = next(iter(kwargs))
+            with self.assertRaises(TypeError, msg=repr(kwargs)) as cm:
+                self.model.encode("x", **kwargs)
+            self.assertIn("%s must be a bool" % name, str(cm.exception))
+        with sbert.Model(MODEL, library=LIBRARY, use_mmap=False, prefault=False) as model:
+            self.assertEqual(rows_of(model.encode("x")), rows_of(self.model.encode("x")))
+        if numpy is not None:  # NumPy's bool (what comparing arrays gives) is a bool too
+            self.assertEqual(
+                rows_of(self.model.encode("x", normalize_embeddings=numpy.bool_(True))),
+                rows_of(self.model.encode("x", normalize_embeddings=True)))
+
+    def test_embedded_null_byte_is_refused(self):
+        # Seen: sbert.Model(".../ko-small.sbert\0junk") loaded ko-small.sbert: C stops at the NUL.
+        for path in (MODEL + "\0junk", os.fsencode(MODEL) + b"\0junk"):
+            with self.assertRaises(ValueError, msg=repr(path)) as cm:
+                sbert.Model(path, library=LIBRARY)
+            self.assertIn("embedded null byte in path", str(cm.exception))
+        # prompt_name and prompt go NUL-terminated too: "query\0x" would have named "query"
+        for name, value in (("prompt_name", "query\0junk"), ("prompt", "질문: \0junk")):
+            for call in (self.model.encode, self.model.tokenize):
+                with self.assertRaises(ValueError, msg=name) as cm:
+                    call("x", **{name: value})
+                self.assertIn("embedded null byte in %s" % name, str(cm.exception))
+        # A sentence goes with its length: a NUL in it is text (a control character the
+        # normalizer drops), not its end.
+        self.assertEqual(self.model.tokenize("a\0b")["input_ids"],
+                         self.model.tokenize("ab")["input_ids"])
+        self.assertNotEqual(self.model.tokenize("a\0b")["input_ids"],
+                            self.model.tokenize("a")["input_ids"])
+
+    def test_prompt_with_a_lone_surrogate(self):
+        # Seen: encode("x", prompt_name="\ud800") raised a raw UnicodeEncodeError. The library
+        # needs prompts in valid UTF-8 whatever invalid_utf8 says: a ValueError naming the argument.
+        for policy in ("reject", "replace"):
+            with sbert.Model(MODEL, library=LIBRARY, invalid_utf8=policy) as model:
+                for name in ("prompt_name", "prompt"):
+                    for call in (model.encode, model.tokenize):
+                        with self.assertRaises(ValueError, msg=(policy, name)) as cm:
+                            call("x", **{name: "a\ud800"})
+                        self.assertNotIsInstance(cm.exception, UnicodeError)
+                        self.assertEqual(str(cm.exception), "%s is not valid UTF-8: lone surrogate "
+                                         "'\\ud800' at index 1" % name)
+
     def test_bad_values_raise_value_error(self):
         with self.assertRaises(ValueError) as cm:
             self.model.encode("x", batch_size=4097)

@@ -5,7 +5,7 @@ import ctypes
 import math
 
 from ._quantize import numpy
-from .model import _check_batch_size, _check_type, _Handle, _Progress, _utf8
+from .model import _check_batch_size, _check_bool, _check_type, _Handle, _Progress, _utf8
 
 
 def _pairs(sentences):
@@ -86,18 +86,21 @@ class CrossEncoder(_Handle):
     # -- predict ------------------------------------------------------------------------------
     def predict(self, sentences, *, batch_size=32, show_progress_bar=None, activation_fn=None,
                 apply_softmax=False, convert_to_numpy=True):
-        """Scores of pairs, as CrossEncoder.predict gives them: a pair [a, b] gives its score (a
-        float, or a row of num_labels floats), a list of pairs one score (or row) per pair. The
-        model's default activation is applied (its file records it: sigmoid for one label unless
-        the config named another, none for several); activation_fn, a callable, replaces it and
-        gets each logit; apply_softmax turns each row of several labels into probabilities.
-        NumPy arrays when NumPy is installed and convert_to_numpy is true, else lists."""
+        """Scores of pairs, as CrossEncoder.predict gives them: a list of pairs gives one score
+        per pair (one label) or one row of num_labels scores per pair; a single pair [a, b] gives
+        the first element of what [[a, b]] gives. The model's default activation is applied (its
+        file records it: sigmoid for one label unless the config named another, none for
+        several); activation_fn, a callable, replaces it and gets each logit; apply_softmax turns
+        each row of several labels into probabilities. With NumPy installed and convert_to_numpy
+        true (the default): a float32 array of shape (n,) or (n, num_labels), so a single pair
+        gives a numpy.float32 or a (num_labels,) array; else lists of floats, so a single pair
+        gives a float or a list. The flags take a bool (TypeError otherwise)."""
         pairs, single = _pairs(sentences)
         self._check_batch(batch_size, show_progress_bar)
         if activation_fn is not None and not callable(activation_fn):
             raise TypeError("activation_fn must be callable or None")
-        _check_type("apply_softmax", apply_softmax, (bool, int), "a bool")
-        _check_type("convert_to_numpy", convert_to_numpy, (bool, int), "a bool")
+        _check_bool("apply_softmax", apply_softmax)
+        _check_bool("convert_to_numpy", convert_to_numpy)
         raw = activation_fn is not None
         rows = self._predict(pairs, batch_size, show_progress_bar, logits=raw)
         if raw:
@@ -105,17 +108,15 @@ class CrossEncoder(_Handle):
         if apply_softmax and self.num_labels > 1:
             rows = [_softmax(row) for row in rows]
         out = [row[0] for row in rows] if self.num_labels == 1 else rows
-        if single:
-            return out[0]
         if convert_to_numpy and numpy is not None:
-            return numpy.asarray(out, dtype=numpy.float32).reshape(
+            out = numpy.asarray(out, dtype=numpy.float32).reshape(
                 (len(pairs),) if self.num_labels == 1 else (len(pairs), self.num_labels))
-        return out
+        # CrossEncoder.predict indexes its result: a NumPy scalar or row, not a Python float
+        return out[0] if single else out
 
     def _check_batch(self, batch_size, show_progress_bar):
         _check_batch_size(batch_size)
-        if show_progress_bar is not None:
-            _check_type("show_progress_bar", show_progress_bar, (bool,), "a bool or None")
+        _check_bool("show_progress_bar", show_progress_bar, none_ok=True)
 
     def _predict(self, pairs, batch_size, show_progress_bar, logits):
         """Rows of num_labels floats per pair: the logits, or the scores."""
@@ -178,8 +179,10 @@ class CrossEncoder(_Handle):
         if self.num_labels != 1:
             raise ValueError("rank needs a model with one label; this one has %d (%s): use "
                              "predict" % (self.num_labels, ", ".join(self.id2label.values())))
+        _check_bool("return_documents", return_documents)
         self._check_batch(batch_size, show_progress_bar)
-        if activation_fn is None:  # sbert_rerank: the query is tokenized once
+        # sbert_rerank tokenizes the query once but reads it up to a NUL; predict takes lengths
+        if activation_fn is None and "\0" not in query:
             scores = self._rerank(query, documents, batch_size, show_progress_bar)
         else:
             scores = self.predict([(query, d) for d in documents], batch_size=batch_size,

@@ -26,6 +26,43 @@ def _check_type(name, value, types, what):
         raise TypeError("%s must be %s, not %s" % (name, what, type(value).__name__))
 
 
+# Python's bool, and NumPy's when NumPy is here (what a comparison of arrays' elements gives)
+_BOOLS = (bool,) if numpy is None else (bool, numpy.bool_)
+
+
+def _check_bool(name, value, none_ok=False):
+    # Only a bool: any object has a truth value, so use_mmap="no" would silently mean True.
+    if not (none_ok and value is None):
+        _check_type(name, value, _BOOLS, "a bool or None" if none_ok else "a bool")
+
+
+def _nul_terminated(name, data):
+    """data (bytes), checked for a char * the library reads up to its first NUL: an embedded NUL
+    would silently cut the argument there (another file loaded, another prompt used)."""
+    if b"\0" in data:
+        raise ValueError("embedded null byte in %s" % name)
+    return data
+
+
+def _c_text(name, value):
+    """A str option the library takes as NUL-terminated UTF-8 (prompt, prompt_name). Unlike the
+    sentences, which invalid_utf8 governs and which carry their lengths, it must be valid UTF-8
+    (a lone surrogate is not) with no NUL: ValueError naming it otherwise."""
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError("%s is not valid UTF-8: lone surrogate %r at index %d"
+                         % (name, value[e.start], e.start)) from None
+    return _nul_terminated(name, data)
+
+
+def _check_prompts(prompt_name, prompt):
+    for name, value in (("prompt_name", prompt_name), ("prompt", prompt)):
+        if value is not None:
+            _check_type(name, value, (str,), "a str or None")
+            _c_text(name, value)
+
+
 def _check_batch_size(batch_size):
     _check_type("batch_size", batch_size, (int,), "an int")
     if not 1 <= batch_size <= _capi.SBERT_MAX_BATCH_SIZE:
@@ -143,13 +180,16 @@ class _Handle:
                              "(SBERT_MAX_THREADS), got %d" % (_capi.SBERT_MAX_THREADS, n_threads))
         if invalid_utf8 not in ("reject", "replace"):
             raise ValueError("invalid_utf8 must be 'reject' or 'replace'")
+        _check_bool("use_mmap", use_mmap)
+        _check_bool("prefault", prefault)
+        c_path = _nul_terminated("path", os.fsencode(path))
         self._lib, self.library_path = _library.load(library)
         lib = self._lib
         params = lib.sbert_model_default_params()
-        params.use_mmap, params.prefault = int(bool(use_mmap)), int(bool(prefault))
+        params.use_mmap, params.prefault = int(use_mmap), int(prefault)
         handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(1024)
-        rc = lib.sbert_model_load(os.fsencode(path), ctypes.byref(params), ctypes.byref(handle),
-                                  err, len(err))
+        rc = lib.sbert_model_load(c_path, ctypes.byref(params), ctypes.byref(handle), err,
+                                  len(err))
         if rc != _capi.SBERT_OK:
             raise SbertError(rc, err.value.decode("utf-8", "replace"), self._status_name(rc))
         self._handle = handle
@@ -273,15 +313,18 @@ class Model(_Handle):
 
         A str gives one vector (1-D), a list of str a matrix with one row per sentence, in order.
         prompt_name names a prompt of the model file (model.prompts); prompt is literal text put
-        before every sentence and overrides prompt_name. normalize_embeddings divides each vector
-        by its L2 norm. truncate_dim (else the model's) keeps the first values of each vector
-        (Matryoshka), before normalizing. precision quantizes as
+        before every sentence and overrides prompt_name. The library takes both NUL-terminated
+        and as valid UTF-8 whatever invalid_utf8 says (it applies to the sentences), so a NUL
+        character or a lone surrogate in them is a ValueError. normalize_embeddings divides each
+        vector by its L2 norm. truncate_dim (else the model's) keeps the first values of each
+        vector (Matryoshka), before normalizing. precision quantizes as
         sentence_transformers.quantization.quantize_embeddings does, int8/uint8 calibrated on the
         vectors of this call (see sbert.quantize_embeddings to pass ranges).
         output_value="token_embeddings" gives each sentence's last hidden state, one row per
         token. Results are NumPy arrays when NumPy is installed and convert_to_numpy is true,
         else lists. Progress goes to standard error when it is a terminal (show_progress_bar:
-        None = when there is more than one batch, False = never).
+        None = when there is more than one batch, False = never). The flags take a bool, not any
+        truth value (TypeError).
         chunk=WINDOW or (WINDOW, STRIDE) embeds texts longer than WINDOW tokens whole instead of
         truncating them: in windows of WINDOW tokens STRIDE text tokens apart (default: adjacent),
         each encoded as a text, averaged weighted by their text tokens and normalized when the
@@ -290,14 +333,10 @@ class Model(_Handle):
         """
         texts, single = _sentences(sentences)
         _check_batch_size(batch_size)
-        for name, value in (("prompt_name", prompt_name), ("prompt", prompt)):
-            if value is not None:
-                _check_type(name, value, (str,), "a str or None")
-        for name, value in (("normalize_embeddings", normalize_embeddings),
-                            ("convert_to_numpy", convert_to_numpy)):
-            _check_type(name, value, (bool, int), "a bool")
-        if show_progress_bar is not None:
-            _check_type("show_progress_bar", show_progress_bar, (bool,), "a bool or None")
+        _check_prompts(prompt_name, prompt)
+        _check_bool("normalize_embeddings", normalize_embeddings)
+        _check_bool("convert_to_numpy", convert_to_numpy)
+        _check_bool("show_progress_bar", show_progress_bar, none_ok=True)
         if output_value not in _OUTPUT_VALUES:
             raise ValueError("output_value must be one of %s, got %r"
                              % (", ".join(_OUTPUT_VALUES), output_value))
@@ -330,8 +369,8 @@ class Model(_Handle):
         opts.normalize = int(bool(normalize))
         if self._max_seq_length != self._model_max_seq_length:
             opts.max_length = self._max_seq_length
-        opts.prompt_name = prompt_name.encode() if prompt_name is not None else None
-        opts.prompt = prompt.encode("utf-8", "surrogatepass") if prompt is not None else None
+        opts.prompt_name = None if prompt_name is None else _c_text("prompt_name", prompt_name)
+        opts.prompt = None if prompt is None else _c_text("prompt", prompt)
         if progress is not None:
             opts.progress = progress.callback
         return opts
@@ -392,9 +431,7 @@ class Model(_Handle):
         special tokens added): {"input_ids": [...], "attention_mask": [...]}, for a str one list
         of ids, for a list of str one list per text (not padded)."""
         items, single = _sentences(texts)
-        for name, value in (("prompt_name", prompt_name), ("prompt", prompt)):
-            if value is not None:
-                _check_type(name, value, (str,), "a str or None")
+        _check_prompts(prompt_name, prompt)
         opts = self._options(prompt_name, prompt, False)
         with self._open_pool().context(32) as ctx:
             ids = [self._encode_ids(ctx, data, opts) for data in _utf8(items)]

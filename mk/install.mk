@@ -23,6 +23,13 @@ INSTALL_TOOLS   = sbert-encode sbert-rerank
 PC_LIBDIR     = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
 PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 
+# The generated files are made here, then installed with their mode (written straight into place
+# they would take the installer's umask, and keep an old file's mode on reinstall).
+INSTALL_STAGING = $(BUILD)/install
+# The path from directory $(1) to $(2), both as written: symlinks on this machine are not resolved
+# (sbertConfig.cmake applies it from its own, unresolved, place; DESTDIR trees have other links).
+relative_path = $(shell realpath -m -s --relative-to=$(1) $(2))
+
 .PHONY: install uninstall
 install: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXDIR)/encode $(EXDIR)/rerank
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
@@ -34,15 +41,19 @@ install: $(BUILD)/libsbert.a $(BUILD)/libsbert.so $(EXDIR)/encode $(EXDIR)/reran
 	ln -sf $(SHLIB_SONAME) $(DESTDIR)$(LIBDIR)/libsbert.so
 	$(INSTALL) -m 755 $(EXDIR)/encode $(DESTDIR)$(BINDIR)/sbert-encode
 	$(INSTALL) -m 755 $(EXDIR)/rerank $(DESTDIR)$(BINDIR)/sbert-rerank
+	@mkdir -p $(INSTALL_STAGING)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PC_LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    mk/sbert.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/sbert.pc
-	sed -e 's|@LIBDIR_FROM_CMAKEDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|' \
-	    -e 's|@INCLUDEDIR_FROM_CMAKEDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|' \
+	    mk/sbert.pc.in > $(INSTALL_STAGING)/sbert.pc
+	sed -e 's|@LIBDIR_FROM_CMAKEDIR@|$(call relative_path,$(CMAKEDIR),$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR_FROM_CMAKEDIR@|$(call relative_path,$(CMAKEDIR),$(INCLUDEDIR))|' \
 	    -e 's|@SHLIB_REAL@|$(SHLIB_REAL)|' -e 's|@SHLIB_SONAME@|$(SHLIB_SONAME)|' \
-	    mk/sbertConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/sbertConfig.cmake
+	    mk/sbertConfig.cmake.in > $(INSTALL_STAGING)/sbertConfig.cmake
 	sed -e 's|@VERSION@|$(VERSION)|' mk/sbertConfigVersion.cmake.in \
-	    > $(DESTDIR)$(CMAKEDIR)/sbertConfigVersion.cmake
+	    > $(INSTALL_STAGING)/sbertConfigVersion.cmake
+	$(INSTALL) -m 644 $(INSTALL_STAGING)/sbert.pc $(DESTDIR)$(PKGCONFIGDIR)/sbert.pc
+	$(INSTALL) -m 644 $(INSTALL_STAGING)/sbertConfig.cmake \
+	    $(INSTALL_STAGING)/sbertConfigVersion.cmake $(DESTDIR)$(CMAKEDIR)/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(INSTALL_HEADERS))) \

@@ -228,6 +228,30 @@ class Install(unittest.TestCase):
             self.assertNotEqual(out.returncode, 0, other)
             self.assertIn("sbert", out.stderr)
 
+    def test_modes_whatever_the_umask(self):
+        """Each file gets its own mode, not the installer's umask (`sudo make install` under a
+        umask of 077 left sbert.pc and the CMake files unreadable to users), also over a file
+        installed before with another mode."""
+        dest = os.path.join(self.work, "umask")
+        args = ["DESTDIR=" + dest, "PREFIX=/usr/local", "BUILD=" + BUILD, "EXDIR=" + EXDIR]
+        def install(mask):
+            old = os.umask(mask)
+            try:
+                check([MAKE, "-s", "install"] + args)
+            finally:
+                os.umask(old)
+        install(0o077)
+        os.chmod(dest + "/usr/local/lib/pkgconfig/sbert.pc", 0o600)
+        install(0o022)
+        for d, _, files in os.walk(dest):
+            for f in files:
+                path = os.path.join(d, f)
+                if os.path.islink(path):
+                    continue
+                executable = "/bin/" in path or ".so." in f
+                self.assertEqual(oct(os.stat(path).st_mode & 0o777),
+                                 oct(0o755 if executable else 0o644), path)
+
     def test_5_uninstall_leaves_nothing(self):
         check([MAKE, "-s", "uninstall"] + self.make_args)
         self.assertEqual(self.installed(), [])

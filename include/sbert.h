@@ -239,7 +239,8 @@ enum {
 
 /* Tokenizes text[0..len) (len in bytes; the text need not be NUL-terminated). Writes at most
  * `capacity` ids and stores the total count in *n_ids. When capacity is too small, returns
- * SBERT_ERR_BUFFER_TOO_SMALL with *n_ids set to the count needed (call with capacity 0 to ask). */
+ * SBERT_ERR_BUFFER_TOO_SMALL with *n_ids set to the count needed (call with capacity 0 to ask).
+ * flags: SBERT_TOKENIZE_* or'ed; any other bit is INVALID_ARGUMENT. */
 SBERT_API int sbert_tokenize(sbert_context *ctx, const char *text, size_t len, int flags,
                              int32_t *ids, size_t capacity, size_t *n_ids);
 
@@ -312,9 +313,13 @@ SBERT_API int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t l
 /* Encodes one sequence of token ids, taken as they are (special tokens included, nothing added,
  * nothing truncated), into out[sbert_model_dim(model)]: the ids go through the transformer and
  * the model's Pooling, Dense and Normalize modules exactly as a text's ids do, so sbert_encode()
- * of a text equals sbert_encode_from_ids() of the ids sbert_encode_ids() gives for it. For
- * callers that tokenize themselves. Of opts only normalize is read (a prompt is text; ids are not
- * chunked). INVALID_ARGUMENT for n_ids of 0 or past the model's positions, or an id outside
+ * of a text equals sbert_encode_from_ids() of the ids sbert_encode_ids() gives for it, with the
+ * same opts. For callers that tokenize themselves. Of opts, normalize is read, and the prompt
+ * (prompt, prompt_name or the model's default prompt): when the model's Pooling leaves the prompt
+ * out (include_prompt false), the first ids, as many as the prompt's own ids less the closing
+ * special token, are left out of pooling, as sbert_encode does; pass prompt "" for ids that carry
+ * no prompt. Ids are not chunked.
+ * INVALID_ARGUMENT for n_ids of 0 or past the model's positions, or an id outside
  * [0, sbert_model_vocab_size). */
 SBERT_API int sbert_encode_from_ids(sbert_context *ctx, const int32_t *ids, size_t n_ids,
                                     const sbert_encode_options *opts, float *out,

@@ -441,6 +441,13 @@ static void test_null_call_arguments(const sbert_model *m, sbert_context *ctx)
     CHECK(sbert_encode_tokens(ctx, "a", 1, NULL, out, 4, NULL) == SBERT_ERR_INVALID_ARGUMENT,
           "encode_tokens: NULL n_tokens");
 
+    CHECK(sbert_tokenize(ctx, "a", 1, 8, ids, 4, &n) == SBERT_ERR_INVALID_ARGUMENT &&
+              strstr(sbert_context_errmsg(ctx), "unknown bits 0x8"), "tokenize: unknown flag 8");
+    CHECK(sbert_tokenize(ctx, "a", 1, -1, ids, 4, &n) == SBERT_ERR_INVALID_ARGUMENT,
+          "tokenize: flags -1");
+    CHECK(sbert_tokenize(ctx, "a", 1, SBERT_TOKENIZE_NO_SPECIAL | SBERT_TOKENIZE_NO_TRUNCATE |
+                                          SBERT_TOKENIZE_RAW, ids, 4, &n) == SBERT_OK,
+          "tokenize: every known flag");
     CHECK(sbert_encode_ids(NULL, "a", 1, NULL, ids, 4, &n) == SBERT_ERR_INVALID_ARGUMENT,
           "encode_ids: NULL ctx");
     CHECK(sbert_encode_ids(ctx, NULL, 1, NULL, ids, 4, &n) == SBERT_ERR_INVALID_ARGUMENT,
@@ -453,6 +460,16 @@ static void test_null_call_arguments(const sbert_model *m, sbert_context *ctx)
     const float a[2] = { 1, 0 };
     CHECK(sbert_cosine(NULL, a, 2) == 0.0f && sbert_cosine(a, NULL, 2) == 0.0f &&
               sbert_dot(NULL, a, 2) == 0.0f && sbert_dot(a, NULL, 2) == 0.0f, "cosine / dot of NULL");
+    /* finite vectors whose squares leave float's range (they gave NaN and 0) */
+    const float huge_a[2] = { 1e20f, 0 }, huge_b[2] = { 1e20f, 1e19f }, tiny[2] = { 1e-30f, 0 };
+    const double want = 1.0 / sqrt(1.01); /* (1, 0) . (1, 0.1) / |(1, 0.1)| */
+    float huge_cos = 0.0f;
+    CHECK(fabs(sbert_cosine(huge_a, huge_b, 2) - want) < 1e-7, "cosine of 1e20-sized vectors: %g",
+          (double)sbert_cosine(huge_a, huge_b, 2));
+    CHECK(sbert_similarity_matrix(SBERT_SIMILARITY_COSINE, huge_a, 1, huge_b, 1, 2, &huge_cos, 1) ==
+              SBERT_OK && fabs(huge_cos - want) < 1e-7, "similarity matrix: %g", (double)huge_cos);
+    CHECK(sbert_cosine(tiny, tiny, 2) == 1.0f, "cosine of a 1e-30 vector with itself: %g",
+          (double)sbert_cosine(tiny, tiny, 2));
     CHECK(sbert_similarity_matrix(SBERT_SIMILARITY_COSINE, NULL, 1, a, 1, 2, out, 4) ==
               SBERT_ERR_INVALID_ARGUMENT, "similarity: NULL a");
     CHECK(sbert_similarity_matrix(SBERT_SIMILARITY_COSINE, a, 1, NULL, 1, 2, out, 4) ==

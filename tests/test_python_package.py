@@ -557,6 +557,78 @@ class ModelFileSettings(unittest.TestCase):
             self.assertRaises(ValueError, setattr, model, "similarity_fn_name", "jaccard")
 
 
+class PromptLeftOutOfPooling(unittest.TestCase):
+    """A model whose Pooling has include_prompt false and whose default prompt is "query" (as
+    INSTRUCTOR-style and some e5 fine-tunes have): sentence-transformers pools only the tokens after
+    the prompt's (attention_mask[:, :prompt_length] = 0, prompt_length = the prompt's ids less the
+    closing special token). The expectation is computed here from the token embeddings."""
+
+    PROMPT = "질문: "
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp()
+        src = os.path.join(ROOT, "tests", "data", "models", "ko-tiny")
+        hf = os.path.join(cls.tmp, "ko-tiny-prompt")
+        shutil.copytree(src, hf, ignore=shutil.ignore_patterns("pytorch_model.bin"))
+        with open(os.path.join(hf, "config_sentence_transformers.json"), "w") as f:
+            json.dump({"prompts": {"query": cls.PROMPT}, "default_prompt_name": "query"}, f)
+        pooling = os.path.join(hf, "1_Pooling", "config.json")
+        with open(pooling) as f:
+            config = json.load(f)
+        config["include_prompt"] = False
+        with open(pooling, "w") as f:
+            json.dump(config, f)
+        cls.path = os.path.join(cls.tmp, "ko-tiny-prompt.sbert")
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_safetensors.py"), hf,
+                        cls.path, "--quiet"], check=True)
+        cls.model = sbert.Model(cls.path, library=LIBRARY)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+        shutil.rmtree(cls.tmp)
+
+    def test_mean_of_the_tokens_after_the_prompt(self):
+        model = self.model
+        skip = len(model.tokenize(self.PROMPT, prompt="")["input_ids"]) - 1
+        self.assertGreater(skip, 1)
+        for text in ("한 남자가 음식을 먹는다.", "x"):
+            tokens = rows_of(model.encode(text, output_value="token_embeddings"))
+            self.assertEqual(len(tokens), len(model.tokenize(text)["input_ids"]))  # prompt's too
+            kept = tokens[skip:]
+            want = [sum(col) / len(kept) for col in zip(*kept)]
+            got = rows_of(model.encode(text))
+            self.assertLess(max(abs(a - b) for a, b in zip(got, want)), 1e-6, text)
+            # an explicit prompt "" pools every token
+            every = rows_of(model.encode(text, prompt=""))
+            tokens = rows_of(model.encode(text, prompt="", output_value="token_embeddings"))
+            want = [sum(col) / len(tokens) for col in zip(*tokens)]
+            self.assertLess(max(abs(a - b) for a, b in zip(every, want)), 1e-6, text)
+
+    def test_from_ids_equals_encode_and_no_stale_message(self):
+        """sbert.h: sbert_encode of a text equals sbert_encode_from_ids of sbert_encode_ids's ids
+        (with the same options); seen: from_ids pooled the prompt too (max diff 0.098), and a
+        successful sbert_encode left "4 ids do not fit in a buffer of 0" as the context's message."""
+        model, lib = self.model, self.model._lib
+        dim = model.get_sentence_embedding_dimension()
+        with model._open_pool().context(32) as ctx:
+            for prompt in (None, self.PROMPT, ""):
+                opts = model._options(None, prompt, False)
+                text = "한 남자가 음식을 먹는다.".encode()
+                texts = (ctypes.c_char_p * 1)(text)
+                lens = (ctypes.c_size_t * 1)(len(text))
+                a, b = (ctypes.c_float * dim)(), (ctypes.c_float * dim)()
+                rc = lib.sbert_encode(ctx, texts, lens, 1, ctypes.byref(opts), a, dim)
+                self.assertEqual(rc, 0)
+                self.assertEqual(lib.sbert_context_errmsg(ctx), b"")
+                ids = model._encode_ids(ctx, text, opts)
+                rc = lib.sbert_encode_from_ids(ctx, (ctypes.c_int32 * len(ids))(*ids), len(ids),
+                                               ctypes.byref(opts), b, dim)
+                self.assertEqual(rc, 0)
+                self.assertEqual(list(a), list(b), prompt)
+
+
 class ApiConstants(unittest.TestCase):
     """_capi.py against include/sbert.h: values, struct fields, every SBERT_API function."""
 

@@ -128,6 +128,7 @@ static int prompt_skip(sbert_context *ctx, const char *prompt, size_t max_len, i
                            0, &n);
     if (rc != SBERT_OK && rc != SBERT_ERR_BUFFER_TOO_SMALL)
         return rc;
+    ctx->errmsg[0] = '\0'; /* the count was asked for with no room: not a failure of the call */
     *skip = n > 0 ? (int)n - 1 : 0;
     return SBERT_OK;
 }
@@ -457,9 +458,17 @@ int sbert_encode_from_ids(sbert_context *ctx, const int32_t *ids, size_t n_ids,
 {
     if (!ctx)
         return SBERT_ERR_INVALID_ARGUMENT;
-    ctx->errmsg[0] = '\0';
     const sbert_model *m = ctx->model;
-    const sbert_encode_options o = opts ? *opts : sbert_encode_default_options();
+    sbert_encode_options o;
+    const char *prompt;
+    size_t max_len;
+    int skip = 0;
+    /* the prompt the ids start with, as sbert_encode_ids put it there: pooling may leave it out */
+    int rc = begin_encode(ctx, opts, &o, &prompt, &max_len);
+    if (rc == SBERT_OK)
+        rc = prompt_skip(ctx, prompt, max_len, &skip);
+    if (rc != SBERT_OK)
+        return rc;
     const size_t limit = sb_max_positions_usable(m);
     if (m->kind == SB_KIND_CROSS_ENCODER)
         return sb_ctx_fail(ctx, SBERT_ERR_MODEL_KIND, "sbert_encode_from_ids needs an embedding "
@@ -479,7 +488,7 @@ int sbert_encode_from_ids(sbert_context *ctx, const int32_t *ids, size_t n_ids,
             return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT,
                                "sbert_encode_from_ids: ids[%zu] = %d is not in [0, %d)", t,
                                (int)ids[t], m->hp.vocab_size);
-    int rc = GROW(ctx, ctx->ids, ctx->ids_cap, n_ids);
+    rc = GROW(ctx, ctx->ids, ctx->ids_cap, n_ids);
     if (rc == SBERT_OK)
         rc = GROW(ctx, ctx->id_start, ctx->id_start_cap, 2);
     if (rc == SBERT_OK)
@@ -489,5 +498,5 @@ int sbert_encode_from_ids(sbert_context *ctx, const int32_t *ids, size_t n_ids,
     memcpy(ctx->ids, ids, n_ids * sizeof *ids);
     ctx->id_start[0] = 0;
     ctx->id_start[1] = n_ids;
-    return encode_inputs(ctx, 1, limit, 0, &o, out);
+    return encode_inputs(ctx, 1, limit, skip, &o, out);
 }

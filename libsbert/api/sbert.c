@@ -332,26 +332,38 @@ int sbert_tokenize(sbert_context *ctx, const char *text, size_t len, int flags, 
     if (!n_ids || (!text && len) || (!ids && capacity))
         return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT, "sbert_tokenize: NULL %s",
                            !n_ids ? "n_ids" : !ids ? "ids with a nonzero capacity" : "text");
+    const int known = SBERT_TOKENIZE_NO_SPECIAL | SBERT_TOKENIZE_NO_TRUNCATE | SBERT_TOKENIZE_RAW;
+    if (flags & ~known) /* a flag of a later version would be silently ignored here */
+        return sb_ctx_fail(ctx, SBERT_ERR_INVALID_ARGUMENT,
+                           "sbert_tokenize: flags 0x%x: unknown bits 0x%x (SBERT_TOKENIZE_*)",
+                           (unsigned)flags, (unsigned)(flags & ~known));
     return sb_ctx_tokenize(ctx, text ? text : "", len, flags, ctx->model->max_seq_length, ids,
                          capacity, n_ids);
 }
 
 /* ---- similarity ---------------------------------------------------------------------------- */
 
-float sbert_dot(const float *a, const float *b, size_t dim)
+static double dot_double(const float *a, const float *b, size_t dim)
 {
-    if (!a || !b)
-        return 0.0f;
     double sum = 0.0;
     for (size_t i = 0; i < dim; i++)
         sum += (double)a[i] * b[i];
-    return (float)sum;
+    return sum;
 }
 
+float sbert_dot(const float *a, const float *b, size_t dim)
+{
+    return a && b ? (float)dot_double(a, b, dim) : 0.0f;
+}
+
+/* In double to the end: a float's square overflows from 1.9e19 and underflows below 1e-19, so
+ * dot and norms rounded to float first gave NaN or 0 for such vectors. */
 float sbert_cosine(const float *a, const float *b, size_t dim)
 {
-    const double norms = sqrt((double)sbert_dot(a, a, dim) * sbert_dot(b, b, dim));
-    return norms > 0.0 ? (float)(sbert_dot(a, b, dim) / norms) : 0.0f;
+    if (!a || !b)
+        return 0.0f;
+    const double norms = sqrt(dot_double(a, a, dim)) * sqrt(dot_double(b, b, dim));
+    return norms > 0.0 ? (float)(dot_double(a, b, dim) / norms) : 0.0f;
 }
 
 static float similarity(sbert_similarity fn, const float *a, const float *b, size_t dim)

@@ -287,8 +287,8 @@ SBERT_API sbert_encode_options sbert_encode_default_options(void);
 /* The ids sbert_encode feeds the model for this text with these options (opts may be NULL): the
  * prompt prepended, truncated to max_length, special tokens added. Same size negotiation as
  * sbert_tokenize. Fails as sbert_encode would on the options (an unknown prompt_name, a
- * max_length out of range) or on the text. With chunking the model is fed windows, not one
- * sequence: INVALID_ARGUMENT. */
+ * max_length out of range, a cross-encoder: MODEL_KIND) or on the text. With chunking the model
+ * is fed windows, not one sequence: INVALID_ARGUMENT. */
 SBERT_API int sbert_encode_ids(sbert_context *ctx, const char *text, size_t len,
                                const sbert_encode_options *opts, int32_t *ids,
                                size_t capacity, size_t *n_ids);

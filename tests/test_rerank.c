@@ -268,6 +268,11 @@ static void check_errors(void)
     int rc = sbert_encode(ctx, a, NULL, 1, NULL, vec, 64);
     CHECK(rc == SBERT_ERR_MODEL_KIND && strstr(sbert_context_errmsg(ctx), "cross-encoder"),
           "sbert_encode on a cross-encoder: %d %s", rc, sbert_context_errmsg(ctx));
+    rc = sbert_encode_ids(ctx, "query", 5, NULL, ids, 8, &n);
+    CHECK(rc == SBERT_ERR_MODEL_KIND && strstr(sbert_context_errmsg(ctx), "sbert_tokenize_pair"),
+          "sbert_encode_ids on a cross-encoder: %d %s", rc, sbert_context_errmsg(ctx));
+    rc = sbert_encode_tokens(ctx, "query", 5, NULL, vec, 64, &n);
+    CHECK(rc == SBERT_ERR_MODEL_KIND, "sbert_encode_tokens on a cross-encoder: %d", rc);
     rc = sbert_predict(ectx, a, NULL, b, NULL, 2, NULL, out, NULL, 8);
     CHECK(rc == SBERT_ERR_MODEL_KIND && strstr(sbert_context_errmsg(ectx), "embedding"),
           "sbert_predict on an embedding model: %d %s", rc, sbert_context_errmsg(ectx));

@@ -395,6 +395,9 @@ static int tokenize_one(sbert_context *ctx, const char *text, size_t len,
     sbert_encode_options o;
     const char *prompt;
     size_t max_len;
+    if (ctx->model->kind == SB_KIND_CROSS_ENCODER) /* it feeds pairs: sbert_tokenize_pair */
+        return sb_ctx_fail(ctx, SBERT_ERR_MODEL_KIND, "%s needs an embedding model, and this one "
+                           "is a cross-encoder (reranker): use sbert_tokenize_pair", fn);
     int rc = begin_encode(ctx, opts, &o, &prompt, &max_len);
     if (rc != SBERT_OK)
         return rc;

@@ -780,6 +780,67 @@ class TestOutputPath(ConverterTest):
         self.assertTrue(os.path.islink(link))
 
 
+class TestSentenceTransformersDefaults(ConverterTest):
+    """Settings read as sentence-transformers and transformers read them where the files leave
+    them implicit or disagree (found converting hand-edited and older model folders)."""
+
+    def test_bert_normalizer_follows_tokenizer_config(self):
+        """BertTokenizerFast / MPNetTokenizerFast rebuild tokenizer.json's BertNormalizer from
+        tokenizer_config.json, do_lower_case defaulting to true."""
+        cases = [("minilm-tiny", {"do_lower_case": False}, {"lowercase": False}),
+                 ("minilm-tiny", {"strip_accents": False}, {"lowercase": True,
+                                                            "strip_accents": False}),
+                 ("minilm-tiny", {"tokenize_chinese_chars": False},
+                  {"handle_chinese_chars": False}),
+                 ("ko-tiny", {"do_lower_case": None}, {"lowercase": True}),  # None: key removed
+                 ("mpnet-tiny", {"do_lower_case": False}, {"lowercase": False})]
+        for name, edit, want in cases:
+            model = self.model(name, drop=())
+            def change(config):
+                for key, value in edit.items():
+                    if value is None:
+                        del config[key]
+                    else:
+                        config[key] = value
+            edit_json(os.path.join(model, "tokenizer_config.json"), change)
+            f = Sbert(self.convert(model))
+            for key, value in want.items():
+                self.assertEqual(f.value("tokenizer.bert." + key), value, (name, edit, key))
+        # a RoBERTa-class tokenizer keeps tokenizer.json's normalizer (XLM-R's has none to redo)
+        model = self.model("xlmr-tiny", drop=())
+        edit_json(os.path.join(model, "tokenizer_config.json"),
+                  lambda c: c.update(do_lower_case=True))
+        self.assertSameBytes(self.convert(model), self.convert(self.model("xlmr-tiny", drop=())))
+
+    def test_pooling_as_sentence_transformers_builds_it(self):
+        def pooling_of(config):
+            model = self.model("minilm-tiny", drop=())
+            with open(os.path.join(model, "1_Pooling", "config.json"), "w") as f:
+                json.dump({"word_embedding_dimension": 64, **config}, f)
+            f = Sbert(self.convert(model))
+            return {m for m in ("cls", "mean", "max", "mean_sqrt_len", "weightedmean",
+                                "lasttoken") if f.value("pooling." + m)}
+        self.assertEqual(pooling_of({}), {"mean"})  # Pooling's default
+        self.assertEqual(pooling_of({"pooling_mode_cls_token": True}), {"cls", "mean"})
+        self.assertEqual(pooling_of({"pooling_mode": "max", "pooling_mode_mean_tokens": True}),
+                         {"max"})
+        self.assertEqual(pooling_of({"pooling_mode": "CLS"}), {"cls"})
+        self.assertEqual(pooling_of({"pooling_mode": "mean_sqrt_len_tokens"}), {"mean_sqrt_len"})
+        model = self.model("minilm-tiny", drop=())
+        edit_json(os.path.join(model, "1_Pooling", "config.json"),
+                  lambda c: c.update(pooling_mode="median"))
+        self.assertRefused(model, "pooling_mode 'median' is not supported")
+
+    def test_older_names_of_sentence_bert_config(self):
+        model = self.model("minilm-tiny", drop=())
+        os.remove(os.path.join(model, "sentence_bert_config.json"))
+        with open(os.path.join(model, "sentence_roberta_config.json"), "w") as f:
+            json.dump({"max_seq_length": 16, "do_lower_case": True}, f)
+        f = Sbert(self.convert(model))
+        self.assertEqual(f.value("pipeline.max_seq_length"), 16)
+        self.assertEqual(f.value("pipeline.do_lower_case"), True)
+
+
 class TestPipeline(ConverterTest):
     def test_dense_normalize_and_prompts(self):
         model = self.model()

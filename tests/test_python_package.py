@@ -606,6 +606,21 @@ class PromptLeftOutOfPooling(unittest.TestCase):
             want = [sum(col) / len(tokens) for col in zip(*tokens)]
             self.assertLess(max(abs(a - b) for a, b in zip(every, want)), 1e-6, text)
 
+    def test_prompt_longer_than_max_seq_length(self):
+        """The prompt's count is truncated as any text is: sentence-transformers then pools the
+        last token alone (libsbert gave a vector of zeros)."""
+        model = self.model
+        prompt_ids = len(model.tokenize(self.PROMPT, prompt="")["input_ids"])
+        before = model.max_seq_length
+        model.max_seq_length = prompt_ids - 1
+        try:
+            tokens = rows_of(model.encode("한 남자가", output_value="token_embeddings"))
+            self.assertEqual(len(tokens), prompt_ids - 1)
+            got = rows_of(model.encode("한 남자가"))
+        finally:
+            model.max_seq_length = before
+        self.assertLess(max(abs(a - b) for a, b in zip(got, tokens[-1])), 1e-6)
+
     def test_from_ids_equals_encode_and_no_stale_message(self):
         """sbert.h: sbert_encode of a text equals sbert_encode_from_ids of sbert_encode_ids's ids
         (with the same options); seen: from_ids pooled the prompt too (max diff 0.098), and a

@@ -79,6 +79,12 @@ def _activation(name):
 MPNET = "mpnet"
 
 
+def pad_token_id(cfg):
+    """config.json's pad_token_id, else the config class's default: BertConfig's 0, 1 for
+    RobertaConfig, XLMRobertaConfig and MPNetConfig."""
+    return cfg.get("pad_token_id", 0 if cfg["model_type"] == "bert" else 1)
+
+
 class Embeddings(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -86,7 +92,7 @@ class Embeddings(nn.Module):
         mpnet = cfg["model_type"] == MPNET
         self.is_roberta = mpnet or cfg["model_type"] in ("roberta", "xlm-roberta", "camembert")
         # MPNetEmbeddings fixes padding_idx to 1 whatever the config says.
-        self.pad_id = 1 if mpnet else cfg.get("pad_token_id", 0)
+        self.pad_id = 1 if mpnet else pad_token_id(cfg)
         self.word_embeddings = nn.Embedding(cfg["vocab_size"], h)
         self.position_embeddings = nn.Embedding(cfg["max_position_embeddings"], h)
         self.token_type_embeddings = None if mpnet else \
@@ -145,7 +151,7 @@ class DenseLayerNorm(nn.Module):
     def __init__(self, n_in, cfg):
         super().__init__()
         self.dense = nn.Linear(n_in, cfg["hidden_size"])
-        self.LayerNorm = nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
+        self.LayerNorm = nn.LayerNorm(cfg["hidden_size"], eps=cfg.get("layer_norm_eps", 1e-12))
 
     def forward(self, x, residual):
         return self.LayerNorm(self.dense(x) + residual)
@@ -352,7 +358,7 @@ def load(model_dir, dtype=torch.float32):
         state[name] = t.to(torch.float32)
     model.transformer.load_state_dict(state, strict=True)
     model.max_seq_length = _read_json(os.path.join(model_dir, "sentence_bert_config.json"))["max_seq_length"]
-    model.pad_id = cfg.get("pad_token_id", 0)
+    model.pad_id = pad_token_id(cfg)
     return model.to(dtype).eval()
 
 
@@ -375,7 +381,7 @@ def load_cross_encoder(model_dir, dtype=torch.float32):
                         if name.startswith(old)), "transformer." + name)
         state[renamed] = t.to(torch.float32)
     model.load_state_dict(state, strict=True)
-    model.pad_id = cfg.get("pad_token_id", 0)
+    model.pad_id = pad_token_id(cfg)
     return model.to(dtype).eval()
 
 

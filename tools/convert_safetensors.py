@@ -104,7 +104,17 @@ CROSS_ENCODERS = {
 # zeros whatever the post-processor's type ids say.
 NO_TOKEN_TYPES = {"RobertaTokenizer", "XLMRobertaTokenizer", "CamembertTokenizer"}
 DEFAULT_TOKENIZER = {"bert": "BertTokenizer", "roberta": "RobertaTokenizer",
-                     "camembert": "CamembertTokenizer", "xlm-roberta": "XLMRobertaTokenizer"}
+                     "camembert": "CamembertTokenizer", "xlm-roberta": "XLMRobertaTokenizer",
+                     "mpnet": "MPNetTokenizer"}
+# transformers' tokenizer classes whose fast __init__ rebuilds tokenizer.json's BertNormalizer
+# from tokenizer_config.json: do_lower_case (default true), strip_accents, tokenize_chinese_chars.
+CONFIGURED_NORMALIZER = ("BertTokenizer", "MPNetTokenizer", "DistilBertTokenizer",
+                         "ElectraTokenizer")
+# The file names sentence-transformers' Transformer module looks for its settings under, in order.
+TRANSFORMER_CONFIGS = ("sentence_bert_config.json", "sentence_roberta_config.json",
+                       "sentence_distilbert_config.json", "sentence_camembert_config.json",
+                       "sentence_albert_config.json", "sentence_xlm-roberta_config.json",
+                       "sentence_xlnet_config.json")
 
 
 # --- key/value section ------------------------------------------------------------------------
@@ -457,6 +467,7 @@ def read_encoder_config(path):
         raise InputError(f"{path}: layer_norm_eps must be a number")
     pad = _count(path, cfg, "pad_token_id")
     enc.update(architecture=ARCHITECTURES[model_type], name=str(cfg.get("_name_or_path", "")),
+               tokenizer_class=cfg.get("tokenizer_class") or DEFAULT_TOKENIZER[model_type],
                hidden_act=cfg["hidden_act"], layer_norm_eps=cfg["layer_norm_eps"],
                pad_token_id=pad,
                # RoBERTa numbers positions from pad + 1 (create_position_ids_from_input_ids).
@@ -521,6 +532,7 @@ def tokenizer_keys(kv, directory, tok_config, enc, pair_types=None):
     path = os.path.join(directory, "tokenizer.json")
     if os.path.isfile(path):
         spec = read_json(path)
+        configure_normalizer(spec, tok_config, enc)
     else:
         path = os.path.join(directory, "vocab.txt")
         spec = bert_tokenizer_json(path, tok_config, special)
@@ -532,6 +544,19 @@ def tokenizer_keys(kv, directory, tok_config, enc, pair_types=None):
         raise InputError(f"{path}: unexpected structure ({type(e).__name__}: {e})") from None
     except InputError as e:
         raise InputError(f"{path}: {e}") from None
+
+
+def configure_normalizer(spec, tok_config, enc):
+    """tokenizer.json's BertNormalizer as a BERT or MPNet tokenizer class of transformers sets it
+    up at load time: from tokenizer_config.json's do_lower_case (true when absent),
+    strip_accents and tokenize_chinese_chars, whatever tokenizer.json says."""
+    name = str(tok_config.get("tokenizer_class") or enc["tokenizer_class"]).removesuffix("Fast")
+    normalizer = spec.get("normalizer")
+    if name in CONFIGURED_NORMALIZER and isinstance(normalizer, dict) and \
+            normalizer.get("type") == "BertNormalizer":
+        normalizer.update(lowercase=tok_config.get("do_lower_case", True),
+                          strip_accents=tok_config.get("strip_accents"),
+                          handle_chinese_chars=tok_config.get("tokenize_chinese_chars", True))
 
 
 def bert_tokenizer_json(vocab_path, tok_config, special):
@@ -805,8 +830,11 @@ def read_modules(model_dir):
 
 
 def input_keys(kv, transformer_dir, tok_config, enc):
-    """pipeline.* from sentence_bert_config.json: how texts are cut and cased before encoding."""
-    path = os.path.join(transformer_dir, "sentence_bert_config.json")
+    """pipeline.* from sentence_bert_config.json (or an older name of it, TRANSFORMER_CONFIGS):
+    how texts are cut and cased before encoding."""
+    names = [name for name in TRANSFORMER_CONFIGS
+             if os.path.isfile(os.path.join(transformer_dir, name))]
+    path = os.path.join(transformer_dir, (names or TRANSFORMER_CONFIGS)[0])
     cfg = read_json(path, required=False)
     if cfg.get("max_seq_length") is None:
         max_len = tokenizer_max_length(tok_config, enc)
@@ -837,7 +865,16 @@ def pooling_keys(kv, directory, hidden):
     for key, value in cfg.items():
         if key.startswith("pooling_mode_") and key not in POOLING_MODES.values() and value:
             raise InputError(f"{path}: {key} is not supported")
-    modes = {mode: bool(cfg.get(key, False)) for mode, key in POOLING_MODES.items()}
+    # sentence-transformers' Pooling(**config): mean unless the config turns it off, and a
+    # "pooling_mode" string, when given, in place of every boolean
+    modes = {mode: bool(cfg.get(key, mode == "mean")) for mode, key in POOLING_MODES.items()}
+    if cfg.get("pooling_mode") is not None:
+        chosen = str(cfg["pooling_mode"]).lower()
+        chosen = "mean_sqrt_len" if chosen == "mean_sqrt_len_tokens" else chosen
+        if chosen not in POOLING_MODES:
+            raise InputError(f"{path}: pooling_mode {cfg['pooling_mode']!r} is not supported "
+                             "(mean, max, cls, weightedmean, lasttoken, mean_sqrt_len_tokens)")
+        modes = {mode: mode == chosen for mode in POOLING_MODES}
     if not any(modes.values()):
         raise InputError(f"{path}: no pooling mode is enabled")
     for mode, enabled in modes.items():

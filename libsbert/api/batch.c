@@ -117,7 +117,8 @@ static int tokenize_text(sbert_context *ctx, size_t i, size_t n_texts, const cha
 }
 
 /* Tokens of the prompt that pooling leaves out when include_prompt is false, counted as
- * sentence-transformers does: the prompt's ids with special tokens, minus one. */
+ * sentence-transformers does: the prompt's ids with special tokens, truncated to max_len as any
+ * text is, minus one (a prompt longer than max_len leaves the last token to pool). */
 static int prompt_skip(sbert_context *ctx, const char *prompt, size_t max_len, int *skip)
 {
     *skip = 0;
@@ -129,6 +130,8 @@ static int prompt_skip(sbert_context *ctx, const char *prompt, size_t max_len, i
     if (rc != SBERT_OK && rc != SBERT_ERR_BUFFER_TOO_SMALL)
         return rc;
     ctx->errmsg[0] = '\0'; /* the count was asked for with no room: not a failure of the call */
+    if (max_len && n > max_len)
+        n = max_len;
     *skip = n > 0 ? (int)n - 1 : 0;
     return SBERT_OK;
 }

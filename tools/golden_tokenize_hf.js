@@ -15,6 +15,11 @@
 //   # prints the spec lines with the "id" each token got
 //   node tools/golden_tokenize_hf.js added BASE_TOKENIZER_JSON SPEC_JSONL OUT_DIR > OUT_JSONL
 //
+//   # pairs as a cross-encoder is fed them: every {"a", "b"} line of PAIRS_JSONL (texts already
+//   # stripped, as CrossEncoder.predict strips them) cut longest_first to each of MAX_LENGTHS
+//   # (comma separated): {"a", "b", "max_length", "ids", "types"}
+//   node tools/golden_tokenize_hf.js pairs TOKENIZER_JSON PAIRS_JSONL MAX_LENGTHS > OUT_JSONL
+//
 //   # every code point alone, without special tokens: "HEX ids" for those that do not give
 //   # exactly the unknown token (the format of tests/data/tokenize/*.codepoints.txt)
 //   node tools/golden_tokenize_hf.js codepoints TOKENIZER_JSON UNK_TOKEN > OUT_TXT
@@ -77,6 +82,21 @@ function addTokens(baseJson, specJsonl, outDir) {
   for (const s of specs) process.stdout.write(JSON.stringify({ ...s, id: tok.tokenToId(s.content) }) + '\n');
 }
 
+async function encodePairs(tokenizerJson, pairsJsonl, maxLengths) {
+  const tok = tk.Tokenizer.fromFile(tokenizerJson);
+  tok.disablePadding();
+  const pairs = fs.readFileSync(pairsJsonl, 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l));
+  const lines = [];
+  for (const maxLength of maxLengths.split(',').map(Number)) {
+    tok.setTruncation(maxLength, { strategy: 'LongestFirst', direction: 'right', stride: 0 });
+    for (const { a, b } of pairs) {
+      const e = await tok.encode(a, b);
+      lines.push(JSON.stringify({ a, b, max_length: maxLength, ids: e.getIds(), types: e.getTypeIds() }));
+    }
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
 async function encodeCodepoints(tokenizerJson, unkToken) {
   const tok = tk.Tokenizer.fromFile(tokenizerJson);
   tok.disablePadding();
@@ -103,8 +123,10 @@ async function main() {
   if (cmd === 'encode' && args.length === 3) return encodeCorpus(args[0], args[1], Number(args[2]));
   if (cmd === 'added' && args.length === 3) return addTokens(args[0], args[1], args[2]);
   if (cmd === 'codepoints' && args.length === 2) return encodeCodepoints(args[0], args[1]);
+  if (cmd === 'pairs' && args.length === 3) return encodePairs(args[0], args[1], args[2]);
   process.stderr.write('usage: golden_tokenize_hf.js mbert DIR | encode TOKENIZER_JSON CORPUS MAX |' +
-                       ' added BASE SPEC OUT_DIR | codepoints TOKENIZER_JSON UNK_TOKEN\n');
+                       ' added BASE SPEC OUT_DIR | codepoints TOKENIZER_JSON UNK_TOKEN |' +
+                       ' pairs TOKENIZER_JSON PAIRS_JSONL MAX_LENGTHS\n');
   process.exit(2);
 }
 

@@ -60,6 +60,7 @@ struct sb_tok_scratch {
     sb_u32s candidates;    /* WordPiece: (length, hash) of each piece tried at one position */
     sb_lattice lattice;    /* Unigram: one node per byte of the word, and one for its end */
     sb_ids ids;            /* the text's ids, before the special tokens */
+    bool limit_reached;    /* a word brought ids to the encoding's limit: read no further */
 };
 
 /* ---- vocab.c: exact string -> id lookup ---------------------------------------------------- */

@@ -180,17 +180,20 @@ static int encode_word(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t
     }
 }
 
-/* Pre-tokenizes normalized text and runs the model on each word, until `limit` ids exist.
- * at_start: the text begins the input. */
+/* Pre-tokenizes normalized text and runs the model on each word, until a word leaves `limit`
+ * ids or more (s->limit_reached). As in Hugging Face tokenizers, only a word's end is a place to
+ * stop: an added token is taken without a look at the limit, so the word after it is read too
+ * (which decides which text of a pair is the longer one). at_start: the text begins the input. */
 static int encode_normalized(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t *text,
                              size_t n, bool at_start, size_t limit)
 {
     s->words.len = 0;
     const uint8_t *base;
     int rc = sb_pretokenize(tok, s, text, n, at_start, &base);
-    for (size_t w = 0; w < s->words.len && rc == SBERT_OK && s->ids.len < limit; w++) {
+    for (size_t w = 0; w < s->words.len && rc == SBERT_OK && !s->limit_reached; w++) {
         const sb_split word = s->words.data[w];
         rc = encode_word(tok, s, base + word.start, word.end - word.start);
+        s->limit_reached = s->ids.len >= limit;
     }
     return rc;
 }
@@ -204,7 +207,7 @@ static int encode_piece(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_
     int rc = sb_normalize(tok, s, text, n, &norm, &norm_len);
     if (rc == SBERT_OK)
         rc = sb_added_split(&tok->added_norm, norm, norm_len, &s->norm_splits);
-    for (size_t i = 0; i < s->norm_splits.len && rc == SBERT_OK && s->ids.len < limit; i++) {
+    for (size_t i = 0; i < s->norm_splits.len && rc == SBERT_OK && !s->limit_reached; i++) {
         const sb_split sp = s->norm_splits.data[i];
         rc = sp.id >= 0 ? sb_push_id(&s->ids, sp.id)
                         : encode_normalized(tok, s, norm + sp.start, sp.end - sp.start,
@@ -213,14 +216,15 @@ static int encode_piece(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_
     return rc;
 }
 
-/* The text's ids (no special tokens) into s->ids, until `limit` of them exist: the word that
- * reaches the limit is encoded whole, and cut to the limit when `cut`. */
+/* The text's ids (no special tokens) into s->ids, until a word leaves `limit` of them or more
+ * (encode_normalized): that word is encoded whole, and the ids cut to the limit when `cut`. */
 static int encode_text(const sb_tokenizer *tok, sb_tok_scratch *s, const uint8_t *text, size_t n,
                        size_t limit, bool cut)
 {
     s->ids.len = 0;
+    s->limit_reached = false;
     int rc = sb_added_split(&tok->added_raw, text, n, &s->raw_splits);
-    for (size_t i = 0; i < s->raw_splits.len && rc == SBERT_OK && s->ids.len < limit; i++) {
+    for (size_t i = 0; i < s->raw_splits.len && rc == SBERT_OK && !s->limit_reached; i++) {
         const sb_split sp = s->raw_splits.data[i];
         rc = sp.id >= 0 ? sb_push_id(&s->ids, sp.id)
                         : encode_piece(tok, s, text + sp.start, sp.end - sp.start, sp.start == 0,

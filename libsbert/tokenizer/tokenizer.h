@@ -113,10 +113,11 @@ typedef struct {
     bool add_special;     /* add prefix/suffix ids */
     size_t max_tokens;    /* truncate to this many ids, the prefix and suffix included (those
                              are kept; the text's first ids fill the rest); 0 = no limit */
-    size_t stop_at;       /* with max_tokens 0: stop at the end of the first word (pre-token or
-                             added token) that brings the ids to stop_at or more, and keep all of
-                             them, as Hugging Face tokenizers encodes each text of a pair before
-                             cutting the pair longest_first; 0 = read the whole text */
+    size_t stop_at;       /* with max_tokens 0: stop at the end of the first word (a pre-token;
+                             an added token is taken without a look) that brings the ids to
+                             stop_at or more, and keep all of them, as Hugging Face tokenizers
+                             encodes each text of a pair before cutting the pair longest_first;
+                             0 = read the whole text */
     sb_utf8_policy utf8;
 } sb_tok_options;
 

@@ -314,12 +314,12 @@ SBERT_API int sbert_encode_tokens(sbert_context *ctx, const char *text, size_t l
  * nothing truncated), into out[sbert_model_dim(model)]: the ids go through the transformer and
  * the model's Pooling, Dense and Normalize modules exactly as a text's ids do, so sbert_encode()
  * of a text equals sbert_encode_from_ids() of the ids sbert_encode_ids() gives for it, with the
- * same opts. For callers that tokenize themselves. Of opts, normalize is read, and the prompt
- * (prompt, prompt_name or the model's default prompt): when the model's Pooling leaves the prompt
- * out (include_prompt false), the first ids, as many as the prompt's own ids less the closing
- * special token, are left out of pooling, as sbert_encode does; pass prompt "" for ids that carry
- * no prompt. Ids are not chunked.
- * INVALID_ARGUMENT for n_ids of 0 or past the model's positions, or an id outside
+ * same opts. For callers that tokenize themselves. Of opts, normalize is used, and the prompt
+ * (prompt, prompt_name or the model's default prompt): when the model's Pooling leaves the
+ * prompt out (include_prompt false), the first ids, as many as the prompt's own ids less the
+ * closing special token, are left out of pooling, as sbert_encode does; pass prompt "" for ids
+ * that carry no prompt. The other options are checked as sbert_encode checks them; ids are not
+ * chunked. INVALID_ARGUMENT for n_ids of 0 or past the model's positions, or an id outside
  * [0, sbert_model_vocab_size). */
 SBERT_API int sbert_encode_from_ids(sbert_context *ctx, const int32_t *ids, size_t n_ids,
                                     const sbert_encode_options *opts, float *out,

@@ -36,6 +36,10 @@ def rows_of(x):
     return x.tolist() if hasattr(x, "tolist") else x
 
 
+def tanh_of_each(logits):
+    return [[math.tanh(x) for x in row] for row in rows_of(logits)]
+
+
 class Predict(unittest.TestCase):
     def check(self, name):
         rows = golden(name)
@@ -77,6 +81,36 @@ class Predict(unittest.TestCase):
                 self.assertEqual(reranker.predict([("a", "b")] * 4).shape, (4,))
                 self.assertEqual(reranker.predict([("a", "b")] * 4).dtype, numpy.float32)
 
+    def test_activation_fn_gets_the_logits_matrix(self):
+        """CrossEncoder.predict calls activation_fn once on the logits [n, num_labels] (a torch
+        tensor there). Seen: it was called on each logit, so torch.nn.Sigmoid() raised."""
+        pairs = [("한 남자가 먹는다", "남자가 음식을 먹는다"), ("a", "b"), ("x", "y z")]
+        seen = []
+        def record(logits):
+            seen.append((type(logits).__name__, len(logits), len(logits[0])))
+            return logits
+        with sbert.CrossEncoder(model_path("ce-ko-nli"), library=LIBRARY) as nli, \
+                sbert.CrossEncoder(model_path("ce-minilm"), library=LIBRARY) as reranker:
+            nli.predict(pairs, activation_fn=record)
+            reranker.predict(pairs, activation_fn=record)
+            self.assertEqual([s[1:] for s in seen], [(3, 3), (3, 1)])
+            with self.assertRaises(ValueError) as cm:
+                nli.predict(pairs, activation_fn=lambda m: [0.0])
+            self.assertIn("[3, 3]", str(cm.exception))
+            try:
+                import torch
+            except ImportError:
+                return
+            sig = rows_of(reranker.predict(pairs, activation_fn=torch.nn.Sigmoid()))
+            self.assertEqual(len(sig), 3)
+            logits = rows_of(reranker.predict(pairs, activation_fn=lambda m: m))
+            for got, logit in zip(sig, logits):
+                self.assertAlmostEqual(got, 1 / (1 + math.exp(-logit)), places=6)
+            soft = rows_of(nli.predict(pairs, activation_fn=torch.nn.Softmax(dim=1)))
+            for got, want in zip(soft, rows_of(nli.predict(pairs, apply_softmax=True))):
+                for x, y in zip(got, want):
+                    self.assertAlmostEqual(x, y, places=6)
+
     def test_single_pair_is_the_first_row(self):
         # Seen: predict(("a", "b")) gave a list (a float for one label) where [("a", "b")] gave an
         # array: CrossEncoder.predict gives the first row of its result, a NumPy row or scalar.
@@ -84,7 +118,7 @@ class Predict(unittest.TestCase):
         for name, labels in (("ce-ko-nli", 3), ("ce-minilm", 1)):
             with sbert.CrossEncoder(model_path(name), library=LIBRARY) as model:
                 for kwargs in ({}, {"convert_to_numpy": False}, {"apply_softmax": True},
-                               {"activation_fn": math.tanh}):
+                               {"activation_fn": tanh_of_each}):
                     one, many = model.predict(pair, **kwargs), model.predict([pair], **kwargs)
                     self.assertIs(type(one), type(many[0]), (name, kwargs))
                     self.assertEqual(rows_of(one), rows_of(many[0]), (name, kwargs))

@@ -3,6 +3,7 @@ sentence_transformers.CrossEncoder (predict, rank)."""
 import array
 import ctypes
 import math
+import sys
 
 from ._quantize import numpy
 from .model import _check_batch_size, _check_bool, _check_type, _Handle, _Progress, _utf8
@@ -25,6 +26,30 @@ def _pairs(sentences):
             raise TypeError("sentences[%d] must be a pair [a, b] of two str, not %r"
                             % (i, p if len(repr(p)) < 80 else type(p).__name__))
     return pairs, False
+
+
+def _activate(activation_fn, rows, labels):
+    """activation_fn applied as CrossEncoder.predict applies it: once, to the logits of all the
+    pairs as one [n, num_labels] matrix, which is a torch tensor when torch is imported (what
+    torch.nn.Sigmoid() and the like take), else a NumPy array, else a list of rows. Its result
+    must have that shape; rows of floats come back."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out = activation_fn(torch.tensor(rows, dtype=torch.float32).reshape(len(rows), labels))
+    elif numpy is not None:
+        out = activation_fn(numpy.asarray(rows, dtype=numpy.float32).reshape(len(rows), labels))
+    else:
+        out = activation_fn([list(row) for row in rows])
+    out = out.tolist() if hasattr(out, "tolist") else out
+    try:
+        result = [[float(x) for x in row] for row in out]
+        ok = len(result) == len(rows) and all(len(row) == labels for row in result)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError("activation_fn must return the shape of the logits it gets, [%d, %d] "
+                         "(pairs x num_labels)" % (len(rows), labels))
+    return result
 
 
 def _softmax(row):
@@ -90,8 +115,9 @@ class CrossEncoder(_Handle):
         per pair (one label) or one row of num_labels scores per pair; a single pair [a, b] gives
         the first element of what [[a, b]] gives. The model's default activation is applied (its
         file records it: sigmoid for one label unless the config named another, none for
-        several); activation_fn, a callable, replaces it and gets each logit; apply_softmax turns
-        each row of several labels into probabilities. With NumPy installed and convert_to_numpy
+        several); activation_fn, a callable, replaces it: it gets the logits [n, num_labels] at
+        once (a torch tensor when torch is imported, else a NumPy array or a list of rows) and
+        returns that shape; apply_softmax turns each row of several labels into probabilities. With NumPy installed and convert_to_numpy
         true (the default): a float32 array of shape (n,) or (n, num_labels), so a single pair
         gives a numpy.float32 or a (num_labels,) array; else lists of floats, so a single pair
         gives a float or a list. The flags take a bool (TypeError otherwise)."""
@@ -103,8 +129,8 @@ class CrossEncoder(_Handle):
         _check_bool("convert_to_numpy", convert_to_numpy)
         raw = activation_fn is not None
         rows = self._predict(pairs, batch_size, show_progress_bar, logits=raw)
-        if raw:
-            rows = [[float(activation_fn(x)) for x in row] for row in rows]
+        if raw and rows:
+            rows = _activate(activation_fn, rows, self.num_labels)
         if apply_softmax and self.num_labels > 1:
             rows = [_softmax(row) for row in rows]
         out = [row[0] for row in rows] if self.num_labels == 1 else rows

@@ -519,20 +519,33 @@ class PrecisionAndTruncation(unittest.TestCase):
             self.assertEqual(model.encode("x", truncate_dim=8).shape, (8,))
 
 
+def converted_ko_tiny(tmp, name, st_config, **pooling):
+    """tmp/name.sbert: ko-tiny with config_sentence_transformers.json = st_config and the keys
+    `pooling` set in its 1_Pooling/config.json, converted."""
+    hf = os.path.join(tmp, name)
+    shutil.copytree(os.path.join(ROOT, "tests", "data", "models", "ko-tiny"), hf,
+                    ignore=shutil.ignore_patterns("pytorch_model.bin"))
+    with open(os.path.join(hf, "config_sentence_transformers.json"), "w") as f:
+        json.dump(st_config, f)
+    pooling_path = os.path.join(hf, "1_Pooling", "config.json")
+    with open(pooling_path) as f:
+        config = json.load(f)
+    with open(pooling_path, "w") as f:
+        json.dump({**config, **pooling}, f)
+    path = os.path.join(tmp, name + ".sbert")
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_safetensors.py"), hf,
+                    path, "--quiet"], check=True)
+    return path
+
+
 class ModelFileSettings(unittest.TestCase):
     """The similarity function and the prompts come from the model file."""
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp()
-        src = os.path.join(ROOT, "tests", "data", "models", "ko-tiny")
-        hf = os.path.join(cls.tmp, "ko-tiny-dot")
-        shutil.copytree(src, hf, ignore=shutil.ignore_patterns("pytorch_model.bin"))
-        with open(os.path.join(hf, "config_sentence_transformers.json"), "w") as f:
-            json.dump({"similarity_fn_name": "dot", "prompts": {"query": "질문: "}}, f)
-        cls.path = os.path.join(cls.tmp, "ko-tiny-dot.sbert")
-        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_safetensors.py"), hf,
-                        cls.path, "--quiet"], check=True)
+        cls.path = converted_ko_tiny(cls.tmp, "ko-tiny-dot", {"similarity_fn_name": "dot",
+                                                              "prompts": {"query": "질문: "}})
 
     @classmethod
     def tearDownClass(cls):
@@ -568,20 +581,9 @@ class PromptLeftOutOfPooling(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp()
-        src = os.path.join(ROOT, "tests", "data", "models", "ko-tiny")
-        hf = os.path.join(cls.tmp, "ko-tiny-prompt")
-        shutil.copytree(src, hf, ignore=shutil.ignore_patterns("pytorch_model.bin"))
-        with open(os.path.join(hf, "config_sentence_transformers.json"), "w") as f:
-            json.dump({"prompts": {"query": cls.PROMPT}, "default_prompt_name": "query"}, f)
-        pooling = os.path.join(hf, "1_Pooling", "config.json")
-        with open(pooling) as f:
-            config = json.load(f)
-        config["include_prompt"] = False
-        with open(pooling, "w") as f:
-            json.dump(config, f)
-        cls.path = os.path.join(cls.tmp, "ko-tiny-prompt.sbert")
-        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_safetensors.py"), hf,
-                        cls.path, "--quiet"], check=True)
+        cls.path = converted_ko_tiny(
+            cls.tmp, "ko-tiny-prompt", {"prompts": {"query": cls.PROMPT},
+                                        "default_prompt_name": "query"}, include_prompt=False)
         cls.model = sbert.Model(cls.path, library=LIBRARY)
 
     @classmethod

@@ -62,14 +62,18 @@ static int parse_count(const char *s, const char *name, size_t *out)
     return 0;
 }
 
-/* The options that take a value, each once; -1 for any other argument. */
+/* The options that take a value (short and long name), each given at most once. */
+static const char *const VALUE_OPTIONS[][2] = { { "-m", "--model" }, { "--top-k", NULL },
+                                                { "--max-length", NULL }, { "--batch-size", NULL },
+                                                { "--threads", NULL }, { "--format", NULL } };
+#define N_VALUE_OPTIONS ((int)(sizeof VALUE_OPTIONS / sizeof VALUE_OPTIONS[0]))
+
+/* The index of `a` in VALUE_OPTIONS; -1 for any other argument. */
 static int value_option(const char *a)
 {
-    static const char *const names[][2] = { { "-m", "--model" }, { "--top-k", NULL },
-                                            { "--max-length", NULL }, { "--batch-size", NULL },
-                                            { "--threads", NULL }, { "--format", NULL } };
-    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
-        if (!strcmp(a, names[i][0]) || (names[i][1] && !strcmp(a, names[i][1])))
+    for (int i = 0; i < N_VALUE_OPTIONS; i++)
+        if (!strcmp(a, VALUE_OPTIONS[i][0]) ||
+            (VALUE_OPTIONS[i][1] && !strcmp(a, VALUE_OPTIONS[i][1])))
             return i;
     return -1;
 }
@@ -105,7 +109,7 @@ static int set_option(options *o, const char *a, const char *v)
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
-    int n_positional = 0, options_done = 0, given[8] = { 0 };
+    int n_positional = 0, options_done = 0, given[N_VALUE_OPTIONS] = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (options_done || a[0] != '-' || !a[1]) {

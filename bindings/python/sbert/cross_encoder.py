@@ -117,10 +117,11 @@ class CrossEncoder(_Handle):
         file records it: sigmoid for one label unless the config named another, none for
         several); activation_fn, a callable, replaces it: it gets the logits [n, num_labels] at
         once (a torch tensor when torch is imported, else a NumPy array or a list of rows) and
-        returns that shape; apply_softmax turns each row of several labels into probabilities. With NumPy installed and convert_to_numpy
-        true (the default): a float32 array of shape (n,) or (n, num_labels), so a single pair
-        gives a numpy.float32 or a (num_labels,) array; else lists of floats, so a single pair
-        gives a float or a list. The flags take a bool (TypeError otherwise)."""
+        returns that shape; apply_softmax turns each row of several labels into probabilities.
+        With NumPy installed and convert_to_numpy true (the default): a float32 array of shape
+        (n,) or (n, num_labels), so a single pair gives a numpy.float32 or a (num_labels,) array;
+        else lists of floats, so a single pair gives a float or a list. The flags take a bool
+        (TypeError otherwise)."""
         pairs, single = _pairs(sentences)
         self._check_batch(batch_size, show_progress_bar)
         if activation_fn is not None and not callable(activation_fn):

@@ -45,7 +45,7 @@ CROSS   = $(patsubst %gcc,%,$(filter %-gcc,$(notdir $(CC))))
 OBJCOPY ?= $(CROSS)objcopy
 
 # Kernels for one instruction set live in files named *_avx2.c / *_avx512.c (*_avx512vnni.c and
-# *_avxvnni.c add VNNI); only those files are compiled for that ISA, and the dispatcher picks one
+# *_avxvnni.c add VNNI, *_amx.c AMX); only those files are compiled for that ISA, and the dispatcher picks one
 # at run time from CPUID. On other targets (ARM, ...) those files compile to nothing (their code is
 # under #ifdef SB_X86) and get no flags, which such a compiler would refuse.
 X86 := $(filter x86_64% i386% i486% i586% i686% amd64%,$(shell $(CC) -dumpmachine 2>/dev/null))
@@ -56,6 +56,8 @@ ifneq ($(X86),)
   # AVX-VNNI needs GCC 11 / clang 12; an older compiler builds *_avxvnni.c as the AVX2 kernel (the
   # same results, without the speed).
   AVXVNNI_FLAGS = $(AVX2_FLAGS) $(shell $(CC) -mavxvnni -E -x c /dev/null >/dev/null 2>&1 && echo -mavxvnni)
+  # AMX needs GCC 11 / clang 12 too; an older compiler builds *_amx.c empty (the VNNI kernels run).
+  AMX_FLAGS = $(AVX512VNNI_FLAGS) $(shell $(CC) -mamx-tile -mamx-int8 -E -x c /dev/null >/dev/null 2>&1 && echo -mamx-tile -mamx-int8)
 endif
 
 LIB_SRC  = $(sort $(wildcard libsbert/*.c libsbert/*/*.c))
@@ -87,7 +89,7 @@ SHLIB_REAL    = libsbert.so.$(VERSION)
 include mk/install.mk
 
 # The flags of a kernel file's instruction set, from its name (see above).
-ISA_FLAGS = $(if $(findstring _avx512vnni,$<),$(AVX512VNNI_FLAGS),$(if $(findstring _avx512,$<),$(AVX512_FLAGS)))$(if $(findstring _avx2,$<),$(AVX2_FLAGS))$(if $(findstring _avxvnni,$<),$(AVXVNNI_FLAGS))
+ISA_FLAGS = $(if $(findstring _amx,$<),$(AMX_FLAGS))$(if $(findstring _avx512vnni,$<),$(AVX512VNNI_FLAGS),$(if $(findstring _avx512,$<),$(AVX512_FLAGS)))$(if $(findstring _avx2,$<),$(AVX2_FLAGS))$(if $(findstring _avxvnni,$<),$(AVXVNNI_FLAGS))
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -24,8 +24,12 @@ done
 # make leaves test_cxx_api out when it finds no C++ compiler (NO_CXX names the one it looked for).
 [ -n "${NO_CXX:-}" ] && skip test_cxx_api "no C++ compiler ($NO_CXX) found, include/sbert.h not compiled as C++"
 # The golden models again on the AVX2 kernels (int8: vpmaddubsw, then AVX-VNNI where the CPU has
-# it): test_kernels checks each kernel against the portable ones, this the whole model on them.
+# it), and on AVX512-VNNI where the CPU has AMX: test_kernels checks each kernel against the
+# portable ones, this the whole model on them.
 if [ -x "$BUILD/tests/test_golden" ]; then
+    if grep -qw amx_int8 /proc/cpuinfo 2>/dev/null; then
+        run "test_golden (SBERT_ISA=avx512)" env SBERT_ISA=avx512 "$BUILD/tests/test_golden"
+    fi
     run "test_golden (SBERT_ISA=avx2)" env SBERT_ISA=avx2 "$BUILD/tests/test_golden"
     run "test_golden (SBERT_ISA=avx-vnni)" env SBERT_ISA=avx-vnni "$BUILD/tests/test_golden"
 fi

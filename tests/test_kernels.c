@@ -368,6 +368,8 @@ static void test_gemm_q8(void)
         {1, 1, 1},   {1, 16, 4},   {2, 17, 3},    {3, 31, 5},   {5, 33, 7},    {12, 32, 64},
         {13, 47, 257}, {25, 64, 300}, {1, 768, 768}, {16, 80, 768}, {100, 96, 770},
         {130, 50, 513}, {5, 48, 3072}, {37, 100, 600},
+        /* AMX: whole 64-byte steps of k with two row tiles, a partial one, and two units */
+        {70, 40, 1024}, {200, 64, 128}, {48, 33, 64},
     };
     static const sb_activation acts[] = { SB_ACT_IDENTITY, SB_ACT_GELU_ERF, SB_ACT_RELU, SB_ACT_TANH };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -565,6 +567,11 @@ int main(void)
         test_system_info();
         test_gemm();
         test_gemm_q8_once(&q8_tested);
+        if (sb_kernels_q8() == SB_Q8_AMX) { /* and the AVX512-VNNI kernel that AMX displaces */
+            sb_kernels_allow_amx(0);
+            test_gemm_q8_once(&q8_tested);
+            sb_kernels_allow_amx(1);
+        }
         if (sb_kernels_q8() > SB_Q8_AVX2) { /* and the AVX2 kernel this machine would skip */
             sb_kernels_allow_vnni(0);
             test_gemm_q8_once(&q8_tested);
@@ -585,7 +592,7 @@ int main(void)
         if (!(ran & 1 << isa))
             printf(" %s", sb_isa_name((sb_isa)isa));
     printf("\nkernels: I8 kernel tables tested:");
-    for (int q = SB_Q8_PORTABLE; q <= SB_Q8_AVX512_VNNI; q++)
+    for (int q = SB_Q8_PORTABLE; q <= SB_Q8_AMX; q++)
         printf(" %s%s", sb_q8_isa_name((sb_q8_isa)q), q8_tested & 1 << q ? "" : " (not here)");
     printf("\n");
     /* at least the portable kernels and the best (SBERT_ISA may have capped it), and on x86 every

@@ -34,13 +34,13 @@ int sbert_format_version(void) { return SB_FORMAT_VERSION; }
 #define SYSTEM_INFO(fp32)                                                                    \
     { "fp32: " fp32 ", int8: portable, " THREADS_INFO, "fp32: " fp32 ", int8: avx2, " THREADS_INFO, \
       "fp32: " fp32 ", int8: avx-vnni, " THREADS_INFO,                                     \
-      "fp32: " fp32 ", int8: avx512-vnni, " THREADS_INFO }
+      "fp32: " fp32 ", int8: avx512-vnni, " THREADS_INFO, "fp32: " fp32 ", int8: amx, " THREADS_INFO }
 
 /* Literals for every combination, so that no buffer is written (and no thread can race on one). */
 const char *sbert_system_info(void)
 {
-    _Static_assert(SB_ISA_NEON == 3 && SB_Q8_AVX512_VNNI == 3, "the table's dimensions");
-    static const char *const info[4][4] = { SYSTEM_INFO("scalar"), SYSTEM_INFO("avx2"),
+    _Static_assert(SB_ISA_NEON == 3 && SB_Q8_AMX == 4, "the table's dimensions");
+    static const char *const info[4][5] = { SYSTEM_INFO("scalar"), SYSTEM_INFO("avx2"),
                                             SYSTEM_INFO("avx512"), SYSTEM_INFO("neon") };
     return info[sb_kernels_isa()][sb_kernels_q8()];
 }

@@ -2,6 +2,9 @@
  * operating system saves the wider registers on a context switch (without that, using them would
  * corrupt state), and the SBERT_ISA environment variable may cap the choice. AArch64 always has
  * NEON. */
+#if defined(__linux__)
+#define _DEFAULT_SOURCE 1 /* syscall() */
+#endif
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +12,14 @@
 #include "kernels/kernels_impl.h"
 
 /* detect_vnni()'s bits */
-enum { VNNI_512 = 1, VNNI_256 = 2 };
+enum { VNNI_512 = 1, VNNI_256 = 2, AMX_INT8 = 4 };
 
 #ifdef SB_X86
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 static unsigned long long xgetbv0(void)
 {
@@ -52,14 +59,34 @@ static int detect_vnni(void)
         found |= VNNI_512;
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 4) & 1))
         found |= VNNI_256;
+    /* AMX-TILE and AMX-INT8 (leaf 7, EDX bits 24, 25), with the tile state saved by the OS (XCR0
+     * bits 17, 18); the kernels' tail also needs AVX512-VNNI */
+    if ((found & VNNI_512) && __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((d >> 24) & 3) == 3 &&
+        (xgetbv0() & 0x60000) == 0x60000)
+        found |= AMX_INT8;
     return found;
+}
+
+/* Linux (5.16 on) hands out the 8 KB tile state per process on request: until asked, the first
+ * tile instruction faults. The request is made once, when the AMX kernels are first chosen; it
+ * lets every thread of the process use AMX, as oneDNN and ONNX Runtime also ask. */
+static int request_amx(void)
+{
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return 0; /* other systems: the VNNI kernels */
+#endif
 }
 #elif defined(SB_ARM64)
 static sb_isa detect_hardware(void) { return SB_ISA_NEON; } /* part of every AArch64 CPU */
 static int detect_vnni(void) { return 0; }
+static int request_amx(void) { return 0; }
 #else
 static sb_isa detect_hardware(void) { return SB_ISA_SCALAR; }
 static int detect_vnni(void) { return 0; }
+static int request_amx(void) { return 0; }
 #endif
 
 /* The instruction set to use on hardware whose best is hw, when `wanted` is asked for (by
@@ -81,7 +108,7 @@ static sb_isa env_wanted(sb_isa hw)
     if (!s) return hw;
     if (strcmp(s, "scalar") == 0) return SB_ISA_SCALAR;
     if (strcmp(s, "avx2") == 0 || strcmp(s, "avx-vnni") == 0) return SB_ISA_AVX2;
-    if (strcmp(s, "avx512") == 0) return SB_ISA_AVX512;
+    if (strcmp(s, "avx512") == 0 || strcmp(s, "amx") == 0) return SB_ISA_AVX512;
     return hw;
 }
 
@@ -90,6 +117,14 @@ static int env_allows_vnni(void)
 {
     const char *s = getenv("SBERT_ISA");
     return !s || strcmp(s, "avx2") != 0;
+}
+
+/* Whether SBERT_ISA leaves AMX to the int8 kernels: unset, "amx", or naming no instruction set. */
+static int env_allows_amx(void)
+{
+    const char *s = getenv("SBERT_ISA");
+    return !s || (strcmp(s, "scalar") != 0 && strcmp(s, "avx2") != 0 &&
+                  strcmp(s, "avx-vnni") != 0 && strcmp(s, "avx512") != 0);
 }
 
 /* -1 until detected. Detection is idempotent, so two threads racing here store the same value. */
@@ -125,8 +160,32 @@ sb_isa sb_kernels_set_isa(sb_isa isa)
 }
 
 static atomic_int allow_vnni = -1; /* -1: as SBERT_ISA says */
+static atomic_int allow_amx = -1;
 
 void sb_kernels_allow_vnni(int allow) { atomic_store_explicit(&allow_vnni, allow != 0, memory_order_relaxed); }
+void sb_kernels_allow_amx(int allow) { atomic_store_explicit(&allow_amx, allow != 0, memory_order_relaxed); }
+
+/* -1 until asked; asking twice (two threads racing) gets the same answer */
+static atomic_int amx_granted = -1;
+
+static int amx_usable(void)
+{
+#ifdef SB_X86
+    if (!sb_gemm_q8_kernels_amx) return 0; /* the compiler had no AMX */
+#endif
+    int allowed = atomic_load_explicit(&allow_amx, memory_order_relaxed);
+    if (allowed < 0) {
+        allowed = env_allows_amx();
+        atomic_store_explicit(&allow_amx, allowed, memory_order_relaxed);
+    }
+    if (!allowed) return 0;
+    int granted = atomic_load_explicit(&amx_granted, memory_order_relaxed);
+    if (granted < 0) {
+        granted = request_amx();
+        atomic_store_explicit(&amx_granted, granted, memory_order_relaxed);
+    }
+    return granted;
+}
 
 /* The machine's best I8 kernels, capped by the instruction set in use (an AVX2 cap leaves AVX-VNNI,
  * which is 256-bit, but not AVX512-VNNI), by SBERT_ISA=avx2 (no VNNI) and by
@@ -147,6 +206,7 @@ sb_q8_isa sb_kernels_q8(void)
         atomic_store_explicit(&allow_vnni, allowed, memory_order_relaxed);
     }
     if (!allowed) return SB_Q8_AVX2;
+    if (isa == SB_ISA_AVX512 && (vnni & AMX_INT8) && amx_usable()) return SB_Q8_AMX;
     if (isa == SB_ISA_AVX512 && (vnni & VNNI_512)) return SB_Q8_AVX512_VNNI;
     if (vnni & VNNI_256) return SB_Q8_AVX_VNNI;
     return SB_Q8_AVX2;
@@ -158,6 +218,7 @@ const char *sb_q8_isa_name(sb_q8_isa isa)
     case SB_Q8_AVX2: return "avx2";
     case SB_Q8_AVX_VNNI: return "avx-vnni";
     case SB_Q8_AVX512_VNNI: return "avx512-vnni";
+    case SB_Q8_AMX: return "amx";
     default: return "portable";
     }
 }

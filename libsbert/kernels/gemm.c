@@ -195,6 +195,31 @@ static void run_q8_columns(const gemm_job *job, int i0, int i1, int j, int n_val
     }
 }
 
+/* An I8 unit handed whole to a kernel table's unit function. */
+static void run_q8_unit(const gemm_job *job, int i0, int i1, int j0, int j1)
+{
+    const sb_linear *w = job->w;
+    const sb_q8_unit unit = {
+        .rows = i1 - i0, .cols = j1 - j0,
+        .k4 = (int)(sb_q8_padded_k(w->n_in) / SB_Q8_QUAD),
+        .a = job->qa_bytes + (size_t)i0 * job->qa_ld, .ldq = job->qa_ld,
+        .w = (const int8_t *)w->weight + (size_t)(j0 / SB_PANEL) * sb_panel_bytes(w),
+        .panel_stride = sb_panel_bytes(w),
+        .c = job->c + (size_t)i0 * job->ldc + j0, .ldc = job->ldc,
+        .ep = {
+            .bias = w->bias ? w->bias + j0 : NULL,
+            .act = job->act,
+            .residual = job->residual ? job->residual + (size_t)i0 * job->ldr + j0 : NULL,
+            .ldr = job->ldr,
+            .row_scale = job->qa->scale + i0,
+            .row_zero = job->qa->zero + i0,
+            .col_scale = w->scale + j0,
+            .col_sum = w->col_sum + j0,
+        },
+    };
+    job->q8->unit(&unit);
+}
+
 static void run_unit(const gemm_job *job, int unit, float *parked)
 {
     const int k = job->w->n_in, n = job->w->n_out, width = job->width;
@@ -202,6 +227,10 @@ static void run_unit(const gemm_job *job, int unit, float *parked)
     const size_t element = sb_weight_bytes(job->w->format);
     const int i0 = unit / job->col_units * job->unit_rows, i1 = min_int(job->m, i0 + job->unit_rows);
     const int j0 = unit % job->col_units * job->unit_cols, j1 = min_int(n, j0 + job->unit_cols);
+    if (job->q8 && job->q8->unit) {
+        run_q8_unit(job, i0, i1, j0, j1);
+        return;
+    }
     if (job->q8) {
         for (int j = j0; j < j1; j += width)
             run_q8_columns(job, i0, i1, j, min_int(width, n - j));

@@ -182,6 +182,7 @@ const sb_gemm_q8_kernels *sb_q8_kernels(void)
 {
 #ifdef SB_X86
     switch (sb_kernels_q8()) {
+    case SB_Q8_AMX: return sb_gemm_q8_kernels_amx; /* not chosen when the build has none */
     case SB_Q8_AVX512_VNNI: return &sb_gemm_q8_kernels_avx512vnni;
     case SB_Q8_AVX_VNNI: return &sb_gemm_q8_kernels_avxvnni;
     case SB_Q8_AVX2: return &sb_gemm_q8_kernels_avx2;

@@ -13,17 +13,7 @@
 #include "kernels/simd_avx512.h"
 #include "kernels/vecmath.h"
 #include "kernels/gemm_simd.h"
-
-/* 16 int32 sums of one accumulator -> float with the epilogue's scale (dequantize() in
- * gemm_q8.c, the same operations lane by lane). */
-static inline __attribute__((always_inline)) __m512 dequantize16(__m512i sum, __m512i col_sum,
-                                                                 int32_t row_zero,
-                                                                 __m512 col_scale, float row_scale)
-{
-    const __m512 scale = _mm512_mul_ps(col_scale, _mm512_set1_ps(row_scale));
-    const __m512i zero_part = _mm512_mullo_epi32(col_sum, _mm512_set1_epi32(row_zero));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, zero_part)), scale);
-}
+#include "kernels/gemm_q8_zmm.h"
 
 /* out[i * SB_TILE_COLS + 16 j ..] = the int32 sums of the tile. Kept apart from the epilogue:
  * with both in one body, GCC 12 copied and spilled every accumulator at every quad (3 times
@@ -69,28 +59,12 @@ tile_q8(const int R, const int P, int k4, const uint8_t *a, size_t ldq, const in
     int32_t isums[SB_MAX_MR * SB_TILE_COLS] __attribute__((aligned(64)));
     prefetch_residual(R, P * SB_PANEL, ep);
     dot_tile_q8(R, P, k4, a, ldq, w, panel_stride, isums);
-    /* to floats on the stack; bias, act and residual follow row by row (finish_rows) */
-    float sums[SB_MAX_MR * SB_TILE_COLS] __attribute__((aligned(64)));
-    __m512i col_sum[SB_MAX_PANELS];
-    __m512 col_scale[SB_MAX_PANELS];
-#pragma GCC unroll 8
-    for (int j = 0; j < P; j++) {
-        const int cols = n_valid - j * V_LANES;
-        const __mmask16 valid = cols >= V_LANES ? (__mmask16)0xFFFF : v_mask_n(cols > 0 ? cols : 0);
-        col_sum[j] = _mm512_maskz_loadu_epi32(valid, ep->col_sum + j * V_LANES);
-        col_scale[j] = _mm512_maskz_loadu_ps(valid, ep->col_scale + j * V_LANES);
-    }
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < P; j++)
-            v_storeu(sums + i * SB_TILE_COLS + j * V_LANES,
-                     dequantize16(_mm512_load_si512(isums + i * SB_TILE_COLS + j * V_LANES),
-                                  col_sum[j], ep->row_zero[i], col_scale[j], ep->row_scale[i]));
-    finish_rows(R, P, sums, c, ldc, n_valid, ep);
+    finish_q8_tile(R, P, isums, c, ldc, n_valid, ep);
 }
 
 /* The scalar quantizer's rule (gemm_q8.c) on 16 lanes: the same range, product, clamps and
  * round-to-nearest-even conversion. */
-static void quantize_row_avx512(const float *x, int k, uint8_t *q, float *scale, int32_t *zero)
+void sb_q8_quantize_row_avx512(const float *x, int k, uint8_t *q, float *scale, int32_t *zero)
 {
     /* min_ps / max_ps(a, b) return b when a is NaN: x first skips NaN, as fminf / fmaxf do */
     __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();
@@ -116,7 +90,7 @@ static void quantize_row_avx512(const float *x, int k, uint8_t *q, float *scale,
 }
 
 /* vpdpbusd with bytes of 1 adds each column's four bytes of a quad into its int32 lane */
-static void column_sums_avx512(const int8_t *panel, size_t quads, int32_t sums[SB_PANEL])
+void sb_q8_column_sums_avx512(const int8_t *panel, size_t quads, int32_t sums[SB_PANEL])
 {
     __m512i acc = _mm512_setzero_si512();
     const __m512i ones = _mm512_set1_epi8(1);
@@ -146,7 +120,7 @@ Q8_TILES(2)
 const sb_gemm_q8_kernels sb_gemm_q8_kernels_avx512vnni = {
     .mr = 12, .panels = 2, .mc = 96,
     .tile = { Q8_ROW(1), Q8_ROW(2) },
-    .quantize_row = quantize_row_avx512,
-    .column_sums = column_sums_avx512,
+    .quantize_row = sb_q8_quantize_row_avx512,
+    .column_sums = sb_q8_column_sums_avx512,
 };
 #endif

@@ -158,15 +158,20 @@ void sb_gemm_q8(const sb_q8_rows *A, int m, const sb_linear *W, float *C, size_t
                 sb_activation act, const float *residual, size_t ldr, sb_threadpool *threads);
 /* sums[n] = sum over k of the I8 weight q[n][k], for W->col_sum (computed once at load). */
 void sb_q8_column_sums(const sb_linear *W, int32_t *sums);
-/* The I8 kernels in use (same results from each): AVX512-VNNI, else AVX-VNNI (256-bit, on AVX2
- * CPUs that have it), else AVX2, else portable; capped by the instruction set in use
- * (sb_kernels_isa), by SBERT_ISA=avx2 (no VNNI) and by sb_kernels_allow_vnni. */
-typedef enum { SB_Q8_PORTABLE = 0, SB_Q8_AVX2, SB_Q8_AVX_VNNI, SB_Q8_AVX512_VNNI } sb_q8_isa;
+/* The I8 kernels in use (same results from each): AMX (Intel Xeon from Sapphire Rapids on),
+ * else AVX512-VNNI, else AVX-VNNI (256-bit, on AVX2 CPUs that have it), else AVX2, else portable;
+ * capped by the instruction set in use (sb_kernels_isa), by SBERT_ISA (avx512: no AMX; avx2: no
+ * VNNI either) and by sb_kernels_allow_amx / sb_kernels_allow_vnni. */
+typedef enum {
+    SB_Q8_PORTABLE = 0, SB_Q8_AVX2, SB_Q8_AVX_VNNI, SB_Q8_AVX512_VNNI, SB_Q8_AMX
+} sb_q8_isa;
 sb_q8_isa sb_kernels_q8(void);
 const char *sb_q8_isa_name(sb_q8_isa isa);
 /* allow = 0 keeps the I8 kernels off VNNI (tests reach the AVX2 kernel that way on a VNNI
  * machine); 1 lets them use it (until called: as SBERT_ISA says). */
 void sb_kernels_allow_vnni(int allow);
+/* allow = 0 keeps them off AMX (tests reach the AVX512-VNNI kernel that way on an AMX machine). */
+void sb_kernels_allow_amx(int allow);
 
 /* ---- vector ops (one row / one vector) ----------------------------------------------------- */
 /* x[0..n) = LayerNorm(x) * w + b, statistics in fp32 as PyTorch computes them. */

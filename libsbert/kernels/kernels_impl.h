@@ -86,9 +86,24 @@ typedef void (*sb_tile_kernel_q8)(int k4, const uint8_t *a, size_t ldq, const in
                                   size_t panel_stride, float *c, size_t ldc, int n_valid,
                                   const sb_tile_epilogue *ep);
 
+/* One work unit of an I8 GEMM at once, for kernels that pay a setup per call (AMX loads its tile
+ * configuration): rows x cols of C, every pointer at the unit's first row and column (a, c, the
+ * epilogue's row and column arrays) or first panel (w). */
+typedef struct {
+    int rows, cols, k4;
+    const uint8_t *a;
+    size_t ldq;
+    const int8_t *w;
+    size_t panel_stride;
+    float *c;
+    size_t ldc;
+    sb_tile_epilogue ep;
+} sb_q8_unit;
+
 typedef struct {
     int mr, panels, mc;
     sb_tile_kernel_q8 tile[SB_MAX_PANELS][SB_MAX_MR];
+    void (*unit)(const sb_q8_unit *unit); /* when not NULL, used instead of `tile` */
     /* one row: q[0 .. padded k), *scale and *zero (the layout of sb_q8_rows) */
     void (*quantize_row)(const float *x, int k, uint8_t *q, float *scale, int32_t *zero);
     /* sums[c] = the sum of column c's weights in one PANEL16_Q4 panel of `quads` quads of k */
@@ -110,6 +125,11 @@ const sb_gemm_q8_kernels *sb_q8_kernels(void);
 #ifdef SB_X86
 extern const sb_gemm_q8_kernels sb_gemm_q8_kernels_avx512vnni, sb_gemm_q8_kernels_avxvnni,
     sb_gemm_q8_kernels_avx2;
+/* NULL when the compiler could not build the AMX kernels (it needs -mamx-int8: GCC 11, clang 12) */
+extern const sb_gemm_q8_kernels *const sb_gemm_q8_kernels_amx;
+/* shared by the AVX512-VNNI and AMX tables */
+void sb_q8_quantize_row_avx512(const float *x, int k, uint8_t *q, float *scale, int32_t *zero);
+void sb_q8_column_sums_avx512(const int8_t *panel, size_t quads, int32_t sums[SB_PANEL]);
 #endif
 
 /* ---- vector ops, one implementation per ISA --------------------------------------------------- */

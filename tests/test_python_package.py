@@ -376,7 +376,7 @@ class Encode(unittest.TestCase):
         self.assertEqual(sbert.version(library=LIBRARY), _capi.VERSION_STRING)
         self.assertEqual(sbert.__version__, _capi.VERSION_STRING)
         self.assertRegex(sbert.system_info(library=LIBRARY),
-                         r"^fp32: (avx512|avx2|neon|scalar), int8: (avx512-vnni|avx-vnni|avx2|"
+                         r"^fp32: (avx512|avx2|neon|scalar), int8: (amx|avx512-vnni|avx-vnni|avx2|"
                          r"portable), threads: (yes|no)$")
 
 

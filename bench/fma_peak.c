@@ -4,7 +4,8 @@
  *   - int8 peak of the instructions libsbert's int8 kernels use: AVX2 without VNNI multiplies
  *     u8 x s8 with vpmaddubsw (pairs summed to s16), widens with vpmaddwd against ones (s32) and
  *     adds with vpaddd, 32 multiply-adds per three instructions; AVX-512 VNNI's vpdpbusd does 64
- *     in one. Counted as 2 operations per multiply-add (GOP/s);
+ *     in one; AMX's tdpbusd 16,384 (tile registers, where the CPU has AMX-INT8). Counted as 2
+ *     operations per multiply-add (GOP/s);
  *   - read bandwidth: the time to stream BYTES (each argument; e.g. the weights a text reads once
  *     per encode) from memory, each thread reading its half, buffer far larger than the caches.
  * The GEMM benchmark (bench_gemm.c) and bench/report.py state speeds as fractions of these.
@@ -13,6 +14,7 @@
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -89,6 +91,43 @@ __attribute__((target("avx512f,avx512vnni"))) static int chains_i8_512(long iter
     return s;
 }
 
+/* AMX-INT8: four independent tdpbusd per iteration (C tiles 4-7 from A tiles 0-1 and W tiles
+ * 2-3), each 16 x 16 x 64 multiply-adds; each thread loads its own tile configuration. GCC 11 and
+ * clang 12 know the instructions; Linux (5.16 on) lends the tile state on request. */
+#if defined(__x86_64__) && ((defined(__clang__) && __clang_major__ >= 12) || \
+                            (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
+#define HAVE_AMX 1
+#include <sys/syscall.h>
+#include <unistd.h>
+#define AMX_ITERS (ITERS / 1024)
+__attribute__((target("amx-tile,amx-int8"))) static int chains_i8_amx(long iters)
+{
+    struct { unsigned char palette, start, reserved[14]; unsigned short colsb[16]; unsigned char rows[16]; } cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    static const unsigned char x[16 * 64];
+    _tile_loadconfig(&cfg);
+    _tile_loadd(0, x, 64); _tile_loadd(1, x, 64); _tile_loadd(2, x, 64); _tile_loadd(3, x, 64);
+    _tile_zero(4); _tile_zero(5); _tile_zero(6); _tile_zero(7);
+    for (long i = 0; i < iters; i++) {
+        _tile_dpbusd(4, 0, 2); _tile_dpbusd(5, 0, 3); _tile_dpbusd(6, 1, 2); _tile_dpbusd(7, 1, 3);
+    }
+    int out[256];
+    _tile_stored(4, out, 64);
+    _tile_release();
+    return out[0];
+}
+
+static int amx_usable(void)
+{
+    unsigned int a, b, c, d;
+    __asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    if (((d >> 24) & 3) != 3) return 0; /* AMX-TILE, AMX-INT8 */
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+}
+#endif
+
 static volatile float sink;
 static volatile int isink;
 
@@ -101,13 +140,14 @@ static double median5(double runs[5])
     return runs[2];
 }
 
-enum kind { FP32_256, FP32_512, I8_256, I8_512 };
+enum kind { FP32_256, FP32_512, I8_256, I8_512, I8_AMX };
 
 /* G(FL)OP/s of `threads` threads each running the chains; median of 5 runs. */
 static double measure(enum kind kind, int threads)
 {
     /* operations per loop iteration: 2 per multiply-add */
-    const double ops[] = {2.0 * 8 * CHAINS, 2.0 * 16 * CHAINS, 2.0 * 32 * I8_CHAINS, 2.0 * 64 * CHAINS};
+    const double ops[] = {2.0 * 8 * CHAINS, 2.0 * 16 * CHAINS, 2.0 * 32 * I8_CHAINS, 2.0 * 64 * CHAINS,
+                          2.0 * 4 * 16 * 16 * 64 / 1024 /* per ITERS: AMX runs AMX_ITERS */};
     double runs[5];
     for (int r = 0; r < 5; r++) {
         const double t0 = now();
@@ -119,6 +159,11 @@ static double measure(enum kind kind, int threads)
         case FP32_512: sink = chains_512(ITERS); break;
         case I8_256: isink = chains_i8_256(ITERS); break;
         case I8_512: isink = chains_i8_512(ITERS); break;
+        case I8_AMX:
+#ifdef HAVE_AMX
+            isink = chains_i8_amx(AMX_ITERS);
+#endif
+            break;
         }
         runs[r] = ops[kind] * ITERS * threads / (now() - t0) * 1e-9;
     }
@@ -165,7 +210,7 @@ __attribute__((target("avx2"))) static double stream_ms(size_t bytes, int thread
 
 /* Output, per thread count (bench/run.sh and the Makefile parse these lines):
  *   threads T: avx2 X GFLOP/s, avx512 Y GFLOP/s
- *   threads T: int8 avx2 X GOP/s, int8 avx512vnni Y GOP/s
+ *   threads T: int8 avx2 X GOP/s, int8 avx512vnni Y GOP/s[, int8 amx Z GOP/s]
  *   threads T: read N MB in X ms, Y GB/s                      (one line per BYTES argument) */
 int main(int argc, char **argv)
 {
@@ -176,6 +221,11 @@ int main(int argc, char **argv)
     __builtin_cpu_init();
     const int has512 = __builtin_cpu_supports("avx512f");
     const int has_vnni = has512 && __builtin_cpu_supports("avx512vnni");
+#ifdef HAVE_AMX
+    const int has_amx = has_vnni && amx_usable();
+#else
+    const int has_amx = 0;
+#endif
     for (int t = 1; t <= threads; t *= 2) {
         printf("threads %d: avx2 %.1f GFLOP/s", t, measure(FP32_256, t));
         if (has512) printf(", avx512 %.1f GFLOP/s", measure(FP32_512, t));
@@ -183,6 +233,7 @@ int main(int argc, char **argv)
         if (__builtin_cpu_supports("avx2")) {
             printf("threads %d: int8 avx2 %.1f GOP/s", t, measure(I8_256, t));
             if (has_vnni) printf(", int8 avx512vnni %.1f GOP/s", measure(I8_512, t));
+            if (has_amx) printf(", int8 amx %.1f GOP/s", measure(I8_AMX, t));
             printf("\n");
         }
         for (int i = 1; i < argc && __builtin_cpu_supports("avx2"); i++) {

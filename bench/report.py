@@ -181,20 +181,21 @@ def bounds(work, workloads, threads_list, med, metrics):
         out += ["## W1 against streaming the weights once (bench/fma_peak.c: each thread reads "
                 "its share of a buffer the size of the Linear weights)", "",
                 table(rows, ["engine", "threads", "W1 median", "stream", "W1 / stream"]), ""]
-    q8 = "avx2" if "int8: avx2" in cpu.get("kernels", "") else "value"
+    kernels = cpu.get("kernels", "")
+    q8 = "avx2" if "int8: avx2" in kernels else "amx" if "int8: amx" in kernels else "value"
     rows = []
     for w, info in workloads.items():
         gop = useful_gflop(info["ids"], config)
         for t in threads_list:
             peaks = metrics.get(("machine", t, "int8_peak_gops"))
             ms = med.get(("libsbert-int8", t, w))
-            if peaks and ms and peaks[0][q8]:
+            if peaks and ms and peaks[0].get(q8):
                 peak = statistics.median(r[q8] for r in peaks)
                 rows.append([w, t, f"{gop / ms * 1e3:.0f}", f"{peak:.0f}",
                              f"{gop / ms * 1e3 / peak:.0%}"])
     if rows:
         out += [f"## libsbert int8 against the int8 peak of its instructions "
-                f"({'vpmaddubsw + vpmaddwd + vpaddd' if q8 == 'avx2' else 'vpdpbusd'}; "
+                f"({ {'avx2': 'vpmaddubsw + vpmaddwd + vpaddd', 'amx': 'AMX tdpbusd'}.get(q8, 'vpdpbusd')}; "
                 "bench/fma_peak.c, GOP = 2 per multiply-add, useful work only)", "",
                 table(rows, ["workload", "threads", "GOP/s", "int8 peak GOP/s", "fraction"]), ""]
     return out

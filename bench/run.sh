@@ -160,7 +160,8 @@ while [ "$round" -le "$ROUNDS" ]; do
     if [ -x build/bench/fma_peak ]; then
         build/bench/fma_peak $WEIGHT_BYTES | sed -n \
             -e 's/^threads \([0-9]*\): avx2 \([0-9.]*\) GFLOP\/s, avx512 \([0-9.]*\).*/{"engine":"machine","threads":\1,"metric":"fma_peak_gflops","avx2":\2,"value":\3}/p' \
-            -e 's/^threads \([0-9]*\): int8 avx2 \([0-9.]*\) GOP\/s, int8 avx512vnni \([0-9.]*\).*/{"engine":"machine","threads":\1,"metric":"int8_peak_gops","avx2":\2,"value":\3}/p' \
+            -e 's/^threads \([0-9]*\): int8 avx2 \([0-9.]*\) GOP\/s, int8 avx512vnni \([0-9.]*\) GOP\/s, int8 amx \([0-9.]*\).*/{"engine":"machine","threads":\1,"metric":"int8_peak_gops","avx2":\2,"value":\3,"amx":\4}/p' \
+            -e 's/^threads \([0-9]*\): int8 avx2 \([0-9.]*\) GOP\/s, int8 avx512vnni \([0-9.]*\) GOP\/s$/{"engine":"machine","threads":\1,"metric":"int8_peak_gops","avx2":\2,"value":\3}/p' \
             -e 's/^threads \([0-9]*\): int8 avx2 \([0-9.]*\) GOP\/s$/{"engine":"machine","threads":\1,"metric":"int8_peak_gops","avx2":\2,"value":0}/p' \
             -e 's/^threads \([0-9]*\): read \([0-9.]*\) MB in \([0-9.]*\) ms, \([0-9.]*\) GB\/s/{"engine":"machine","threads":\1,"metric":"stream_ms","mb":\2,"value":\3,"gb_s":\4}/p' \
             >>"$WORK/results.jsonl"

@@ -148,7 +148,15 @@ typedef struct {
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
-/* Units of mc rows; the columns are cut too when that leaves fewer than 4 units per thread, so
+/* W streams from memory once per unit of rows: a last unit of fewer than mc / 2 rows would cost a
+ * whole pass over W for little work (128 rows, one text of 128 tokens, were 96 + 32), so up to
+ * 1.5 mc rows make one unit. */
+static int one_row_unit(const gemm_job *job)
+{
+    return job->m > job->mc && job->m <= job->mc + job->mc / 2;
+}
+
+/* Units of mc rows (see one_row_unit); the columns are cut too when that leaves fewer than 4 units per thread, so
  * that dynamic scheduling can even out threads slowed by other work, and when the parked sums of
  * a unit's tiles would not fit the thread's scratch.
  * k longer than kc is cut into even blocks: the A block (mc x kc) and the W micro-panel being used
@@ -157,14 +165,15 @@ static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 static void plan_units(gemm_job *job, int n_threads)
 {
     const int n = job->w->n_out, k = job->w->n_in;
-    const int row_units = ceil_div(job->m, job->mc), tiles = ceil_div(n, job->width);
+    const int row_units = one_row_unit(job) ? 1 : ceil_div(job->m, job->mc);
+    const int tiles = ceil_div(n, job->width);
     const int wanted = n_threads > 1 ? min_int(tiles, ceil_div(4 * n_threads, row_units)) : 1;
     int unit_tiles = ceil_div(tiles, wanted); /* tile columns per unit */
     job->k_blocks = k > job->kc_max ? ceil_div(k, job->kc_max) : 1;
     job->kc = ceil_div(k > 0 ? k : 1, job->k_blocks);
-    if (job->k_blocks > 1) /* a unit parks mc x SB_TILE_COLS sums per tile column */
-        unit_tiles = min_int(unit_tiles, SCRATCH_PER_THREAD / (job->mc * SB_TILE_COLS));
-    job->unit_rows = job->mc;
+    job->unit_rows = one_row_unit(job) ? job->m : job->mc;
+    if (job->k_blocks > 1) /* a unit parks unit_rows x SB_TILE_COLS sums per tile column */
+        unit_tiles = min_int(unit_tiles, SCRATCH_PER_THREAD / (job->unit_rows * SB_TILE_COLS));
     job->unit_cols = unit_tiles * job->width;
     job->col_units = ceil_div(n, job->unit_cols);
 }

@@ -74,8 +74,8 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 #define SBERT_VERSION_MAJOR 0
 #define SBERT_VERSION_MINOR 3
-#define SBERT_VERSION_PATCH 2
-#define SBERT_VERSION_STRING "0.3.2"
+#define SBERT_VERSION_PATCH 3
+#define SBERT_VERSION_STRING "0.3.3"
 /* SBERT_VERSION_NUMBER is MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
 #define SBERT_VERSION_NUMBER (SBERT_VERSION_MAJOR * 10000 + SBERT_VERSION_MINOR * 100 + SBERT_VERSION_PATCH)
 

@@ -11,7 +11,7 @@
 
 #include "kernels/kernels_impl.h"
 
-/* detect_vnni()'s bits */
+/* detect_vnni()'s bits: the int8 extensions */
 enum { VNNI_512 = 1, VNNI_256 = 2, AMX_INT8 = 4 };
 
 #ifdef SB_X86
@@ -48,7 +48,8 @@ static sb_isa detect_hardware(void)
 
 /* The VNNI extensions, for the I8 kernels, as bits: VNNI_512 for AVX512-VNNI (CPUID leaf 7, ECX
  * bit 11) on a machine whose AVX-512 the kernels use, VNNI_256 for AVX-VNNI (leaf 7 subleaf 1,
- * EAX bit 4: vpdpbusd on ymm, VEX-encoded) on an AVX2 one. */
+ * EAX bit 4: vpdpbusd on ymm, VEX-encoded) on an AVX2 one, and AMX_INT8 for AMX beside
+ * AVX512-VNNI. */
 static int detect_vnni(void)
 {
     unsigned int a, b, c, d;

@@ -156,9 +156,9 @@ static int one_row_unit(const gemm_job *job)
     return job->m > job->mc && job->m <= job->mc + job->mc / 2;
 }
 
-/* Units of mc rows (see one_row_unit); the columns are cut too when that leaves fewer than 4 units per thread, so
- * that dynamic scheduling can even out threads slowed by other work, and when the parked sums of
- * a unit's tiles would not fit the thread's scratch.
+/* Units of mc rows (see one_row_unit); the columns are cut too when that leaves fewer than 4
+ * units per thread, so that dynamic scheduling can even out threads slowed by other work, and
+ * when the parked sums of a unit's tiles would not fit the thread's scratch.
  * k longer than kc is cut into even blocks: the A block (mc x kc) and the W micro-panel being used
  * (kc x 32) then stay in L2 (a 96 x 3072 A block is 1.1 MB, more than Zen 4/5's 1 MB L2, and came
  * back from L3 for every micro-panel). */
@@ -179,24 +179,30 @@ static void plan_units(gemm_job *job, int n_threads)
 }
 
 /* The tiles of one column run of an I8 unit: one block of k (see sb_gemm_q8). */
+/* The epilogue of an I8 tile or unit whose first element is C[i][j]. */
+static sb_tile_epilogue q8_epilogue(const gemm_job *job, int i, int j)
+{
+    const sb_linear *w = job->w;
+    return (sb_tile_epilogue){
+        .bias = w->bias ? w->bias + j : NULL,
+        .act = job->act,
+        .residual = job->residual ? job->residual + (size_t)i * job->ldr + j : NULL,
+        .ldr = job->ldr,
+        .row_scale = job->qa->scale + i,
+        .row_zero = job->qa->zero + i,
+        .col_scale = w->scale + j,
+        .col_sum = w->col_sum + j,
+    };
+}
+
 static void run_q8_columns(const gemm_job *job, int i0, int i1, int j, int n_valid)
 {
     const sb_linear *w = job->w;
-    const sb_q8_rows *qa = job->qa;
     const sb_tile_kernel_q8 *tiles = job->q8->tile[ceil_div(n_valid, SB_PANEL) - 1];
     const int8_t *panel = (const int8_t *)w->weight + (size_t)(j / SB_PANEL) * sb_panel_bytes(w);
     const int k4 = (int)(sb_q8_padded_k(w->n_in) / SB_Q8_QUAD);
     for (int i = i0; i < i1; i += job->mr) {
-        const sb_tile_epilogue ep = {
-            .bias = w->bias ? w->bias + j : NULL,
-            .act = job->act,
-            .residual = job->residual ? job->residual + (size_t)i * job->ldr + j : NULL,
-            .ldr = job->ldr,
-            .row_scale = qa->scale + i,
-            .row_zero = qa->zero + i,
-            .col_scale = w->scale + j,
-            .col_sum = w->col_sum + j,
-        };
+        const sb_tile_epilogue ep = q8_epilogue(job, i, j);
         tiles[min_int(job->mr, i1 - i) - 1](k4, job->qa_bytes + (size_t)i * job->qa_ld,
                                              job->qa_ld, panel,
                                              sb_panel_bytes(w), job->c + (size_t)i * job->ldc + j,
@@ -215,16 +221,7 @@ static void run_q8_unit(const gemm_job *job, int i0, int i1, int j0, int j1)
         .w = (const int8_t *)w->weight + (size_t)(j0 / SB_PANEL) * sb_panel_bytes(w),
         .panel_stride = sb_panel_bytes(w),
         .c = job->c + (size_t)i0 * job->ldc + j0, .ldc = job->ldc,
-        .ep = {
-            .bias = w->bias ? w->bias + j0 : NULL,
-            .act = job->act,
-            .residual = job->residual ? job->residual + (size_t)i0 * job->ldr + j0 : NULL,
-            .ldr = job->ldr,
-            .row_scale = job->qa->scale + i0,
-            .row_zero = job->qa->zero + i0,
-            .col_scale = w->scale + j0,
-            .col_sum = w->col_sum + j0,
-        },
+        .ep = q8_epilogue(job, i0, j0),
     };
     job->q8->unit(&unit);
 }

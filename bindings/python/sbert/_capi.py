@@ -12,7 +12,7 @@ import ctypes
 # 1.0 any other minor version is (each may change the API: _library._check_version).
 VERSION_MAJOR = 0
 VERSION_MINOR = 3
-VERSION_PATCH = 2
+VERSION_PATCH = 3
 VERSION_STRING = "%d.%d.%d" % (VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH)
 
 # enum sbert_status

@@ -107,7 +107,7 @@ __attribute__((target("amx-tile,amx-int8"))) static int chains_i8_amx(long iters
     cfg.palette = 1;
     for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
     static const unsigned char x[16 * 64];
-    _tile_loadconfig(&cfg);
+    __asm__ volatile("ldtilecfg %0" : : "m"(cfg) : "memory"); /* the whole 64 bytes: see gemm_q8_amx.c */
     _tile_loadd(0, x, 64); _tile_loadd(1, x, 64); _tile_loadd(2, x, 64); _tile_loadd(3, x, 64);
     _tile_zero(4); _tile_zero(5); _tile_zero(6); _tile_zero(7);
     for (long i = 0; i < iters; i++) {

@@ -19,7 +19,9 @@
  * k runs in steps of 64 bytes (16 quads); the quads past the last whole step (n_in not a multiple
  * of 64) are added to the stored sums with vpdpbusd. */
 #include "kernels/kernels_impl.h"
-#if defined(SB_X86) && defined(__AMX_INT8__) && defined(__AMX_TILE__)
+/* GCC names the AMX feature macros __AMX_INT8__ / __AMX_TILE__, clang __AMXINT8__ / __AMXTILE__ */
+#if defined(SB_X86) && (defined(__AMX_INT8__) || defined(__AMXINT8__)) && \
+    (defined(__AMX_TILE__) || defined(__AMXTILE__))
 #include <immintrin.h>
 #include <string.h>
 
@@ -64,7 +66,11 @@ static void load_config(int rows)
             cfg.rows[c_tiles[half][p]] = (uint8_t)n, cfg.colsb[c_tiles[half][p]] = TILE_BYTES;
     }
     cfg.rows[TW0] = cfg.rows[TW1] = TILE_QUADS, cfg.colsb[TW0] = cfg.colsb[TW1] = TILE_BYTES;
-    _tile_loadconfig(&cfg);
+    /* Not GCC 12's _tile_loadconfig, whose asm says it reads 8 bytes: at -O3 GCC then dropped the
+     * stores to rows[] and colsb[], and the first tile instruction faulted. The memory clobber
+     * also orders every earlier store to A and W before the tile loads, whose asm names no
+     * memory operand. */
+    __asm__ volatile("ldtilecfg %0" : : "m"(cfg) : "memory");
 }
 
 /* out[32][SB_TILE_COLS] = the sums over the whole 64-byte steps of k of a block: two row tiles

@@ -3,8 +3,9 @@
  *
  * Every kernel has a portable C version; AVX2+FMA and AVX-512 versions live in *_avx2.c and
  * *_avx512.c and are chosen once at run time from CPUID (sb_kernels_isa()); on AArch64 the NEON
- * versions (*_neon.c) always apply. The environment variable SBERT_ISA=scalar|avx2|avx-vnni|avx512
- * caps the choice (tests run every path on one machine; avx2 is a CPU without any VNNI).
+ * versions (*_neon.c) always apply. The environment variable
+ * SBERT_ISA=scalar|avx2|avx-vnni|avx512|amx caps the choice (tests run every path on one machine;
+ * avx2 is a CPU without any VNNI, avx512 one without AMX).
  *
  * Threading: sb_gemm() splits its work over the threads of a pool (threadpool.h; NULL runs it in
  * the calling thread). The vector ops are single-threaded; the caller parallelises over rows or

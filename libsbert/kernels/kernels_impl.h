@@ -101,7 +101,7 @@ typedef struct {
 } sb_q8_unit;
 
 typedef struct {
-    int mr, panels, mc;
+    int mr, panels, mc; /* mr: a tile's rows (with `unit`, a block's: it may pass SB_MAX_MR) */
     sb_tile_kernel_q8 tile[SB_MAX_PANELS][SB_MAX_MR];
     void (*unit)(const sb_q8_unit *unit); /* when not NULL, used instead of `tile` */
     /* one row: q[0 .. padded k), *scale and *zero (the layout of sb_q8_rows) */
